@@ -1,0 +1,160 @@
+"""The checkpoint folder format, in one place.
+
+    checkpoints/<run>/
+        config.json        format, corpus plugin + its settings, model and training settings
+        vocab.json         the vocabulary ("gen-vocab/1")
+        best.weights.h5    weights with the lowest validation loss so far
+        last.weights.h5    weights after the latest epoch
+        metrics.json       loss per epoch, best validation loss, files used and skipped, time
+
+Everything but the weights is JSON; weights are plain HDF5 arrays, so loading a checkpoint never
+runs code from it. Every file is written to a temporary name in the same folder and renamed, so
+a crash at any moment leaves the previous version readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import GenError
+from generator.model import ModelConfig
+from generator.vocab import Vocab
+
+FORMAT = "gen-checkpoint/1"
+CONFIG, VOCAB, METRICS = "config.json", "vocab.json", "metrics.json"
+WEIGHTS = {"best": "best.weights.h5", "last": "last.weights.h5"}
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def save_weights(model, run_dir: Path, which: str) -> None:
+    """Save `model`'s weights as `which` ("best" or "last") atomically."""
+    target = Path(run_dir) / WEIGHTS[which]
+    tmp = target.with_name(f".{which}-tmp{os.getpid()}.weights.h5")  # Keras wants this suffix
+    model.save_weights(tmp)
+    os.replace(tmp, target)
+
+
+def new_run_dir(root: Path, corpus_name: str, run: str | None = None) -> Path:
+    """A new, empty run folder under `root`: `run` if given, else `<corpus>-<date>-<time>`."""
+    root = Path(root)
+    name = run or f"{corpus_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = root / name
+    if path.exists() and any(path.iterdir()):
+        if run:
+            raise GenError(f"run folder '{path}' already exists; choose another --run name")
+        path = root / f"{name}-{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GenError(f"cannot create checkpoint folder '{path}': {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise GenError(f"checkpoint folder '{path}' is not writable")
+    return path
+
+
+def latest_run(root: Path) -> Path:
+    """The most recently created run under `root` (by the time stored in its config)."""
+    root = Path(root)
+    runs = [p.parent for p in root.glob(f"*/{CONFIG}")] if root.is_dir() else []
+    if not runs:
+        raise GenError(f"no trained model in '{root}'; run `gen train` first or give --checkpoint")
+
+    def created(run: Path) -> float:
+        try:
+            return float(json.loads((run / CONFIG).read_text()).get("created", 0))
+        except (OSError, ValueError, AttributeError):
+            return 0.0
+
+    return max(runs, key=lambda r: (created(r), r.stat().st_mtime))
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint folder's contents, validated, without the weights loaded."""
+
+    path: Path
+    config: dict
+    vocab: Vocab
+    model_config: ModelConfig
+
+    @property
+    def corpus_name(self) -> str:
+        return self.config["corpus"]["name"]
+
+    def weights_path(self, which: str = "best") -> Path:
+        path = self.path / WEIGHTS[which]
+        if not path.exists():
+            other = "last" if which == "best" else "best"
+            if (self.path / WEIGHTS[other]).exists():
+                return self.path / WEIGHTS[other]
+            raise GenError(f"checkpoint '{self.path}' has no weights ({WEIGHTS[which]})")
+        return path
+
+    def load_model(self, which: str = "best"):
+        """The Keras model with the chosen weights loaded."""
+        from generator.model import build_model
+
+        model = build_model(self.model_config)
+        try:
+            model.load_weights(self.weights_path(which))
+        except (OSError, ValueError, KeyError) as exc:
+            raise GenError(f"weights in '{self.path}' do not fit its config: {exc}") from None
+        return model
+
+
+def save_config(run_dir: Path, corpus, model_config: ModelConfig, train: dict, vocab) -> None:
+    """Write config.json and vocab.json for a new run."""
+    vocab.save(Path(run_dir) / VOCAB)
+    write_json(
+        Path(run_dir) / CONFIG,
+        {
+            "format": FORMAT,
+            "created": time.time(),
+            "corpus": {"name": corpus.name, "version": corpus.version, "settings": corpus.settings()},
+            "model": model_config.to_dict(),
+            "train": train,
+        },
+    )
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read and check a checkpoint folder; one clear `GenError` for anything wrong."""
+    path = Path(path)
+    if not path.is_dir():
+        raise GenError(f"checkpoint '{path}' is not a folder")
+    for name in (CONFIG, VOCAB):
+        if not (path / name).exists():
+            raise GenError(f"checkpoint '{path}' is incomplete: {name} is missing")
+    try:
+        config = json.loads((path / CONFIG).read_text())
+    except ValueError as exc:
+        raise GenError(f"checkpoint '{path}' has a corrupt {CONFIG}: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise GenError(f"'{path}' is not a gen checkpoint of format {FORMAT} (found {found!r})")
+    vocab = Vocab.load(path / VOCAB)
+    model_config = ModelConfig.from_dict(config["model"])
+    if model_config.vocab_size != len(vocab):
+        raise GenError(f"checkpoint '{path}': vocab.json does not match the model's vocab size")
+    return Checkpoint(path, config, vocab, model_config)
+
+
+def check_corpus(ckpt: Checkpoint, corpus) -> None:
+    """Refuse a checkpoint whose tokens were made by another version of the corpus plugin."""
+    saved = ckpt.config["corpus"]
+    if saved.get("version") != corpus.version or saved.get("settings") != corpus.settings():
+        raise GenError(
+            f"checkpoint '{ckpt.path}' was written by corpus '{corpus.name}' version "
+            f"{saved.get('version')} with other settings; this gen has version {corpus.version}"
+        )

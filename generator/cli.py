@@ -1,0 +1,161 @@
+"""The `gen` command line: thin click commands over the library; no ML code here.
+
+Library code raises `GenError` for problems a user can fix; `main` prints those as one
+`Error: ...` line and exits 1. TensorFlow is imported only inside the commands that need it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from generator.errors import GenError
+
+DEFAULT_CHECKPOINTS = Path("checkpoints")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gen")
+def cli():
+    """gen: learn the style of a folder of MIDI files and write new music.
+
+    \b
+    Quick start:
+      gen train --corpus midi          train on the Bach chorales bundled with music21
+      gen sample --out song.mid        write a song from the latest trained model
+    """
+
+
+@cli.command()
+def corpora():
+    """List the corpus plugins, with a one-line description each."""
+    from generator.corpora import discover
+
+    for name, info in sorted(discover().items()):
+        if info.error:
+            click.echo(f"{name:<10} [unusable, from {info.source}] {info.error}")
+        else:
+            origin = "" if info.source == "built-in" else f" [from {info.source}]"
+            click.echo(f"{name:<10} {info.description}{origin}")
+
+
+@cli.command()
+@click.option("--corpus", "corpus_name", default="midi", show_default=True,
+              help="Corpus plugin that reads the files (see `gen corpora`).")
+@click.option("--path", type=click.Path(path_type=Path),
+              help="A file or folder (searched recursively) to train on. Default: the files in "
+              "corpora/<corpus>/ if any, else the plugin's built-in corpus.")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=DEFAULT_CHECKPOINTS,
+              show_default=True, help="Folder that holds one sub-folder per training run.")
+@click.option("--run", help="Name of this run's folder (default: <corpus>-<date>-<time>).")
+@click.option("--layers", default=2, show_default=True, help="Stacked LSTM layers.")
+@click.option("--units", default=256, show_default=True, help="LSTM units per layer.")
+@click.option("--embed-dim", default=64, show_default=True, help="Token embedding width.")
+@click.option("--dropout", default=0.2, show_default=True, help="Dropout after each LSTM layer.")
+@click.option("--seq-len", default=128, show_default=True,
+              help="Tokens per training window (how far back gradients flow).")
+@click.option("--batch-size", default=64, show_default=True, help="Windows per training step.")
+@click.option("--epochs", default=20, show_default=True, help="Passes over the training split.")
+@click.option("--learning-rate", default=3e-3, show_default=True,
+              help="Peak learning rate (warm-up, then cosine decay).")
+@click.option("--val-fraction", default=0.1, show_default=True,
+              help="Share of files held out for validation.")
+@click.option("--max-minutes", type=float,
+              help="Stop after the epoch that passes this many minutes.")
+@click.option("--augment/--no-augment", default=True, show_default=True,
+              help="Augment the training split (music: transposition by up to 3 semitones).")
+@click.option("--seed", default=0, show_default=True,
+              help="Seed for the split, data order and initial weights.")
+def train(corpus_name, path, checkpoint_dir, run, layers, units, embed_dim, dropout, seq_len,
+          batch_size, epochs, learning_rate, val_fraction, max_minutes, augment, seed):
+    """Train a model on a corpus and save it under --checkpoint-dir."""
+    from generator.train import TrainConfig
+    from generator.train import train as run_training
+
+    config = TrainConfig(
+        seq_len=seq_len, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
+        val_fraction=val_fraction, augment=augment, seed=seed, max_minutes=max_minutes,
+    )
+    model_options = {"layers": layers, "units": units, "embed_dim": embed_dim, "dropout": dropout}
+    run_dir = run_training(corpus_name, path, checkpoint_dir, model_options, config, run,
+                           log=click.echo)
+    click.echo(f"done; write a sample with: gen sample --checkpoint {run_dir} --out song.mid")
+
+
+@cli.command()
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True,
+              help="Output file; with --num-outputs N, NAME-1.mid ... NAME-N.mid.")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Run folder to sample from (default: the latest under --checkpoint-dir).")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=DEFAULT_CHECKPOINTS,
+              show_default=True, help="Where to look for the latest run.")
+@click.option("--weights", type=click.Choice(["best", "last"]), default="best",
+              show_default=True, help="Best-validation or latest weights of the run.")
+@click.option("--temperature", "-t", default=1.0, show_default=True,
+              help="Sampling temperature, > 0: lower is safer, higher is wilder.")
+@click.option("--top-k", default=0, show_default=True,
+              help="Sample only from the k likeliest tokens (0: no limit).")
+@click.option("--top-p", default=1.0, show_default=True,
+              help="Sample only from the likeliest tokens that hold this probability, in (0, 1].")
+@click.option("--seed", type=int, help="Random seed; the same seed writes the same file.")
+@click.option("--length", default=2000, show_default=True,
+              help="Tokens (events) to generate per output; with --seconds, an upper bound.")
+@click.option("--seconds", type=float, help="Stop each output after this much music.")
+@click.option("--num-outputs", "-n", default=1, show_default=True,
+              help="How many outputs to write (drawn together as one batch).")
+@click.option("--primer", help="A file whose content the model continues (music: a MIDI file).")
+@click.option("--primer-in-output/--no-primer-in-output", default=True, show_default=True,
+              help="Start each output with the primer, or write only the continuation.")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+def sample(out, checkpoint, checkpoint_dir, weights, temperature, top_k, top_p, seed, length,
+           seconds, num_outputs, primer, primer_in_output, force):
+    """Write new music from a trained model."""
+    import random
+
+    from generator import checkpoint as ckpt_io
+    from generator.corpora import get_corpus
+    from generator.sample import SampleConfig, generate, output_paths, write_output
+
+    if num_outputs < 1:
+        raise GenError(f"num-outputs must be at least 1, got {num_outputs}")
+    if seconds is not None and seconds <= 0:
+        raise GenError(f"seconds must be > 0, got {seconds}")
+    seed = random.randrange(2**31) if seed is None else seed
+    config = SampleConfig(
+        temperature=temperature, top_k=top_k, top_p=top_p, max_tokens=length, seed=seed,
+        unit="seconds" if seconds else None, unit_limit=seconds or 0.0,
+    )
+    ckpt = ckpt_io.load_checkpoint(checkpoint or ckpt_io.latest_run(checkpoint_dir))
+    plugin = get_corpus(ckpt.corpus_name)
+    paths = output_paths(out, num_outputs, plugin.suffix)
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise GenError(f"{', '.join(existing)} already exists; use --force to overwrite")
+    if not paths[0].parent.is_dir():
+        raise GenError(f"output folder '{paths[0].parent}' does not exist")
+    primer_tokens = plugin.encode_primer(primer) if primer else []
+    samples = generate(ckpt, primer_tokens, num_outputs, config, weights)
+    for path, tokens in zip(paths, samples):
+        write_output(plugin, (primer_tokens if primer_in_output else []) + tokens, path)
+        click.echo(f"wrote {path} ({len(tokens)} tokens)")
+    click.echo(f"from {ckpt.path} with seed {seed}")
+
+
+def main():
+    """Entry point of the `gen` script."""
+    try:
+        cli.main(standalone_mode=False)
+    except GenError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

@@ -1,0 +1,65 @@
+"""The `midi` corpus plugin: Standard MIDI Files <-> performance events."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from generator.corpora import bach, performance
+from generator.corpora.base import Corpus
+from generator.errors import GenError
+
+TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
+
+
+class MidiCorpus(Corpus):
+    """MIDI files as performance events (note on/off, 10 ms time shifts, 32 velocity bins)."""
+
+    name = "midi"
+    description = "MIDI files (.mid, .midi) as performance events; default: Bach chorales"
+    suffix = ".mid"
+    input_suffixes = (".mid", ".midi")
+    version = "1"
+
+    def settings(self) -> dict:
+        return {
+            "steps_per_second": performance.STEPS_PER_SECOND,
+            "max_shift_steps": performance.MAX_SHIFT_STEPS,
+            "velocity_bins": performance.VELOCITY_BINS,
+            "drums": "dropped",
+        }
+
+    def default_files(self, cache_dir: Path) -> list[Path]:
+        limit = os.environ.get("GEN_DEFAULT_CORPUS_LIMIT")  # lets tests use a few chorales
+        return bach.chorale_midi_files(cache_dir, int(limit) if limit else None)
+
+    def encode_file(self, path: Path) -> list[str]:
+        import mido
+
+        try:
+            mid = mido.MidiFile(path)
+        except Exception as exc:  # mido raises many types for broken files
+            raise GenError(f"not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+        try:
+            return performance.midi_to_events(mid)
+        except GenError:
+            raise
+        except Exception as exc:  # e.g. malformed meta messages found while merging tracks
+            raise GenError(f"cannot decode MIDI ({type(exc).__name__}: {exc})") from None
+
+    def write(self, tokens: list[str], path: Path) -> None:
+        performance.events_to_midi(tokens).save(path)
+
+    def base_vocabulary(self) -> list[str]:
+        return performance.event_vocabulary()
+
+    def augmentations(self, tokens: list[str]) -> np.ndarray:
+        maps = [performance.transpose_map(tokens, k) for k in TRANSPOSE_RANGE if k != 0]
+        return np.array([list(range(len(tokens)))] + maps, dtype=np.int32)
+
+    def token_units(self, tokens: list[str], unit: str) -> np.ndarray:
+        if unit != "seconds":
+            return super().token_units(tokens, unit)
+        return np.array([performance.events_seconds(t) for t in tokens], dtype=np.float32)

@@ -1,0 +1,204 @@
+"""Performance events in the style of Performance RNN, to and from MIDI (mido).
+
+An event stream is a list of string tokens:
+
+    on:P     note-on of pitch P (0-127)
+    off:P    note-off of pitch P
+    shift:N  advance time by N steps of 10 ms (N = 1..100, so one event covers up to 1 s)
+    vel:B    following note-ons get velocity bin B (0-31)
+
+128 + 128 + 100 + 32 = 388 events. All tracks and channels are merged into one stream; drums on
+MIDI channel 10 are left out. Tempo changes are honoured (times are converted to seconds first).
+
+The encoding is canonical: each pitch is either sounding or not, so `midi_to_events` of the file
+written by `events_to_midi` gives back the same events (encode -> decode -> encode is identity).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import mido
+
+from generator.errors import GenError
+
+STEPS_PER_SECOND = 100  # time resolution: 10 ms
+MAX_SHIFT_STEPS = 100  # longest single time shift: 1 s
+VELOCITY_BINS = 32
+NUM_PITCHES = 128
+DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
+MAX_SECONDS = 4 * 3600  # longer pieces are almost certainly broken delta times
+
+# Output files: 480 ticks per quarter at 120 bpm, so one tick is 1/960 s and a 10 ms step is
+# 9.6 ticks; rounding to ticks and back to steps is exact.
+TICKS_PER_BEAT = 480
+TEMPO = 500_000  # microseconds per quarter note (120 bpm)
+
+
+def event_vocabulary() -> list[str]:
+    """Every event the encoding can produce, in a fixed order."""
+    return (
+        [f"on:{p}" for p in range(NUM_PITCHES)]
+        + [f"off:{p}" for p in range(NUM_PITCHES)]
+        + [f"shift:{n}" for n in range(1, MAX_SHIFT_STEPS + 1)]
+        + [f"vel:{b}" for b in range(VELOCITY_BINS)]
+    )
+
+
+def velocity_bin(velocity: int) -> int:
+    """Bin (0-31) of a MIDI velocity 1-127."""
+    return (velocity - 1) * VELOCITY_BINS // 127
+
+
+# The velocity written for each bin: the middle of the velocities that fall in it.
+_BIN_VELOCITY = [
+    (lambda vs: vs[len(vs) // 2])([v for v in range(1, 128) if velocity_bin(v) == b])
+    for b in range(VELOCITY_BINS)
+]
+
+
+def bin_velocity(bin_: int) -> int:
+    """A MIDI velocity that falls in `bin_` (its middle)."""
+    return _BIN_VELOCITY[bin_]
+
+
+class _EventWriter:
+    """Appends events, emitting time shifts only when an event actually happens."""
+
+    def __init__(self):
+        self.events: list[str] = []
+        self.step = 0  # time of the last emitted event, in steps
+        self.velocity_bin: int | None = None
+        self.sounding = [False] * NUM_PITCHES
+
+    def advance(self, step: int) -> None:
+        gap = step - self.step
+        while gap > 0:
+            n = min(gap, MAX_SHIFT_STEPS)
+            self.events.append(f"shift:{n}")
+            gap -= n
+        self.step = max(self.step, step)
+
+    def note_on(self, step: int, pitch: int, velocity: int) -> None:
+        self.advance(step)
+        if self.sounding[pitch]:  # re-strike: end the sounding note first
+            self.events.append(f"off:{pitch}")
+        b = velocity_bin(velocity)
+        if b != self.velocity_bin:
+            self.events.append(f"vel:{b}")
+            self.velocity_bin = b
+        self.events.append(f"on:{pitch}")
+        self.sounding[pitch] = True
+
+    def note_off(self, step: int, pitch: int) -> None:
+        if self.sounding[pitch]:
+            self.advance(step)
+            self.events.append(f"off:{pitch}")
+            self.sounding[pitch] = False
+
+    def close(self) -> list[str]:
+        for pitch in range(NUM_PITCHES):
+            self.note_off(self.step, pitch)
+        return self.events
+
+
+def midi_to_events(mid: mido.MidiFile) -> list[str]:
+    """Performance events of a parsed MIDI file (all tracks and channels but drums merged)."""
+    if mid.type == 2:
+        raise GenError("type-2 MIDI (independent sequences) is not supported")
+    if mid.ticks_per_beat <= 0 or mid.ticks_per_beat >= 0x8000:
+        raise GenError("SMPTE time division is not supported")
+    writer = _EventWriter()
+    held = Counter()  # (channel, pitch) -> note-ons not yet matched by a note-off
+    per_pitch = Counter()  # pitch -> held notes over all channels
+    seconds = 0.0
+    for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
+        seconds += msg.time
+        if seconds > MAX_SECONDS:
+            raise GenError(f"longer than {MAX_SECONDS // 3600} hours; broken delta times?")
+        if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
+            continue
+        step = round(seconds * STEPS_PER_SECOND)
+        key = (msg.channel, msg.note)
+        if msg.type == "note_on" and msg.velocity > 0:
+            held[key] += 1
+            per_pitch[msg.note] += 1
+            writer.note_on(step, msg.note, msg.velocity)
+        elif held[key] > 0:  # a note-off with no matching note-on is ignored
+            held[key] -= 1
+            per_pitch[msg.note] -= 1
+            if per_pitch[msg.note] == 0:  # doubled notes sound until their last note-off
+                writer.note_off(step, msg.note)
+    events = writer.close()
+    if not any(e.startswith("on:") for e in events):
+        raise GenError("contains no notes")
+    return events
+
+
+def events_to_midi(events: list[str]) -> mido.MidiFile:
+    """A type-0 MIDI file playing `events`; every note that is turned on is turned off.
+
+    Tokens that are not events (special tokens) are ignored, so any model output decodes.
+    """
+    ticks_per_step = TICKS_PER_BEAT * 1_000_000 / TEMPO / STEPS_PER_SECOND  # 9.6
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("set_tempo", tempo=TEMPO, time=0))
+    track.append(mido.Message("program_change", program=0, time=0))
+    timed = []  # (tick, message) in order
+    step, velocity = 0, 64
+    sounding = [False] * NUM_PITCHES
+
+    def emit(kind: str, pitch: int) -> None:
+        vel = velocity if kind == "note_on" else 0
+        timed.append((round(step * ticks_per_step), mido.Message(kind, note=pitch, velocity=vel)))
+
+    for event in events:
+        kind, _, value = event.partition(":")
+        if not value.isdigit():
+            continue
+        n = int(value)
+        if kind == "shift" and 1 <= n <= MAX_SHIFT_STEPS:
+            step += n
+        elif kind == "vel" and n < VELOCITY_BINS:
+            velocity = bin_velocity(n)
+        elif kind == "on" and n < NUM_PITCHES:
+            if sounding[n]:
+                emit("note_off", n)
+            emit("note_on", n)
+            sounding[n] = True
+        elif kind == "off" and n < NUM_PITCHES and sounding[n]:
+            emit("note_off", n)
+            sounding[n] = False
+    for pitch in range(NUM_PITCHES):
+        if sounding[pitch]:
+            emit("note_off", pitch)
+    last = 0
+    for tick, msg in timed:
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    end = round(step * ticks_per_step)
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end - last)))
+    mid = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
+    mid.tracks.append(track)
+    return mid
+
+
+def transpose_map(tokens: list[str], semitones: int) -> list[int]:
+    """For each token id, the id of the token transposed by `semitones` (itself if not a note
+    or if the transposed pitch would leave 0-127)."""
+    index = {t: i for i, t in enumerate(tokens)}
+    out = []
+    for i, token in enumerate(tokens):
+        kind, _, value = token.partition(":")
+        if kind in ("on", "off") and value.isdigit():
+            moved = f"{kind}:{int(value) + semitones}"
+            out.append(index.get(moved, i))
+        else:
+            out.append(i)
+    return out
+
+
+def events_seconds(token: str) -> float:
+    """Seconds of music that one token adds (only time shifts add any)."""
+    kind, _, value = token.partition(":")
+    return int(value) / STEPS_PER_SECOND if kind == "shift" and value.isdigit() else 0.0

@@ -1,0 +1,84 @@
+"""Token ids -> training tensors: file-level split, windows, transposition augmentation.
+
+The corpus stays one int32 array of ids (never one-hot); windows are cut from it batch by batch,
+so memory grows with the corpus only by four bytes per token.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.errors import GenError
+from generator.vocab import Vocab
+
+
+def join_streams(vocab: Vocab, streams: list[list[str]]) -> np.ndarray:
+    """One id array, shape (tokens,): each stream opened by `<start>`, all concatenated."""
+    if not streams:
+        return np.zeros(0, np.int32)
+    parts = [np.concatenate([[vocab.start_id], vocab.encode(s)]) for s in streams]
+    return np.concatenate(parts).astype(np.int32)
+
+
+def split_files(n_files: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices of training and validation files: a seeded shuffle, at least one file each
+    when there are two or more files (with one file, validation is empty)."""
+    order = np.random.default_rng(seed).permutation(n_files).tolist()
+    n_val = 0 if n_files < 2 or val_fraction <= 0 else max(1, round(n_files * val_fraction))
+    n_val = min(n_val, n_files - 1)
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def split_stream(stream: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """For a one-file corpus: hold out the last `val_fraction` of its tokens for validation."""
+    cut = len(stream) - int(len(stream) * val_fraction)
+    return stream[:cut], stream[cut:]
+
+
+class WindowBatches:
+    """Endless batches of (inputs, targets), each (batch, seq_len), from one id stream.
+
+    Every epoch starts the windows at a new random offset and shuffles their order; each
+    window is passed through one randomly chosen augmentation map (row 0 is the identity).
+    """
+
+    def __init__(self, stream, seq_len, batch_size, aug_maps=None, seed=0):
+        if len(stream) < seq_len + 1:
+            raise GenError(
+                f"the training split has {len(stream)} tokens, fewer than seq-len + 1 = "
+                f"{seq_len + 1}; lower --seq-len or add files"
+            )
+        self.stream, self.seq_len, self.batch_size = stream, seq_len, batch_size
+        self.aug_maps = aug_maps
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        windows = (len(self.stream) - 1) // self.seq_len
+        return max(1, -(-windows // self.batch_size))
+
+    def __iter__(self):
+        span = np.arange(self.seq_len + 1)
+        while True:
+            offset = int(self.rng.integers(0, self.seq_len))
+            count = (len(self.stream) - 1 - offset) // self.seq_len
+            if count < 1:  # the stream is barely one window long
+                offset, count = 0, 1
+            starts = self.rng.permutation(offset + np.arange(count) * self.seq_len)
+            for b in range(0, count, self.batch_size):
+                windows = self.stream[starts[b : b + self.batch_size, None] + span]
+                if self.aug_maps is not None and len(self.aug_maps) > 1:
+                    pick = self.rng.integers(0, len(self.aug_maps), len(windows))
+                    windows = self.aug_maps[pick[:, None], windows]
+                yield windows[:, :-1], windows[:, 1:]  # (batch, seq_len) each
+
+
+def validation_windows(stream: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Non-overlapping validation windows (inputs, targets), each (windows, len), or None."""
+    if len(stream) < 2:
+        return None
+    length = min(seq_len, len(stream) - 1)
+    count = (len(stream) - 1) // length
+    idx = np.arange(count)[:, None] * length + np.arange(length + 1)
+    windows = stream[idx]
+    return windows[:, :-1], windows[:, 1:]

@@ -1,0 +1,82 @@
+"""The stacked LSTM: the only module that names Keras layers.
+
+    ids (batch, time) -> Embedding -> [LSTM -> Dropout] x layers -> Dense -> logits (batch, time, vocab)
+
+`build_model` makes the training model from a `ModelConfig`; `StepModel` runs the same weights
+one token at a time, carrying each layer's (h, c) state, for fast sampling. The LSTM layers keep
+Keras' defaults (tanh, sigmoid, no recurrent dropout, not unrolled) so that on a GPU they run on
+the cuDNN kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from generator.errors import GenError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Constructor arguments of the model; stored in every checkpoint."""
+
+    vocab_size: int  # number of token ids, specials included
+    embed_dim: int = 64  # width of the token embedding
+    units: int = 256  # LSTM units per layer
+    layers: int = 2  # stacked LSTM layers
+    dropout: float = 0.2  # dropout after each LSTM layer while training
+
+    def __post_init__(self):
+        for name in ("vocab_size", "embed_dim", "units", "layers"):
+            if getattr(self, name) < 1:
+                raise GenError(f"{name.replace('_', '-')} must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise GenError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def build_model(config: ModelConfig):
+    """The training model: int ids (batch, time) -> logits (batch, time, vocab)."""
+    import keras
+
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(config.vocab_size, config.embed_dim, name="embed")(ids)
+    for i in range(config.layers):
+        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(config.vocab_size, name="logits")(x)  # (batch, time, vocab)
+    return keras.Model(ids, logits, name="gen_lstm")
+
+
+class StepModel:
+    """One step of the trained model: (ids (batch,), states) -> (logits (batch, vocab), states).
+
+    States are a flat list [h_0, c_0, h_1, c_1, ...], each (batch, units). It calls the LSTM
+    cells of the training model directly, so it shares their weights and needs no copy.
+    """
+
+    def __init__(self, model, config: ModelConfig):
+        self.config = config
+        self.embed = model.get_layer("embed")
+        self.cells = [model.get_layer(f"lstm_{i}").cell for i in range(config.layers)]
+        self.dense = model.get_layer("logits")
+
+    def zero_states(self, batch):
+        import tensorflow as tf
+
+        return [tf.zeros((batch, self.config.units)) for _ in range(2 * self.config.layers)]
+
+    def __call__(self, ids, states):
+        x = self.embed(ids)  # (batch, embed_dim)
+        new_states = []
+        for i, cell in enumerate(self.cells):
+            x, (h, c) = cell(x, [states[2 * i], states[2 * i + 1]], training=False)
+            new_states += [h, c]
+        return self.dense(x), new_states  # (batch, vocab)

@@ -1,0 +1,195 @@
+"""Training: corpus files -> token cache -> ids -> a fitted model in a checkpoint folder."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from generator import checkpoint, data
+from generator.cache import EncodedCorpus, cache_dir, encode_corpus
+from generator.corpora import get_corpus
+from generator.errors import GenError
+from generator.model import ModelConfig, build_model
+from generator.vocab import Vocab
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; stored in the checkpoint beside the model config."""
+
+    seq_len: int = 128  # tokens per training window (truncated back-propagation length)
+    batch_size: int = 64  # windows per step
+    epochs: int = 20  # passes over the training split
+    learning_rate: float = 3e-3  # peak Adam learning rate (after warm-up, then cosine decay)
+    clip_norm: float = 1.0  # gradients are clipped to this global norm
+    val_fraction: float = 0.1  # share of files held out for validation
+    augment: bool = True  # use the plugin's augmentations (transposition for music)
+    seed: int = 0  # seeds the split, window order, augmentation and initial weights
+    max_minutes: float | None = None  # stop after the epoch that passes this budget
+
+    def __post_init__(self):
+        for name in ("seq_len", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise GenError(f"{name.replace('_', '-')} must be at least 1")
+        if self.learning_rate <= 0:
+            raise GenError("learning-rate must be positive")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise GenError(f"val-fraction must be in [0, 1), got {self.val_fraction}")
+
+
+def load_corpus(corpus_name: str, path: Path | None, log=print):
+    """The plugin, the corpus files it reads (path, `corpora/<name>/`, or its default corpus)
+    and their encoded token streams."""
+    plugin = get_corpus(corpus_name)
+    user_folder = Path("corpora") / corpus_name
+    if path is not None:
+        files = plugin.find_files(Path(path))
+        source = str(path)
+    elif user_folder.is_dir() and any(
+        p.suffix.lower() in plugin.input_suffixes for p in user_folder.rglob("*")
+    ):
+        files, source = plugin.find_files(user_folder), str(user_folder)
+    else:
+        files, source = plugin.default_files(cache_dir()), f"default ({plugin.description})"
+    encoded = encode_corpus(plugin, files)
+    for file, reason in encoded.skipped:
+        log(f"skipped {file}: {reason}")
+    log(
+        f"corpus {source}: {len(encoded.files)} files used, {len(encoded.skipped)} skipped, "
+        f"{encoded.num_tokens:,} tokens ({encoded.cached} files from cache)"
+    )
+    if not encoded.files:
+        raise GenError(f"no usable {plugin.name} files in {source}")
+    return plugin, source, encoded
+
+
+def _split(vocab: Vocab, encoded: EncodedCorpus, config: TrainConfig):
+    """Training and validation id streams, split by file."""
+    train_idx, val_idx = data.split_files(len(encoded.files), config.val_fraction, config.seed)
+    train = data.join_streams(vocab, [encoded.streams[i] for i in train_idx])
+    if val_idx:
+        val = data.join_streams(vocab, [encoded.streams[i] for i in val_idx])
+    else:  # one file: hold out the end of it
+        train, val = data.split_stream(train, config.val_fraction)
+    return train, val, [str(encoded.files[i]) for i in val_idx]
+
+
+class _EpochEnd:
+    """Keras callback body: save last/best weights and metrics after each epoch."""
+
+    def __init__(self, run_dir: Path, metrics: dict, config: TrainConfig, log):
+        self.run_dir, self.metrics, self.config, self.log = run_dir, metrics, config, log
+        self.start = time.time()
+
+    def __call__(self, model, epoch: int, logs: dict) -> bool:
+        """Returns False when training must stop."""
+        loss, val = logs.get("loss"), logs.get("val_loss", logs.get("loss"))
+        if loss is None or not math.isfinite(loss) or not math.isfinite(val):
+            self.log(f"epoch {epoch + 1}: loss is {loss}; stopped, last good checkpoint kept")
+            self.metrics["stopped"] = "non-finite loss"
+            return False
+        seconds = time.time() - self.start
+        self.metrics["history"].append(
+            {"epoch": epoch + 1, "loss": loss, "val_loss": val, "seconds": round(seconds, 1)}
+        )
+        checkpoint.save_weights(model, self.run_dir, "last")
+        best = self.metrics.get("best_val_loss")
+        if best is None or val < best:
+            checkpoint.save_weights(model, self.run_dir, "best")
+            self.metrics.update(best_val_loss=val, best_epoch=epoch + 1)
+        self.metrics.update(epochs=epoch + 1, train_seconds=round(seconds, 1))
+        checkpoint.write_json(self.run_dir / checkpoint.METRICS, self.metrics)
+        self.log(
+            f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} nats/token "
+            f"({val / math.log(2):.3f} bits), {seconds:.0f} s"
+        )
+        budget = self.config.max_minutes
+        return budget is None or seconds < budget * 60
+
+
+def train(
+    corpus_name: str,
+    path: Path | None,
+    root: Path,
+    model_options: dict,
+    config: TrainConfig,
+    run: str | None = None,
+    log=print,
+) -> Path:
+    """Train a model on a corpus and return its checkpoint folder."""
+    plugin, source, encoded = load_corpus(corpus_name, path, log)
+    vocab = Vocab.build(encoded.streams, base=plugin.base_vocabulary())
+    train_ids, val_ids, val_files = _split(vocab, encoded, config)
+    batches = data.WindowBatches(
+        train_ids,
+        config.seq_len,
+        config.batch_size,
+        plugin.augmentations(vocab.tokens) if config.augment else None,
+        config.seed,
+    )
+    val_windows = data.validation_windows(val_ids, config.seq_len)
+    model_config = ModelConfig(vocab_size=len(vocab), **model_options)
+    run_dir = checkpoint.new_run_dir(root, plugin.name, run)
+    train_settings = asdict(config) | {"corpus_source": source, "validation_files": val_files}
+    checkpoint.save_config(run_dir, plugin, model_config, train_settings, vocab)
+    metrics = {
+        "history": [],
+        "files_used": len(encoded.files),
+        "files_skipped": len(encoded.skipped),
+        "train_tokens": int(len(train_ids)),
+        "val_tokens": int(len(val_ids)),
+    }
+    log(
+        f"training on {len(train_ids):,} tokens, validating on {len(val_ids):,}; "
+        f"checkpoints in {run_dir}"
+    )
+    _fit(model_config, config, batches, val_windows, _EpochEnd(run_dir, metrics, config, log))
+    if metrics["history"]:
+        log(f"best validation loss {metrics['best_val_loss']:.4f} nats/token "
+            f"at epoch {metrics['best_epoch']}; saved in {run_dir}")
+    return run_dir
+
+
+def _fit(model_config, config: TrainConfig, batches, val_windows, on_epoch_end) -> None:
+    """Compile and fit the model; Ctrl-C saves the latest weights before leaving."""
+    from generator.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(model_config)
+    total = config.epochs * batches.steps_per_epoch
+    warmup = min(100, total // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, max(1, total - warmup), alpha=0.05,
+        warmup_target=config.learning_rate, warmup_steps=warmup,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    spec = tf.TensorSpec((None, None), tf.int32)
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=(spec, spec))
+
+    class Callback(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if not on_epoch_end(self.model, epoch, logs or {}):
+                self.model.stop_training = True
+
+    try:
+        model.fit(
+            dataset.prefetch(2),
+            epochs=config.epochs,
+            steps_per_epoch=batches.steps_per_epoch,
+            validation_data=val_windows,
+            validation_batch_size=config.batch_size,
+            callbacks=[Callback()],
+            verbose=1 if sys.stdout.isatty() else 0,
+        )
+    except KeyboardInterrupt:
+        on_epoch_end.log("interrupted: the checkpoints of the finished epochs are kept")
+        raise
