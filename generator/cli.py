@@ -6,7 +6,6 @@ Library code raises `GenError` for problems a user can fix; `main` prints those 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -16,7 +15,17 @@ from generator.errors import GenError
 DEFAULT_CHECKPOINTS = Path("checkpoints")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GenGroup(click.Group):
+    """A click group that shows a `GenError` as one `Error: ...` line with exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GenError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=GenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gen")
 def cli():
     """gen: learn the style of a folder of MIDI files and write new music.
@@ -57,7 +66,7 @@ def corpora():
 @click.option("--seq-len", default=128, show_default=True,
               help="Tokens per training window (how far back gradients flow).")
 @click.option("--batch-size", default=64, show_default=True, help="Windows per training step.")
-@click.option("--epochs", default=20, show_default=True, help="Passes over the training split.")
+@click.option("--epochs", default=30, show_default=True, help="Passes over the training split.")
 @click.option("--learning-rate", default=3e-3, show_default=True,
               help="Peak learning rate (warm-up, then cosine decay).")
 @click.option("--val-fraction", default=0.1, show_default=True,
@@ -145,17 +154,4 @@ def sample(out, checkpoint, checkpoint_dir, weights, temperature, top_k, top_p, 
 
 def main():
     """Entry point of the `gen` script."""
-    try:
-        cli.main(standalone_mode=False)
-    except GenError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    cli(prog_name="gen")

@@ -14,6 +14,11 @@ from generator.errors import GenError
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
 
 
+def _describe(exc: Exception) -> str:
+    """An exception as `Type: message`, or just `Type` when it has no message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class MidiCorpus(Corpus):
     """MIDI files as performance events (note on/off, 10 ms time shifts, 32 velocity bins)."""
 
@@ -41,13 +46,13 @@ class MidiCorpus(Corpus):
         try:
             mid = mido.MidiFile(path)
         except Exception as exc:  # mido raises many types for broken files
-            raise GenError(f"not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+            raise GenError(f"not a readable MIDI file ({_describe(exc)})") from None
         try:
             return performance.midi_to_events(mid)
         except GenError:
             raise
         except Exception as exc:  # e.g. malformed meta messages found while merging tracks
-            raise GenError(f"cannot decode MIDI ({type(exc).__name__}: {exc})") from None
+            raise GenError(f"cannot decode MIDI ({_describe(exc)})") from None
 
     def write(self, tokens: list[str], path: Path) -> None:
         performance.events_to_midi(tokens).save(path)

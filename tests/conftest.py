@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny MIDI files made in tmp_path, and an isolated cache and working folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test runs in its own folder with its own cache: nothing touches the checkout."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("GEN_CACHE_DIR", str(tmp_path / "cache"))
+    return work
+
+
+def write_midi(path: Path, notes, ticks_per_beat=480, tempo=500_000, channel=0) -> Path:
+    """A type-0 MIDI file of `notes`: (start_beat, length_beats, pitch, velocity) tuples."""
+    events = []
+    for start, length, pitch, velocity in notes:
+        on, off = round(start * ticks_per_beat), round((start + length) * ticks_per_beat)
+        events.append((on, 1, mido.Message("note_on", note=pitch, velocity=velocity,
+                                           channel=channel)))
+        events.append((off, 0, mido.Message("note_off", note=pitch, velocity=0, channel=channel)))
+    events.sort(key=lambda e: (e[0], e[1]))  # note-offs before note-ons at the same tick
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    last = 0
+    for tick, _, msg in events:
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    mid.tracks.append(track)
+    mid.save(path)
+    return Path(path)
+
+
+def scale_corpus(folder: Path, files: int = 6) -> Path:
+    """A folder of small, learnable MIDI files: rising scales and chords in a few keys."""
+    folder.mkdir(parents=True, exist_ok=True)
+    major = [0, 2, 4, 5, 7, 9, 11, 12]
+    for i in range(files):
+        root = 60 + (i % 3) * 2
+        notes = [(b * 0.5, 0.5, root + step, 80) for b, step in enumerate(major)]
+        notes += [(4 + b, 1, root + s, 64) for b in range(2) for s in (0, 4, 7)]
+        write_midi(folder / f"piece{i}.mid", notes)
+    return folder

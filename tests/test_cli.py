@@ -1,0 +1,133 @@
+"""End to end through the command line: train a tiny model, sample files, and clear errors."""
+
+from __future__ import annotations
+
+import mido
+import pytest
+from click.testing import CliRunner
+from conftest import scale_corpus
+
+from generator.cli import cli
+
+TINY = ["--layers", "1", "--units", "16", "--embed-dim", "8", "--seq-len", "16",
+        "--batch-size", "8", "--epochs", "2", "--dropout", "0"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def notes_balance(path):
+    """(note-ons, note-offs) in a MIDI file."""
+    on = off = 0
+    for msg in mido.MidiFile(path):
+        if msg.type == "note_on" and msg.velocity > 0:
+            on += 1
+        elif msg.type in ("note_on", "note_off"):
+            off += 1
+    return on, off
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained once on a tiny corpus, shared by the sampling tests."""
+    root = tmp_path_factory.mktemp("trained")
+    corpus = scale_corpus(root / "midi", files=6)
+    result = run("train", "--path", corpus, "--checkpoint-dir", root / "checkpoints",
+                 "--run", "tiny", *TINY)
+    assert result.exit_code == 0, result.output
+    return root / "checkpoints" / "tiny", result.output
+
+
+def test_train_writes_a_complete_checkpoint(trained):
+    run_dir, output = trained
+    assert "6 files used, 0 skipped" in output
+    assert "epoch 2: train" in output and "nats/token" in output
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == ["best.weights.h5", "config.json", "last.weights.h5", "metrics.json",
+                     "vocab.json"]
+    import json
+
+    config = json.loads((run_dir / "config.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert config["corpus"]["name"] == "midi" and config["model"]["units"] == 16
+    assert config["train"]["validation_files"]  # split by file
+    assert len(metrics["history"]) == 2 and metrics["best_val_loss"] > 0
+
+
+def test_sample_writes_playable_midi_and_same_seed_same_file(trained, tmp_path):
+    run_dir, _ = trained
+    args = ["sample", "--checkpoint", run_dir, "--length", 200, "--seed", 4]
+    assert run(*args, "--out", tmp_path / "a.mid").exit_code == 0
+    assert run(*args, "--out", tmp_path / "b.mid").exit_code == 0
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
+    on, off = notes_balance(tmp_path / "a.mid")
+    assert on > 0 and on == off
+    music21 = pytest.importorskip("music21")
+    assert len(music21.converter.parse(tmp_path / "a.mid").flatten().notes) > 0
+
+
+def test_sample_uses_the_latest_run_and_writes_numbered_outputs(trained, monkeypatch):
+    run_dir, _ = trained
+    monkeypatch.chdir(run_dir.parent.parent)  # has checkpoints/tiny
+    result = run("sample", "--out", "song.mid", "-n", 2, "--seconds", 3, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    for name in ("song-1.mid", "song-2.mid"):
+        assert 0 < mido.MidiFile(name).length <= 4.1  # 3 s, plus notes closed at the end
+    refused = run("sample", "--out", "song.mid", "-n", 2)
+    assert refused.exit_code == 1
+    assert "already exists; use --force" in refused.output
+
+
+def test_primer_continues_a_file(trained, tmp_path):
+    run_dir, _ = trained
+    primer = scale_corpus(tmp_path / "primer", files=1) / "piece0.mid"
+    common = ["sample", "--checkpoint", run_dir, "--length", 50, "--seed", 2, "--primer", primer]
+    run(*common, "--out", tmp_path / "with.mid")
+    run(*common, "--out", tmp_path / "without.mid", "--no-primer-in-output")
+    with_primer, without = notes_balance(tmp_path / "with.mid"), notes_balance(tmp_path /
+                                                                                "without.mid")
+    assert with_primer[0] == without[0] + 14  # the primer's 8 scale notes and 6 chord notes
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--corpus", "nope"], "Error: unknown corpus 'nope'; available: midi"),
+        (["train", "--path", "missing"], "Error: corpus path 'missing' does not exist"),
+        (["sample", "--out", "x.mid"], "Error: no trained model in 'checkpoints'"),
+        (["sample", "--out", "x.mid", "--checkpoint", "."], "is incomplete: config.json"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_1(args, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_out_of_range_sampling_options_are_refused(trained):
+    run_dir, _ = trained
+    result = run("sample", "--checkpoint", run_dir, "--out", "x.mid", "--temperature", 0)
+    assert result.exit_code == 1 and "temperature must be > 0" in result.output
+
+
+def test_corrupt_files_are_skipped_and_counted(tmp_path):
+    corpus = scale_corpus(tmp_path / "midi", files=4)
+    (corpus / "junk.mid").write_bytes(b"\x00" * 50)
+    result = run("train", "--path", corpus, "--run", "r", *TINY[:-4], "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "junk.mid" in result.output
+    assert "4 files used, 1 skipped" in result.output
+
+
+@pytest.mark.slow
+def test_default_corpus_is_bach_chorales(monkeypatch):
+    pytest.importorskip("music21")
+    monkeypatch.setenv("GEN_DEFAULT_CORPUS_LIMIT", "4")  # four chorales keep the test short
+    result = run("train", "--corpus", "midi", *TINY[:-4], "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    assert "corpus default" in result.output and "4 files used" in result.output
+    result = run("sample", "--out", "song.mid", "--seconds", 2, "--seed", 0)
+    assert result.exit_code == 0, result.output
+    assert notes_balance("song.mid")[0] > 0

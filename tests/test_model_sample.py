@@ -1,0 +1,91 @@
+"""The model and the compiled sampler: step model equals full model, sampling options behave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generator.errors import GenError
+from generator.model import ModelConfig, StepModel, build_model
+from generator.sample import SampleConfig, make_sampler, output_paths
+from generator.tf_setup import import_tensorflow
+
+tf = import_tensorflow()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """An untrained 2-layer model over 12 tokens, with random but fixed weights."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    config = ModelConfig(vocab_size=12, embed_dim=4, units=8, layers=2, dropout=0.1)
+    model = build_model(config)
+    return model, StepModel(model, config)
+
+
+def draw(sampler, batch=3, max_tokens=40, units=None, limit=np.inf, temperature=1.0, top_k=0,
+         top_p=1.0, seed=7):
+    units = np.zeros(12, np.float32) if units is None else units
+    ids, lengths = sampler(
+        tf.constant(np.ones((batch, 1), np.int32)), tf.constant(max_tokens),
+        tf.constant(units), tf.constant(limit, tf.float32), tf.constant(temperature, tf.float32),
+        tf.constant(top_k), tf.constant(top_p, tf.float32), tf.constant(seed),
+    )
+    return ids.numpy().T, lengths.numpy()
+
+
+def test_step_model_matches_the_full_model(tiny):
+    model, step = tiny
+    ids = np.random.default_rng(0).integers(0, 12, (2, 9)).astype(np.int32)
+    full = model(ids, training=False).numpy()  # (batch, time, vocab)
+    states = step.zero_states(2)
+    for t in range(9):
+        logits, states = step(tf.constant(ids[:, t]), states)
+        np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-5)
+
+
+def test_sampling_is_deterministic_per_seed_and_never_emits_banned(tiny):
+    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
+    a, _ = draw(sampler, seed=5)
+    b, _ = draw(sampler, seed=5)
+    c, _ = draw(sampler, seed=6)
+    assert a.shape == (3, 40) and np.array_equal(a, b) and not np.array_equal(a, c)
+    assert not np.isin(a, [0, 1]).any()
+
+
+def test_top_k_one_is_greedy(tiny):
+    model, step = tiny
+    sampler = make_sampler(step, 12, banned=[0, 1])
+    ids, _ = draw(sampler, batch=1, max_tokens=10, top_k=1, seed=1)
+    other, _ = draw(sampler, batch=1, max_tokens=10, top_k=1, seed=99)
+    assert np.array_equal(ids, other)
+    seq = np.concatenate([[1], ids[0]])[None, :].astype(np.int32)
+    logits = model(seq, training=False).numpy()[0, :-1]
+    logits[:, :2] = -np.inf
+    assert ids[0].tolist() == logits.argmax(-1).tolist()
+
+
+def test_top_p_small_keeps_only_the_likeliest(tiny):
+    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
+    greedy, _ = draw(sampler, top_k=1)
+    nucleus, _ = draw(sampler, top_p=1e-6, seed=123)
+    assert np.array_equal(greedy, nucleus)
+
+
+def test_units_stop_each_stream(tiny):
+    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
+    units = np.ones(12, np.float32)
+    _, lengths = draw(sampler, units=units, limit=5.0, max_tokens=40)
+    assert lengths.tolist() == [5, 5, 5]
+
+
+def test_config_and_paths_are_checked(tmp_path):
+    with pytest.raises(GenError, match="temperature must be > 0"):
+        SampleConfig(temperature=0)
+    with pytest.raises(GenError, match=r"top-p must be in \(0, 1\]"):
+        SampleConfig(top_p=1.5)
+    with pytest.raises(GenError, match="length must be at least 1"):
+        SampleConfig(max_tokens=0)
+    assert [p.name for p in output_paths(tmp_path / "song", 2, ".mid")] == ["song-1.mid",
+                                                                            "song-2.mid"]

@@ -1,0 +1,174 @@
+"""MIDI <-> performance events: exact encodings, tempo, channels, running status, round trips."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import pytest
+from conftest import write_midi
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.corpora import performance as perf
+from generator.corpora.midi import MidiCorpus
+from generator.errors import GenError
+
+
+def roundtrip(events):
+    """Decode events to MIDI bytes, parse them back and encode again."""
+    buffer = io.BytesIO()
+    perf.events_to_midi(events).save(file=buffer)
+    buffer.seek(0)
+    return perf.midi_to_events(mido.MidiFile(file=buffer))
+
+
+def test_vocabulary_is_performance_rnn_sized():
+    vocab = perf.event_vocabulary()
+    assert len(vocab) == 128 + 128 + 100 + 32 == len(set(vocab))
+
+
+def test_velocity_bins_round_trip_and_cover_all_velocities():
+    assert [perf.velocity_bin(perf.bin_velocity(b)) for b in range(32)] == list(range(32))
+    assert perf.velocity_bin(1) == 0 and perf.velocity_bin(127) == 31
+
+
+def test_two_notes_encode_exactly(tmp_path):
+    # quarter = 0.5 s at 120 bpm: C4 for one beat, then E4 for half a beat, louder.
+    path = write_midi(tmp_path / "two.mid", [(0, 1, 60, 64), (1, 0.5, 64, 100)])
+    assert MidiCorpus().encode_file(path) == [
+        "vel:15", "on:60", "shift:50", "off:60", "vel:24", "on:64", "shift:25", "off:64",
+    ]
+
+
+def test_tempo_change_is_honoured():
+    track = mido.MidiTrack([
+        mido.MetaMessage("set_tempo", tempo=500_000, time=0),
+        mido.Message("note_on", note=60, velocity=64, time=0),
+        mido.Message("note_off", note=60, time=480),  # 0.5 s at 120 bpm
+        mido.MetaMessage("set_tempo", tempo=1_000_000, time=0),
+        mido.Message("note_on", note=62, velocity=64, time=480),  # 1 s at 60 bpm
+        mido.Message("note_off", note=62, time=480),
+    ])
+    mid = mido.MidiFile(type=0, ticks_per_beat=480, tracks=[track])
+    assert perf.midi_to_events(mid) == [
+        "vel:15", "on:60", "shift:50", "off:60", "shift:100", "on:62", "shift:100", "off:62",
+    ]
+
+
+def test_tracks_and_channels_merge_and_drums_are_dropped():
+    def track(channel, note):
+        return mido.MidiTrack([
+            mido.Message("note_on", channel=channel, note=note, velocity=64, time=0),
+            mido.Message("note_off", channel=channel, note=note, time=960),
+        ])
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=480, tracks=[track(0, 60), track(3, 67),
+                                                             track(9, 36)])
+    assert perf.midi_to_events(mid) == [
+        "vel:15", "on:60", "on:67", "shift:100", "off:60", "off:67",
+    ]
+
+
+def test_running_status_bytes_parse_like_explicit_status(tmp_path):
+    # note-on ch0 60, then running status note 60 velocity 0 (a note-off), then 62 on/off.
+    body = bytes([0x00, 0x90, 60, 64, 0x83, 0x60, 60, 0, 0x00, 62, 64, 0x83, 0x60, 62, 0,
+                  0x00, 0xFF, 0x2F, 0x00])
+    data = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0x01, 0xE0])
+    data += b"MTrk" + len(body).to_bytes(4, "big") + body
+    (tmp_path / "rs.mid").write_bytes(data)
+    assert MidiCorpus().encode_file(tmp_path / "rs.mid") == [
+        "vel:15", "on:60", "shift:50", "off:60", "on:62", "shift:50", "off:62",
+    ]
+
+
+def test_doubled_and_repeated_notes_are_canonical():
+    msgs = [
+        mido.Message("note_on", channel=0, note=60, velocity=64, time=0),
+        mido.Message("note_on", channel=1, note=60, velocity=64, time=0),  # doubled
+        mido.Message("note_off", channel=0, note=60, time=480),  # still held on channel 1
+        mido.Message("note_off", channel=1, note=60, time=480),
+        mido.Message("note_off", channel=1, note=61, time=0),  # stray: ignored
+    ]
+    events = perf.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
+    assert events == ["vel:15", "on:60", "off:60", "on:60", "shift:100", "off:60"]
+    assert roundtrip(events) == events
+
+
+def test_bad_files_raise_gen_error(tmp_path):
+    (tmp_path / "junk.mid").write_bytes(b"this is not midi")
+    with pytest.raises(GenError, match="not a readable MIDI file"):
+        MidiCorpus().encode_file(tmp_path / "junk.mid")
+    empty = mido.MidiFile(type=0, tracks=[mido.MidiTrack()])
+    with pytest.raises(GenError, match="no notes"):
+        perf.midi_to_events(empty)
+    with pytest.raises(GenError, match="type-2"):
+        perf.midi_to_events(mido.MidiFile(type=2, tracks=[mido.MidiTrack()]))
+
+
+def test_decoder_turns_every_note_off_and_ignores_non_events():
+    mid = perf.events_to_midi(["<start>", "on:60", "on:60", "shift:10", "off:61", "on:64"])
+    ons = offs = 0
+    for msg in mid.tracks[0]:
+        if msg.type == "note_on" and msg.velocity > 0:
+            ons += 1
+        elif msg.type in ("note_on", "note_off"):
+            offs += 1
+    assert ons == 3 and offs == 3
+
+
+def test_transpose_map_moves_notes_only_within_range():
+    tokens = ["<unk>", "on:60", "on:62", "off:126", "shift:5"]
+    assert perf.transpose_map(tokens, 2) == [0, 2, 2, 3, 4]
+
+
+note_messages = st.lists(
+    st.tuples(
+        st.integers(0, 2000),  # delta ticks
+        st.booleans(),  # on or off
+        st.integers(0, 3),  # channel
+        st.integers(20, 100),  # pitch
+        st.integers(0, 127),  # velocity (0 means off)
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(note_messages, st.sampled_from([96, 480, 1000]), st.integers(300_000, 1_500_000))
+def test_encode_decode_encode_is_identity(messages, ticks_per_beat, tempo):
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    for delta, on, channel, pitch, velocity in messages:
+        kind = "note_on" if on else "note_off"
+        track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity,
+                                  time=delta))
+    mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat, tracks=[track])
+    try:
+        events = perf.midi_to_events(mid)
+    except GenError:
+        return  # no notes at all
+    assert roundtrip(events) == events
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(perf.event_vocabulary()), max_size=200))
+def test_any_event_stream_decodes_to_a_canonical_stream(events):
+    try:
+        canonical = roundtrip(events)
+    except GenError:
+        return  # the stream had no note-on
+    assert roundtrip(canonical) == canonical
+
+
+def test_real_chorales_round_trip():
+    pytest.importorskip("music21")
+    from generator.cache import cache_dir
+    from generator.corpora import bach
+
+    files = bach.chorale_midi_files(cache_dir(), limit=3)
+    assert len(files) == 3
+    for path in files:
+        events = MidiCorpus().encode_file(path)
+        assert len(events) > 100
+        assert roundtrip(events) == events
