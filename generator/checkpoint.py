@@ -121,7 +121,11 @@ def save_config(run_dir: Path, corpus, model_config: ModelConfig, train: dict, v
         {
             "format": FORMAT,
             "created": time.time(),
-            "corpus": {"name": corpus.name, "version": corpus.version, "settings": corpus.settings()},
+            "corpus": {
+                "name": corpus.name,
+                "version": corpus.version,
+                "settings": corpus.settings(),
+            },
             "model": model_config.to_dict(),
             "train": train,
         },

@@ -51,75 +51,187 @@ def corpora():
 
 
 @cli.command()
-@click.option("--corpus", "corpus_name", default="midi", show_default=True,
-              help="Corpus plugin that reads the files (see `gen corpora`).")
-@click.option("--path", type=click.Path(path_type=Path),
-              help="A file or folder (searched recursively) to train on. Default: the files in "
-              "corpora/<corpus>/ if any, else the plugin's built-in corpus.")
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=DEFAULT_CHECKPOINTS,
-              show_default=True, help="Folder that holds one sub-folder per training run.")
+@click.option(
+    "--corpus",
+    "corpus_name",
+    default="midi",
+    show_default=True,
+    help="Corpus plugin that reads the files (see `gen corpora`).",
+)
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    help="A file or folder (searched recursively) to train on. Default: the files in "
+    "corpora/<corpus>/ if any, else the plugin's built-in corpus.",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CHECKPOINTS,
+    show_default=True,
+    help="Folder that holds one sub-folder per training run.",
+)
 @click.option("--run", help="Name of this run's folder (default: <corpus>-<date>-<time>).")
 @click.option("--layers", default=2, show_default=True, help="Stacked LSTM layers.")
 @click.option("--units", default=256, show_default=True, help="LSTM units per layer.")
 @click.option("--embed-dim", default=64, show_default=True, help="Token embedding width.")
 @click.option("--dropout", default=0.2, show_default=True, help="Dropout after each LSTM layer.")
-@click.option("--seq-len", default=128, show_default=True,
-              help="Tokens per training window (how far back gradients flow).")
+@click.option(
+    "--seq-len",
+    default=128,
+    show_default=True,
+    help="Tokens per training window (how far back gradients flow).",
+)
 @click.option("--batch-size", default=64, show_default=True, help="Windows per training step.")
 @click.option("--epochs", default=30, show_default=True, help="Passes over the training split.")
-@click.option("--learning-rate", default=3e-3, show_default=True,
-              help="Peak learning rate (warm-up, then cosine decay).")
-@click.option("--val-fraction", default=0.1, show_default=True,
-              help="Share of files held out for validation.")
-@click.option("--max-minutes", type=float,
-              help="Stop after the epoch that passes this many minutes.")
-@click.option("--augment/--no-augment", default=True, show_default=True,
-              help="Augment the training split (music: transposition by up to 3 semitones).")
-@click.option("--seed", default=0, show_default=True,
-              help="Seed for the split, data order and initial weights.")
-def train(corpus_name, path, checkpoint_dir, run, layers, units, embed_dim, dropout, seq_len,
-          batch_size, epochs, learning_rate, val_fraction, max_minutes, augment, seed):
+@click.option(
+    "--learning-rate",
+    default=3e-3,
+    show_default=True,
+    help="Peak learning rate (warm-up, then cosine decay).",
+)
+@click.option(
+    "--val-fraction", default=0.1, show_default=True, help="Share of files held out for validation."
+)
+@click.option(
+    "--max-minutes", type=float, help="Stop after the epoch that passes this many minutes."
+)
+@click.option(
+    "--augment/--no-augment",
+    default=True,
+    show_default=True,
+    help="Augment the training split (music: transposition by up to 3 semitones).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    help="Seed for the split, data order and initial weights.",
+)
+def train(
+    corpus_name,
+    path,
+    checkpoint_dir,
+    run,
+    layers,
+    units,
+    embed_dim,
+    dropout,
+    seq_len,
+    batch_size,
+    epochs,
+    learning_rate,
+    val_fraction,
+    max_minutes,
+    augment,
+    seed,
+):
     """Train a model on a corpus and save it under --checkpoint-dir."""
     from generator.train import TrainConfig
     from generator.train import train as run_training
 
     config = TrainConfig(
-        seq_len=seq_len, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
-        val_fraction=val_fraction, augment=augment, seed=seed, max_minutes=max_minutes,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        val_fraction=val_fraction,
+        augment=augment,
+        seed=seed,
+        max_minutes=max_minutes,
     )
     model_options = {"layers": layers, "units": units, "embed_dim": embed_dim, "dropout": dropout}
-    run_dir = run_training(corpus_name, path, checkpoint_dir, model_options, config, run,
-                           log=click.echo)
+    run_dir = run_training(
+        corpus_name, path, checkpoint_dir, model_options, config, run, log=click.echo
+    )
     click.echo(f"done; write a sample with: gen sample --checkpoint {run_dir} --out song.mid")
 
 
 @cli.command()
-@click.option("--out", "-o", type=click.Path(path_type=Path), required=True,
-              help="Output file; with --num-outputs N, NAME-1.mid ... NAME-N.mid.")
-@click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Run folder to sample from (default: the latest under --checkpoint-dir).")
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=DEFAULT_CHECKPOINTS,
-              show_default=True, help="Where to look for the latest run.")
-@click.option("--weights", type=click.Choice(["best", "last"]), default="best",
-              show_default=True, help="Best-validation or latest weights of the run.")
-@click.option("--temperature", "-t", default=1.0, show_default=True,
-              help="Sampling temperature, > 0: lower is safer, higher is wilder.")
-@click.option("--top-k", default=0, show_default=True,
-              help="Sample only from the k likeliest tokens (0: no limit).")
-@click.option("--top-p", default=1.0, show_default=True,
-              help="Sample only from the likeliest tokens that hold this probability, in (0, 1].")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output file; with --num-outputs N, NAME-1.mid ... NAME-N.mid.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    help="Run folder to sample from (default: the latest under --checkpoint-dir).",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CHECKPOINTS,
+    show_default=True,
+    help="Where to look for the latest run.",
+)
+@click.option(
+    "--weights",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Best-validation or latest weights of the run.",
+)
+@click.option(
+    "--temperature",
+    "-t",
+    default=1.0,
+    show_default=True,
+    help="Sampling temperature, > 0: lower is safer, higher is wilder.",
+)
+@click.option(
+    "--top-k",
+    default=0,
+    show_default=True,
+    help="Sample only from the k likeliest tokens (0: no limit).",
+)
+@click.option(
+    "--top-p",
+    default=1.0,
+    show_default=True,
+    help="Sample only from the likeliest tokens that hold this probability, in (0, 1].",
+)
 @click.option("--seed", type=int, help="Random seed; the same seed writes the same file.")
-@click.option("--length", default=2000, show_default=True,
-              help="Tokens (events) to generate per output; with --seconds, an upper bound.")
+@click.option(
+    "--length",
+    default=2000,
+    show_default=True,
+    help="Tokens (events) to generate per output; with --seconds, an upper bound.",
+)
 @click.option("--seconds", type=float, help="Stop each output after this much music.")
-@click.option("--num-outputs", "-n", default=1, show_default=True,
-              help="How many outputs to write (drawn together as one batch).")
+@click.option(
+    "--num-outputs",
+    "-n",
+    default=1,
+    show_default=True,
+    help="How many outputs to write (drawn together as one batch).",
+)
 @click.option("--primer", help="A file whose content the model continues (music: a MIDI file).")
-@click.option("--primer-in-output/--no-primer-in-output", default=True, show_default=True,
-              help="Start each output with the primer, or write only the continuation.")
+@click.option(
+    "--primer-in-output/--no-primer-in-output",
+    default=True,
+    show_default=True,
+    help="Start each output with the primer, or write only the continuation.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
-def sample(out, checkpoint, checkpoint_dir, weights, temperature, top_k, top_p, seed, length,
-           seconds, num_outputs, primer, primer_in_output, force):
+def sample(
+    out,
+    checkpoint,
+    checkpoint_dir,
+    weights,
+    temperature,
+    top_k,
+    top_p,
+    seed,
+    length,
+    seconds,
+    num_outputs,
+    primer,
+    primer_in_output,
+    force,
+):
     """Write new music from a trained model."""
     import random
 
@@ -133,8 +245,13 @@ def sample(out, checkpoint, checkpoint_dir, weights, temperature, top_k, top_p, 
         raise GenError(f"seconds must be > 0, got {seconds}")
     seed = random.randrange(2**31) if seed is None else seed
     config = SampleConfig(
-        temperature=temperature, top_k=top_k, top_p=top_p, max_tokens=length, seed=seed,
-        unit="seconds" if seconds else None, unit_limit=seconds or 0.0,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        max_tokens=length,
+        seed=seed,
+        unit="seconds" if seconds else None,
+        unit_limit=seconds or 0.0,
     )
     ckpt = ckpt_io.load_checkpoint(checkpoint or ckpt_io.latest_run(checkpoint_dir))
     plugin = get_corpus(ckpt.corpus_name)

@@ -1,6 +1,7 @@
 """The stacked LSTM: the only module that names Keras layers.
 
-    ids (batch, time) -> Embedding -> [LSTM -> Dropout] x layers -> Dense -> logits (batch, time, vocab)
+    ids (batch, time) -> Embedding -> [LSTM -> Dropout] x layers -> Dense
+        -> logits (batch, time, vocab)
 
 `build_model` makes the training model from a `ModelConfig`; `StepModel` runs the same weights
 one token at a time, carrying each layer's (h, c) state, for fast sampling. The LSTM layers keep

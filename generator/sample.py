@@ -106,8 +106,8 @@ def make_sampler(step_model, vocab_size: int, banned: list[int]):
 
 def generate(ckpt, primer_tokens: list[str], num: int, config: SampleConfig, which="best"):
     """`num` token lists drawn from checkpoint `ckpt`, each continuing `primer_tokens`."""
-    from generator.tf_setup import import_tensorflow
     from generator.model import StepModel
+    from generator.tf_setup import import_tensorflow
 
     tf = import_tensorflow()
     plugin = get_corpus(ckpt.corpus_name)

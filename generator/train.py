@@ -148,8 +148,10 @@ def train(
     )
     _fit(model_config, config, batches, val_windows, _EpochEnd(run_dir, metrics, config, log))
     if metrics["history"]:
-        log(f"best validation loss {metrics['best_val_loss']:.4f} nats/token "
-            f"at epoch {metrics['best_epoch']}; saved in {run_dir}")
+        log(
+            f"best validation loss {metrics['best_val_loss']:.4f} nats/token "
+            f"at epoch {metrics['best_epoch']}; saved in {run_dir}"
+        )
     return run_dir
 
 
@@ -165,8 +167,11 @@ def _fit(model_config, config: TrainConfig, batches, val_windows, on_epoch_end) 
     total = config.epochs * batches.steps_per_epoch
     warmup = min(100, total // 10)
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, max(1, total - warmup), alpha=0.05,
-        warmup_target=config.learning_rate, warmup_steps=warmup,
+        0.0,
+        max(1, total - warmup),
+        alpha=0.05,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),

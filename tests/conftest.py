@@ -23,8 +23,9 @@ def write_midi(path: Path, notes, ticks_per_beat=480, tempo=500_000, channel=0) 
     events = []
     for start, length, pitch, velocity in notes:
         on, off = round(start * ticks_per_beat), round((start + length) * ticks_per_beat)
-        events.append((on, 1, mido.Message("note_on", note=pitch, velocity=velocity,
-                                           channel=channel)))
+        events.append(
+            (on, 1, mido.Message("note_on", note=pitch, velocity=velocity, channel=channel))
+        )
         events.append((off, 0, mido.Message("note_off", note=pitch, velocity=0, channel=channel)))
     events.sort(key=lambda e: (e[0], e[1]))  # note-offs before note-ons at the same tick
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])

@@ -9,8 +9,22 @@ from conftest import scale_corpus
 
 from generator.cli import cli
 
-TINY = ["--layers", "1", "--units", "16", "--embed-dim", "8", "--seq-len", "16",
-        "--batch-size", "8", "--epochs", "2", "--dropout", "0"]
+TINY = [
+    "--layers",
+    "1",
+    "--units",
+    "16",
+    "--embed-dim",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "8",
+    "--epochs",
+    "2",
+    "--dropout",
+    "0",
+]
 
 
 def run(*args):
@@ -33,8 +47,9 @@ def trained(tmp_path_factory):
     """A tiny model trained once on a tiny corpus, shared by the sampling tests."""
     root = tmp_path_factory.mktemp("trained")
     corpus = scale_corpus(root / "midi", files=6)
-    result = run("train", "--path", corpus, "--checkpoint-dir", root / "checkpoints",
-                 "--run", "tiny", *TINY)
+    result = run(
+        "train", "--path", corpus, "--checkpoint-dir", root / "checkpoints", "--run", "tiny", *TINY
+    )
     assert result.exit_code == 0, result.output
     return root / "checkpoints" / "tiny", result.output
 
@@ -44,8 +59,13 @@ def test_train_writes_a_complete_checkpoint(trained):
     assert "6 files used, 0 skipped" in output
     assert "epoch 2: train" in output and "nats/token" in output
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["best.weights.h5", "config.json", "last.weights.h5", "metrics.json",
-                     "vocab.json"]
+    assert names == [
+        "best.weights.h5",
+        "config.json",
+        "last.weights.h5",
+        "metrics.json",
+        "vocab.json",
+    ]
     import json
 
     config = json.loads((run_dir / "config.json").read_text())
@@ -85,8 +105,10 @@ def test_primer_continues_a_file(trained, tmp_path):
     common = ["sample", "--checkpoint", run_dir, "--length", 50, "--seed", 2, "--primer", primer]
     run(*common, "--out", tmp_path / "with.mid")
     run(*common, "--out", tmp_path / "without.mid", "--no-primer-in-output")
-    with_primer, without = notes_balance(tmp_path / "with.mid"), notes_balance(tmp_path /
-                                                                                "without.mid")
+    with_primer, without = (
+        notes_balance(tmp_path / "with.mid"),
+        notes_balance(tmp_path / "without.mid"),
+    )
     assert with_primer[0] == without[0] + 14  # the primer's 8 scale notes and 6 chord notes
 
 

@@ -24,13 +24,27 @@ def tiny():
     return model, StepModel(model, config)
 
 
-def draw(sampler, batch=3, max_tokens=40, units=None, limit=np.inf, temperature=1.0, top_k=0,
-         top_p=1.0, seed=7):
+def draw(
+    sampler,
+    batch=3,
+    max_tokens=40,
+    units=None,
+    limit=np.inf,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    seed=7,
+):
     units = np.zeros(12, np.float32) if units is None else units
     ids, lengths = sampler(
-        tf.constant(np.ones((batch, 1), np.int32)), tf.constant(max_tokens),
-        tf.constant(units), tf.constant(limit, tf.float32), tf.constant(temperature, tf.float32),
-        tf.constant(top_k), tf.constant(top_p, tf.float32), tf.constant(seed),
+        tf.constant(np.ones((batch, 1), np.int32)),
+        tf.constant(max_tokens),
+        tf.constant(units),
+        tf.constant(limit, tf.float32),
+        tf.constant(temperature, tf.float32),
+        tf.constant(top_k),
+        tf.constant(top_p, tf.float32),
+        tf.constant(seed),
     )
     return ids.numpy().T, lengths.numpy()
 
@@ -87,5 +101,7 @@ def test_config_and_paths_are_checked(tmp_path):
         SampleConfig(top_p=1.5)
     with pytest.raises(GenError, match="length must be at least 1"):
         SampleConfig(max_tokens=0)
-    assert [p.name for p in output_paths(tmp_path / "song", 2, ".mid")] == ["song-1.mid",
-                                                                            "song-2.mid"]
+    assert [p.name for p in output_paths(tmp_path / "song", 2, ".mid")] == [
+        "song-1.mid",
+        "song-2.mid",
+    ]

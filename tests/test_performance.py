@@ -37,48 +37,99 @@ def test_two_notes_encode_exactly(tmp_path):
     # quarter = 0.5 s at 120 bpm: C4 for one beat, then E4 for half a beat, louder.
     path = write_midi(tmp_path / "two.mid", [(0, 1, 60, 64), (1, 0.5, 64, 100)])
     assert MidiCorpus().encode_file(path) == [
-        "vel:15", "on:60", "shift:50", "off:60", "vel:24", "on:64", "shift:25", "off:64",
+        "vel:15",
+        "on:60",
+        "shift:50",
+        "off:60",
+        "vel:24",
+        "on:64",
+        "shift:25",
+        "off:64",
     ]
 
 
 def test_tempo_change_is_honoured():
-    track = mido.MidiTrack([
-        mido.MetaMessage("set_tempo", tempo=500_000, time=0),
-        mido.Message("note_on", note=60, velocity=64, time=0),
-        mido.Message("note_off", note=60, time=480),  # 0.5 s at 120 bpm
-        mido.MetaMessage("set_tempo", tempo=1_000_000, time=0),
-        mido.Message("note_on", note=62, velocity=64, time=480),  # 1 s at 60 bpm
-        mido.Message("note_off", note=62, time=480),
-    ])
+    track = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=500_000, time=0),
+            mido.Message("note_on", note=60, velocity=64, time=0),
+            mido.Message("note_off", note=60, time=480),  # 0.5 s at 120 bpm
+            mido.MetaMessage("set_tempo", tempo=1_000_000, time=0),
+            mido.Message("note_on", note=62, velocity=64, time=480),  # 1 s at 60 bpm
+            mido.Message("note_off", note=62, time=480),
+        ]
+    )
     mid = mido.MidiFile(type=0, ticks_per_beat=480, tracks=[track])
     assert perf.midi_to_events(mid) == [
-        "vel:15", "on:60", "shift:50", "off:60", "shift:100", "on:62", "shift:100", "off:62",
+        "vel:15",
+        "on:60",
+        "shift:50",
+        "off:60",
+        "shift:100",
+        "on:62",
+        "shift:100",
+        "off:62",
     ]
 
 
 def test_tracks_and_channels_merge_and_drums_are_dropped():
     def track(channel, note):
-        return mido.MidiTrack([
-            mido.Message("note_on", channel=channel, note=note, velocity=64, time=0),
-            mido.Message("note_off", channel=channel, note=note, time=960),
-        ])
+        return mido.MidiTrack(
+            [
+                mido.Message("note_on", channel=channel, note=note, velocity=64, time=0),
+                mido.Message("note_off", channel=channel, note=note, time=960),
+            ]
+        )
 
-    mid = mido.MidiFile(type=1, ticks_per_beat=480, tracks=[track(0, 60), track(3, 67),
-                                                             track(9, 36)])
+    mid = mido.MidiFile(
+        type=1, ticks_per_beat=480, tracks=[track(0, 60), track(3, 67), track(9, 36)]
+    )
     assert perf.midi_to_events(mid) == [
-        "vel:15", "on:60", "on:67", "shift:100", "off:60", "off:67",
+        "vel:15",
+        "on:60",
+        "on:67",
+        "shift:100",
+        "off:60",
+        "off:67",
     ]
 
 
 def test_running_status_bytes_parse_like_explicit_status(tmp_path):
     # note-on ch0 60, then running status note 60 velocity 0 (a note-off), then 62 on/off.
-    body = bytes([0x00, 0x90, 60, 64, 0x83, 0x60, 60, 0, 0x00, 62, 64, 0x83, 0x60, 62, 0,
-                  0x00, 0xFF, 0x2F, 0x00])
+    body = bytes(
+        [
+            0x00,
+            0x90,
+            60,
+            64,
+            0x83,
+            0x60,
+            60,
+            0,
+            0x00,
+            62,
+            64,
+            0x83,
+            0x60,
+            62,
+            0,
+            0x00,
+            0xFF,
+            0x2F,
+            0x00,
+        ]
+    )
     data = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0x01, 0xE0])
     data += b"MTrk" + len(body).to_bytes(4, "big") + body
     (tmp_path / "rs.mid").write_bytes(data)
     assert MidiCorpus().encode_file(tmp_path / "rs.mid") == [
-        "vel:15", "on:60", "shift:50", "off:60", "on:62", "shift:50", "off:62",
+        "vel:15",
+        "on:60",
+        "shift:50",
+        "off:60",
+        "on:62",
+        "shift:50",
+        "off:62",
     ]
 
 
@@ -141,8 +192,7 @@ def test_encode_decode_encode_is_identity(messages, ticks_per_beat, tempo):
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
     for delta, on, channel, pitch, velocity in messages:
         kind = "note_on" if on else "note_off"
-        track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity,
-                                  time=delta))
+        track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=delta))
     mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat, tracks=[track])
     try:
         events = perf.midi_to_events(mid)
