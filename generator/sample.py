@@ -60,79 +60,115 @@ def make_sampler(step_model, vocab_size: int, banned: list[int]):
         cutoff = tf.reduce_min(tf.where(before < top_p, sorted_logits, np.inf), -1, True)
         return tf.where(logits < cutoff, -np.inf, logits)
 
-    scalar = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
+    i32, f32 = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
+    state = tf.TensorSpec((None, step_model.config.units), tf.float32)
     signature = [
-        tf.TensorSpec((None, None), tf.int32),  # primer (batch, primer_len), <start> first
-        scalar[0],  # max_tokens
-        tf.TensorSpec((vocab_size,), tf.float32),  # units each token adds
-        scalar[1],  # unit_limit
-        scalar[1],  # temperature
-        scalar[0],  # top_k
-        scalar[1],  # top_p
-        scalar[0],  # seed
+        tf.TensorSpec((None, None), tf.int32),  # primer (batch, primer_len), at least 1 token
+        [state] * (2 * step_model.config.layers),  # states before the primer
+        i32,  # max_tokens
+        tf.TensorSpec((vocab_size, vocab_size), tf.float32),  # units[previous id, id]
+        f32,  # unit_limit: a stream stops once its units reach this
+        f32,  # temperature
+        i32,  # top_k
+        f32,  # top_p
+        i32,  # seed
     ]
 
     @tf.function(input_signature=signature)
-    def draw(primer, max_tokens, units, unit_limit, temperature, top_k, top_p, seed):
+    def draw(primer, states, max_tokens, units, unit_limit, temperature, top_k, top_p, seed):
+        """Returns ids (time, batch), lengths (batch,), log-probabilities (batch,) and each
+        stream's states just before its last token (so that feeding that token continues it)."""
         batch = tf.shape(primer)[0]
-        states = step_model.zero_states(batch)
-        # Feed the primer (batch, primer_len) through the model, keeping only the state.
         logits = tf.zeros((batch, vocab_size))
-        for_t = tf.shape(primer)[1]
         i = tf.constant(0)
-        while i < for_t:
+        while i < tf.shape(primer)[1]:  # feed the primer, keeping only the state
             logits, states = step_model(primer[:, i], states)
             i += 1
+        prev = primer[:, -1]
         out = tf.TensorArray(tf.int32, size=max_tokens)
         done = tf.zeros((batch,), tf.bool)
         lengths = tf.fill((batch,), max_tokens)
-        total = tf.zeros((batch,))
+        total, logp = tf.zeros((batch,)), tf.zeros((batch,))
         t = tf.constant(0)
         while t < max_tokens and not tf.reduce_all(done):
             filtered = filter_logits(logits, temperature, top_k, top_p)
             ids = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, t]))[:, 0]
             ids = tf.cast(ids, tf.int32)
             out = out.write(t, ids)
-            total += tf.gather(units, ids)
+            chosen = tf.gather(tf.nn.log_softmax(logits + ban), ids, batch_dims=1)
+            logp += tf.where(done, 0.0, chosen)
+            total += tf.gather_nd(units, tf.stack([prev, ids], axis=1))
             finished = tf.logical_and(tf.logical_not(done), total >= unit_limit)
             lengths = tf.where(finished, t + 1, lengths)
             done = tf.logical_or(done, finished)
-            logits, states = step_model(ids, states)
+            new_logits, new_states = step_model(ids, states)
+            keep = done[:, None]  # finished streams keep the state before their last token
+            states = [tf.where(keep, old, new) for old, new in zip(states, new_states)]
+            logits, prev = new_logits, ids
             t += 1
-        return out.stack()[:t], lengths  # (t, batch), (batch,)
+        return out.stack()[:t], lengths, logp, states
 
     return draw
 
 
+class Sampler:
+    """A checkpoint loaded for sampling: its plugin, vocabulary and compiled draw function."""
+
+    def __init__(self, ckpt, which: str = "best"):
+        from generator.model import StepModel
+        from generator.tf_setup import import_tensorflow
+
+        self.tf = import_tensorflow()
+        self.plugin = get_corpus(ckpt.corpus_name)
+        checkpoint.check_corpus(ckpt, self.plugin)
+        self.vocab = ckpt.vocab
+        self.step_model = StepModel(ckpt.load_model(which), ckpt.model_config)
+        banned = [self.vocab.index[s] for s in SPECIALS]
+        self._draw = make_sampler(self.step_model, len(self.vocab), banned)
+
+    def start(self, primer_tokens: list[str]) -> np.ndarray:
+        """Primer ids for a new piece: `<start>`, then the primer's tokens."""
+        ids = self.vocab.encode(primer_tokens)
+        return np.concatenate([[self.vocab.start_id], ids]).astype(np.int32)
+
+    def units(self, unit: str | None) -> np.ndarray:
+        """The plugin's units as a (previous id, id) matrix; zeros when `unit` is None."""
+        size = len(self.vocab)
+        if unit is None:
+            return np.zeros((size, size), np.float32)
+        units = np.asarray(self.plugin.token_units(self.vocab.tokens, unit), np.float32)
+        return np.broadcast_to(units if units.ndim == 2 else units[None, :], (size, size))
+
+    def draw(self, primer: np.ndarray, config: SampleConfig, states=None):
+        """Draw from a batch of primers (batch, len); returns id lists, log-probabilities
+        and the states to continue each stream from (by feeding its last id)."""
+        tf = self.tf
+        primer = np.atleast_2d(primer).astype(np.int32)
+        if states is None:
+            states = self.step_model.zero_states(primer.shape[0])
+        limit = config.unit_limit if config.unit else np.inf
+        ids, lengths, logp, states = self._draw(
+            tf.constant(primer),
+            list(states),
+            tf.constant(config.max_tokens),
+            tf.constant(self.units(config.unit)),
+            tf.constant(limit, tf.float32),
+            tf.constant(config.temperature, tf.float32),
+            tf.constant(config.top_k),
+            tf.constant(config.top_p, tf.float32),
+            tf.constant(config.seed),
+        )
+        ids, lengths = ids.numpy().T, lengths.numpy()  # (batch, time)
+        rows = [row[:n].tolist() for row, n in zip(ids, lengths)]
+        return rows, logp.numpy(), states
+
+
 def generate(ckpt, primer_tokens: list[str], num: int, config: SampleConfig, which="best"):
     """`num` token lists drawn from checkpoint `ckpt`, each continuing `primer_tokens`."""
-    from generator.model import StepModel
-    from generator.tf_setup import import_tensorflow
-
-    tf = import_tensorflow()
-    plugin = get_corpus(ckpt.corpus_name)
-    checkpoint.check_corpus(ckpt, plugin)
-    vocab = ckpt.vocab
-    model = ckpt.load_model(which)
-    step_model = StepModel(model, ckpt.model_config)
-    draw = make_sampler(step_model, len(vocab), [vocab.index[s] for s in SPECIALS])
-    if config.unit:
-        units, limit = plugin.token_units(vocab.tokens, config.unit), config.unit_limit
-    else:
-        units, limit = np.zeros(len(vocab), np.float32), np.inf
-    primer = np.concatenate([[vocab.start_id], vocab.encode(primer_tokens)]).astype(np.int32)
-    ids, lengths = draw(
-        tf.constant(np.repeat(primer[None, :], num, axis=0)),
-        tf.constant(config.max_tokens),
-        tf.constant(units, tf.float32),
-        tf.constant(limit, tf.float32),
-        tf.constant(config.temperature, tf.float32),
-        tf.constant(config.top_k),
-        tf.constant(config.top_p, tf.float32),
-        tf.constant(config.seed),
-    )
-    ids, lengths = ids.numpy().T, lengths.numpy()  # (batch, t)
-    return [vocab.decode(row[:n]) for row, n in zip(ids, lengths)]
+    sampler = Sampler(ckpt, which)
+    primer = sampler.start(primer_tokens)
+    rows, _, _ = sampler.draw(np.repeat(primer[None, :], num, axis=0), config)
+    return [sampler.vocab.decode(row) for row in rows]
 
 
 def output_paths(out: Path, num: int, suffix: str) -> list[Path]:

@@ -80,8 +80,9 @@ def _split(vocab: Vocab, encoded: EncodedCorpus, config: TrainConfig):
 class _EpochEnd:
     """Keras callback body: save last/best weights and metrics after each epoch."""
 
-    def __init__(self, run_dir: Path, metrics: dict, config: TrainConfig, log):
+    def __init__(self, run_dir: Path, metrics: dict, config: TrainConfig, log, token_name: str):
         self.run_dir, self.metrics, self.config, self.log = run_dir, metrics, config, log
+        self.unit = f"nats/{token_name}"
         self.start = time.time()
 
     def __call__(self, model, epoch: int, logs: dict) -> bool:
@@ -103,7 +104,7 @@ class _EpochEnd:
         self.metrics.update(epochs=epoch + 1, train_seconds=round(seconds, 1))
         checkpoint.write_json(self.run_dir / checkpoint.METRICS, self.metrics)
         self.log(
-            f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} nats/token "
+            f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} {self.unit} "
             f"({val / math.log(2):.3f} bits), {seconds:.0f} s"
         )
         budget = self.config.max_minutes
@@ -121,7 +122,9 @@ def train(
 ) -> Path:
     """Train a model on a corpus and return its checkpoint folder."""
     plugin, source, encoded = load_corpus(corpus_name, path, log)
-    vocab = Vocab.build(encoded.streams, base=plugin.base_vocabulary())
+    vocab = Vocab.build(
+        encoded.streams, base=plugin.base_vocabulary(), min_count=plugin.min_token_count
+    )
     train_ids, val_ids, val_files = _split(vocab, encoded, config)
     batches = data.WindowBatches(
         train_ids,
@@ -137,6 +140,7 @@ def train(
     checkpoint.save_config(run_dir, plugin, model_config, train_settings, vocab)
     metrics = {
         "history": [],
+        "loss_unit": f"nats/{plugin.token_name}",
         "files_used": len(encoded.files),
         "files_skipped": len(encoded.skipped),
         "train_tokens": int(len(train_ids)),
@@ -146,10 +150,16 @@ def train(
         f"training on {len(train_ids):,} tokens, validating on {len(val_ids):,}; "
         f"checkpoints in {run_dir}"
     )
-    _fit(model_config, config, batches, val_windows, _EpochEnd(run_dir, metrics, config, log))
+    _fit(
+        model_config,
+        config,
+        batches,
+        val_windows,
+        _EpochEnd(run_dir, metrics, config, log, plugin.token_name),
+    )
     if metrics["history"]:
         log(
-            f"best validation loss {metrics['best_val_loss']:.4f} nats/token "
+            f"best validation loss {metrics['best_val_loss']:.4f} nats/{plugin.token_name} "
             f"at epoch {metrics['best_epoch']}; saved in {run_dir}"
         )
     return run_dir

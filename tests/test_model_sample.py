@@ -35,9 +35,12 @@ def draw(
     top_p=1.0,
     seed=7,
 ):
-    units = np.zeros(12, np.float32) if units is None else units
-    ids, lengths = sampler(
+    """Call a compiled sampler from <start>-like token 1 with zero states."""
+    units = np.zeros((12, 12), np.float32) if units is None else units
+    states = [tf.zeros((batch, 8))] * 4
+    ids, lengths, _, _ = sampler(
         tf.constant(np.ones((batch, 1), np.int32)),
+        states,
         tf.constant(max_tokens),
         tf.constant(units),
         tf.constant(limit, tf.float32),
@@ -89,7 +92,7 @@ def test_top_p_small_keeps_only_the_likeliest(tiny):
 
 def test_units_stop_each_stream(tiny):
     sampler = make_sampler(tiny[1], 12, banned=[0, 1])
-    units = np.ones(12, np.float32)
+    units = np.ones((12, 12), np.float32)
     _, lengths = draw(sampler, units=units, limit=5.0, max_tokens=40)
     assert lengths.tolist() == [5, 5, 5]
 
@@ -105,3 +108,25 @@ def test_config_and_paths_are_checked(tmp_path):
         "song-1.mid",
         "song-2.mid",
     ]
+
+
+def test_returned_states_continue_a_stream_exactly(tiny):
+    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
+    whole, _ = draw(sampler, batch=1, max_tokens=10, top_k=1)
+    units = np.ones((12, 12), np.float32)
+    states = [tf.zeros((1, 8))] * 4
+    args = (tf.constant(0.0 + 1.0), tf.constant(1), tf.constant(1.0), tf.constant(0))
+    first, n, _, states = sampler(
+        tf.constant([[1]]), states, tf.constant(10), tf.constant(units), tf.constant(4.0), *args
+    )
+    first = first.numpy().T[0][: n.numpy()[0]]
+    assert len(first) == 4
+    rest, _, _, _ = sampler(
+        tf.constant([[first[-1]]]),
+        states,
+        tf.constant(6),
+        tf.constant(units * 0),
+        tf.constant(np.inf, tf.float32),
+        *args,
+    )
+    assert first.tolist() + rest.numpy().T[0].tolist() == whole[0].tolist()

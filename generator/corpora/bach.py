@@ -8,6 +8,7 @@ path as a user's files. Later uses find the converted files there.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from generator.errors import GenError
@@ -42,17 +43,65 @@ def _convert(job: tuple[str, str]) -> str | None:
         return f"{Path(source).name}: {exc}"
 
 
-def chorale_midi_files(cache_dir: Path, limit: int | None = None) -> list[Path]:
-    """MIDI versions of the chorales, converted on first use into `cache_dir`."""
+def _lyrics(job: tuple[str, str]) -> str | None:
+    """Write one chorale's hymn text: a line per phrase (phrases end at fermatas). Runs in a
+    worker process; returns an error message or None."""
+    source, target = job
+    try:
+        from music21 import converter, expressions
+
+        soprano = converter.parse(source).parts[0]
+        lines, words, word = [], [], ""
+        for note in soprano.recurse().notes:
+            if note.lyrics:  # the lowest-numbered verse sung on this note
+                lyric = min(note.lyrics, key=lambda ly: ly.number or 0)
+                word += (lyric.text or "").strip()
+                if lyric.syllabic in (None, "single", "end"):
+                    words.append(word)
+                    word = ""
+            if any(isinstance(e, expressions.Fermata) for e in note.expressions) and words:
+                lines.append(" ".join(words + ([word] if word else [])))
+                words, word = [], ""
+        if words:
+            lines.append(" ".join(words))
+        if not lines:
+            return f"{Path(source).name}: no lyrics"
+        tmp = f"{target}.tmp{os.getpid()}"
+        Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+        return None
+    except Exception as exc:  # one bad score must not stop the rest
+        return f"{Path(source).name}: {exc}"
+
+
+def _converted(cache_dir: Path, kind: str, suffix: str, work, limit: int | None) -> list[Path]:
+    """Run `work` on every chorale whose output (in a cache folder per music21 version and
+    `kind`) does not exist yet; return the outputs that exist."""
     import music21
 
-    folder = Path(cache_dir) / f"bach-midi-music21-{music21.__version__}"
+    folder = Path(cache_dir) / f"bach-{kind}-music21-{music21.__version__}"
     folder.mkdir(parents=True, exist_ok=True)
     sources = chorale_paths()[:limit]
-    targets = [folder / (p.stem.replace(".", "_") + ".mid") for p in sources]
-    todo = [(str(s), str(t)) for s, t in zip(sources, targets) if not t.exists()]
+    targets = [folder / (p.stem.replace(".", "_") + suffix) for p in sources]
+    todo = [
+        (str(s), str(t))
+        for s, t in zip(sources, targets)
+        if not t.exists() and not Path(f"{t}.skip").exists()
+    ]
     if todo:
-        errors = map_with_progress(_convert, todo, "Converting Bach chorales to MIDI")
-        for error in filter(None, errors):
-            print(f"skipped {error}")
+        errors = map_with_progress(work, todo, f"Extracting Bach chorale {kind}")
+        for (_, target), error in zip(todo, errors):
+            if error:  # reported once, and remembered so later runs do not parse it again
+                print(f"skipped {error}", file=sys.stderr)
+                Path(f"{target}.skip").write_text(error)
     return [t for t in targets if t.exists()]
+
+
+def chorale_text_files(cache_dir: Path, limit: int | None = None) -> list[Path]:
+    """Hymn texts of the chorales (one stanza per chorale), extracted on first use."""
+    return _converted(cache_dir, "texts", ".txt", _lyrics, limit)
+
+
+def chorale_midi_files(cache_dir: Path, limit: int | None = None) -> list[Path]:
+    """MIDI versions of the chorales, converted on first use into `cache_dir`."""
+    return _converted(cache_dir, "midi", ".mid", _convert, limit)

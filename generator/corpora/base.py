@@ -26,6 +26,8 @@ class Corpus:
     input_suffixes: tuple[str, ...] = ()  # files picked up when a folder is given
     contract: int = CONTRACT_VERSION  # the contract version the plugin was written for
     version: str = "1"  # encoder version; part of the cache key, bump when tokens change
+    token_name: str = "token"  # what one token is called in reports ("event", "character")
+    min_token_count: int = 1  # tokens seen fewer times in a corpus map to <unk>
 
     # -- settings -------------------------------------------------------------------------
     def settings(self) -> dict:

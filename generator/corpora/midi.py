@@ -27,6 +27,7 @@ class MidiCorpus(Corpus):
     suffix = ".mid"
     input_suffixes = (".mid", ".midi")
     version = "1"
+    token_name = "event"
 
     def settings(self) -> dict:
         return {

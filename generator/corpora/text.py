@@ -1,0 +1,73 @@
+"""The `text` corpus plugin: plain-text verse as Unicode characters.
+
+Text is decoded as UTF-8 and NFC-normalised; line ends become "\\n" and every newline and blank
+line (a stanza break) is kept. Characters seen fewer than `min_token_count` times in the corpus
+map to `<unk>`, which the sampler never emits.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from generator.corpora import bach
+from generator.corpora.base import Corpus
+from generator.errors import GenError
+
+NEWLINE = "\n"
+
+
+def normalise(text: str) -> str:
+    """NFC form with Unix line ends."""
+    text = text.replace("\r\n", NEWLINE).replace("\r", NEWLINE)
+    return unicodedata.normalize("NFC", text)
+
+
+class TextCorpus(Corpus):
+    """Text files (.txt) as characters; verse forms, rhyme and metre at sampling time."""
+
+    name = "text"
+    description = "Text files (.txt) as characters; default: Bach chorale hymn texts"
+    suffix = ".txt"
+    input_suffixes = (".txt",)
+    token_name = "character"
+    min_token_count = 3  # rarer characters become <unk>
+    version = "1"
+
+    def settings(self) -> dict:
+        return {"normalisation": "NFC", "line_ends": "LF"}
+
+    def default_files(self, cache_dir: Path) -> list[Path]:
+        return bach.chorale_text_files(cache_dir)
+
+    def encode_file(self, path: Path) -> list[str]:
+        data = Path(path).read_bytes()
+        if not data.strip():
+            raise GenError("empty file")
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise GenError(f"binary file (NUL byte at offset {nul})")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise GenError(f"invalid UTF-8 at byte offset {exc.start}") from None
+        return list(normalise(text))
+
+    def encode_primer(self, primer: str) -> list[str]:
+        """The primer is the text itself; "\\n" in it stands for a line break."""
+        return list(normalise(primer.replace("\\n", NEWLINE)))
+
+    def write(self, tokens: list[str], path: Path) -> None:
+        Path(path).write_text("".join(tokens), encoding="utf-8")
+
+    def token_units(self, tokens: list[str], unit: str) -> np.ndarray:
+        """ "lines": each newline ends one; "stanzas": a newline after a newline (blank line)
+        ends one. Returns (vocab,) or (previous token, token) -> (vocab, vocab)."""
+        is_newline = np.array([t == NEWLINE for t in tokens], dtype=np.float32)
+        if unit == "lines":
+            return is_newline
+        if unit == "stanzas":
+            return np.outer(is_newline, is_newline)
+        return super().token_units(tokens, unit)
