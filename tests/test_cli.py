@@ -57,7 +57,7 @@ def trained(tmp_path_factory):
 def test_train_writes_a_complete_checkpoint(trained):
     run_dir, output = trained
     assert "6 files used, 0 skipped" in output
-    assert "epoch 2: train" in output and "nats/token" in output
+    assert "epoch 2: train" in output and "nats/event" in output
     names = sorted(p.name for p in run_dir.iterdir())
     assert names == [
         "best.weights.h5",
