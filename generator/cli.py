@@ -28,12 +28,14 @@ class GenGroup(click.Group):
 @click.group(cls=GenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gen")
 def cli():
-    """gen: learn the style of a folder of MIDI files and write new music.
+    """gen: learn the style of MIDI files or poems and write new music or verse.
 
     \b
     Quick start:
       gen train --corpus midi          train on the Bach chorales bundled with music21
       gen sample --out song.mid        write a song from the latest trained model
+      gen train --corpus text --path poems.txt
+      gen sample --out - --form sonnet write a sonnet to the terminal
     """
 
 
@@ -151,9 +153,9 @@ def train(
 @click.option(
     "--out",
     "-o",
-    type=click.Path(path_type=Path),
     required=True,
-    help="Output file; with --num-outputs N, NAME-1.mid ... NAME-N.mid.",
+    help="Output file ('-' for standard output); with --num-outputs N, NAME-1.mid "
+    "... NAME-N.mid. The checkpoint's corpus decides the format.",
 )
 @click.option(
     "--checkpoint",
@@ -198,9 +200,23 @@ def train(
     "--length",
     default=2000,
     show_default=True,
-    help="Tokens (events) to generate per output; with --seconds, an upper bound.",
+    help="Tokens (events, characters) per output; with --seconds/--lines/--stanzas, "
+    "an upper bound.",
 )
-@click.option("--seconds", type=float, help="Stop each output after this much music.")
+@click.option("--seconds", type=float, help="Music: stop each output after this much music.")
+@click.option("--lines", type=int, help="Verse: lines per output (per stanza with --form).")
+@click.option("--stanzas", type=int, help="Verse: stanzas per output.")
+@click.option(
+    "--form",
+    type=click.Choice(["couplet", "quatrain", "limerick", "sonnet", "free"]),
+    help="Verse: a form whose rhyme and syllables are met by decoding.",
+)
+@click.option(
+    "--rhyme",
+    help="Verse: rhyme scheme such as ABAB or 'AABBA' ('-' unrhymed, "
+    "space for a stanza break); overrides the form's.",
+)
+@click.option("--syllables", help="Verse: syllables per line, one number or a pattern 8,8,5,5,8.")
 @click.option(
     "--num-outputs",
     "-n",
@@ -208,7 +224,11 @@ def train(
     show_default=True,
     help="How many outputs to write (drawn together as one batch).",
 )
-@click.option("--primer", help="A file whose content the model continues (music: a MIDI file).")
+@click.option(
+    "--primer",
+    help="What the model continues: music, a MIDI file; verse, the text "
+    "itself. Verse characters never seen in training are dropped with a warning.",
+)
 @click.option(
     "--primer-in-output/--no-primer-in-output",
     default=True,
@@ -216,6 +236,12 @@ def train(
     help="Start each output with the primer, or write only the continuation.",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="After sampling, measure how much of the output copies the training corpus.",
+)
 def sample(
     out,
     checkpoint,
@@ -227,20 +253,27 @@ def sample(
     seed,
     length,
     seconds,
+    lines,
+    stanzas,
+    form,
+    rhyme,
+    syllables,
     num_outputs,
     primer,
     primer_in_output,
     force,
+    report,
 ):
-    """Write new music from a trained model."""
+    """Write new music or verse from a trained model."""
     import random
 
     from generator import checkpoint as ckpt_io
-    from generator.corpora import get_corpus
-    from generator.sample import SampleConfig, generate, output_paths, write_output
+    from generator.outputs import VerseOptions, write_samples
+    from generator.sample import SampleConfig
 
-    if num_outputs < 1:
-        raise GenError(f"num-outputs must be at least 1, got {num_outputs}")
+    for name, value in (("num-outputs", num_outputs), ("lines", lines), ("stanzas", stanzas)):
+        if value is not None and value < 1:
+            raise GenError(f"{name} must be at least 1, got {value}")
     if seconds is not None and seconds <= 0:
         raise GenError(f"seconds must be > 0, got {seconds}")
     seed = random.randrange(2**31) if seed is None else seed
@@ -253,20 +286,20 @@ def sample(
         unit="seconds" if seconds else None,
         unit_limit=seconds or 0.0,
     )
-    ckpt = ckpt_io.load_checkpoint(checkpoint or ckpt_io.latest_run(checkpoint_dir))
-    plugin = get_corpus(ckpt.corpus_name)
-    paths = output_paths(out, num_outputs, plugin.suffix)
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not force:
-        raise GenError(f"{', '.join(existing)} already exists; use --force to overwrite")
-    if not paths[0].parent.is_dir():
-        raise GenError(f"output folder '{paths[0].parent}' does not exist")
-    primer_tokens = plugin.encode_primer(primer) if primer else []
-    samples = generate(ckpt, primer_tokens, num_outputs, config, weights)
-    for path, tokens in zip(paths, samples):
-        write_output(plugin, (primer_tokens if primer_in_output else []) + tokens, path)
-        click.echo(f"wrote {path} ({len(tokens)} tokens)")
-    click.echo(f"from {ckpt.path} with seed {seed}")
+    verse = VerseOptions(form, rhyme, syllables, lines, stanzas)
+    write_samples(
+        checkpoint or ckpt_io.latest_run(checkpoint_dir),
+        out,
+        num_outputs,
+        config,
+        primer,
+        primer_in_output,
+        verse,
+        force,
+        weights,
+        report,
+        log=lambda line: click.echo(line, err=out == "-"),
+    )
 
 
 def main():

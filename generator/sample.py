@@ -6,9 +6,7 @@ compiled `tf.function` with `tf.while_loop`; many outputs are drawn at once as a
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -161,35 +159,3 @@ class Sampler:
         ids, lengths = ids.numpy().T, lengths.numpy()  # (batch, time)
         rows = [row[:n].tolist() for row, n in zip(ids, lengths)]
         return rows, logp.numpy(), states
-
-
-def generate(ckpt, primer_tokens: list[str], num: int, config: SampleConfig, which="best"):
-    """`num` token lists drawn from checkpoint `ckpt`, each continuing `primer_tokens`."""
-    sampler = Sampler(ckpt, which)
-    primer = sampler.start(primer_tokens)
-    rows, _, _ = sampler.draw(np.repeat(primer[None, :], num, axis=0), config)
-    return [sampler.vocab.decode(row) for row in rows]
-
-
-def output_paths(out: Path, num: int, suffix: str) -> list[Path]:
-    """`song.mid` for one output, `song-1.mid` ... `song-N.mid` for several."""
-    out = Path(out)
-    if not out.suffix:
-        out = out.with_suffix(suffix)
-    if num == 1:
-        return [out]
-    return [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, num + 1)]
-
-
-def write_output(plugin, tokens: list[str], path: Path) -> None:
-    """Write through a temporary file beside `path`, so a crash leaves no half-written file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
-        plugin.write(tokens, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise GenError(f"cannot write '{path}': {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -40,29 +40,32 @@ class TrainConfig:
             raise GenError(f"val-fraction must be in [0, 1), got {self.val_fraction}")
 
 
-def load_corpus(corpus_name: str, path: Path | None, log=print):
-    """The plugin, the corpus files it reads (path, `corpora/<name>/`, or its default corpus)
-    and their encoded token streams."""
+def load_corpus(corpus_name: str, path: Path | None, log=print, user_folder=True):
+    """The plugin, where the corpus came from (an absolute path, or None for the plugin's
+    default corpus) and its encoded token streams. Without `path`, the files in
+    `corpora/<name>/` are used if `user_folder` allows and there are any."""
     plugin = get_corpus(corpus_name)
-    user_folder = Path("corpora") / corpus_name
+    folder = Path("corpora") / corpus_name
     if path is not None:
-        files = plugin.find_files(Path(path))
-        source = str(path)
-    elif user_folder.is_dir() and any(
-        p.suffix.lower() in plugin.input_suffixes for p in user_folder.rglob("*")
+        files, source = plugin.find_files(Path(path)), str(Path(path).resolve())
+    elif (
+        user_folder
+        and folder.is_dir()
+        and any(p.suffix.lower() in plugin.input_suffixes for p in folder.rglob("*"))
     ):
-        files, source = plugin.find_files(user_folder), str(user_folder)
+        files, source = plugin.find_files(folder), str(folder.resolve())
     else:
-        files, source = plugin.default_files(cache_dir()), f"default ({plugin.description})"
+        files, source = plugin.default_files(cache_dir()), None
     encoded = encode_corpus(plugin, files)
     for file, reason in encoded.skipped:
         log(f"skipped {file}: {reason}")
     log(
-        f"corpus {source}: {len(encoded.files)} files used, {len(encoded.skipped)} skipped, "
+        f"corpus {source or 'default (' + plugin.description + ')'}: "
+        f"{len(encoded.files)} files used, {len(encoded.skipped)} skipped, "
         f"{encoded.num_tokens:,} tokens ({encoded.cached} files from cache)"
     )
     if not encoded.files:
-        raise GenError(f"no usable {plugin.name} files in {source}")
+        raise GenError(f"no usable {plugin.name} files in {source or 'the default corpus'}")
     return plugin, source, encoded
 
 
@@ -136,7 +139,7 @@ def train(
     val_windows = data.validation_windows(val_ids, config.seq_len)
     model_config = ModelConfig(vocab_size=len(vocab), **model_options)
     run_dir = checkpoint.new_run_dir(root, plugin.name, run)
-    train_settings = asdict(config) | {"corpus_source": source, "validation_files": val_files}
+    train_settings = asdict(config) | {"corpus_path": source, "validation_files": val_files}
     checkpoint.save_config(run_dir, plugin, model_config, train_settings, vocab)
     metrics = {
         "history": [],

@@ -7,7 +7,8 @@ import pytest
 
 from generator.errors import GenError
 from generator.model import ModelConfig, StepModel, build_model
-from generator.sample import SampleConfig, make_sampler, output_paths
+from generator.outputs import output_paths
+from generator.sample import SampleConfig, make_sampler
 from generator.tf_setup import import_tensorflow
 
 tf = import_tensorflow()

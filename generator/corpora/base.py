@@ -28,6 +28,7 @@ class Corpus:
     version: str = "1"  # encoder version; part of the cache key, bump when tokens change
     token_name: str = "token"  # what one token is called in reports ("event", "character")
     min_token_count: int = 1  # tokens seen fewer times in a corpus map to <unk>
+    copy_ngram: int = 16  # run length whose reuse from the corpus counts as copying
 
     # -- settings -------------------------------------------------------------------------
     def settings(self) -> dict:
