@@ -85,7 +85,7 @@ def corpora():
     help="Tokens per training window (how far back gradients flow).",
 )
 @click.option("--batch-size", default=64, show_default=True, help="Windows per training step.")
-@click.option("--epochs", default=30, show_default=True, help="Passes over the training split.")
+@click.option("--epochs", default=50, show_default=True, help="Passes over the training split.")
 @click.option(
     "--learning-rate",
     default=3e-3,

@@ -22,7 +22,7 @@ class TrainConfig:
 
     seq_len: int = 128  # tokens per training window (truncated back-propagation length)
     batch_size: int = 64  # windows per step
-    epochs: int = 30  # passes over the training split
+    epochs: int = 50  # passes over the training split
     learning_rate: float = 3e-3  # peak Adam learning rate (after warm-up, then cosine decay)
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     val_fraction: float = 0.1  # share of files held out for validation

@@ -7,6 +7,7 @@ map to `<unk>`, which the sampler never emits.
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from pathlib import Path
 
@@ -41,7 +42,8 @@ class TextCorpus(Corpus):
         return {"normalisation": "NFC", "line_ends": "LF"}
 
     def default_files(self, cache_dir: Path) -> list[Path]:
-        return bach.chorale_text_files(cache_dir)
+        limit = os.environ.get("GEN_DEFAULT_CORPUS_LIMIT")  # lets tests use a few chorales
+        return bach.chorale_text_files(cache_dir, int(limit) if limit else None)
 
     def encode_file(self, path: Path) -> list[str]:
         data = Path(path).read_bytes()

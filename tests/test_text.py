@@ -1,0 +1,188 @@
+"""The text plugin, prosody, verse forms, and verse end to end through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.corpora import prosody, verse
+from generator.corpora.text import TextCorpus
+from generator.errors import GenError
+
+TINY = [
+    "--layers",
+    "1",
+    "--units",
+    "32",
+    "--embed-dim",
+    "8",
+    "--seq-len",
+    "32",
+    "--batch-size",
+    "8",
+    "--dropout",
+    "0",
+    "--learning-rate",
+    "0.01",
+]
+COUPLETS = (
+    "the cat sat on the mat\nthe dog ran to the log\n\n"
+    "the bee flew to the tree\nthe fox sat on the box\n\n"
+)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_text_round_trip_keeps_lines_and_normalises(tmp_path):
+    source = tmp_path / "p.txt"
+    source.write_bytes("Cafe\u0301 one\r\n\r\nline two\n".encode())
+    plugin = TextCorpus()
+    tokens = plugin.encode_file(source)
+    assert "".join(tokens) == "Caf\u00e9 one\n\nline two\n"  # NFC, LF, blank line kept
+    plugin.write(tokens, tmp_path / "out.txt")
+    assert plugin.encode_file(tmp_path / "out.txt") == tokens
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty file"),
+        (b"ab\x00cd", "binary file (NUL byte at offset 2)"),
+        (b"abc\xff\xfe", "invalid UTF-8 at byte offset 3"),
+    ],
+)
+def test_bad_text_files_are_clear_errors(tmp_path, data, message):
+    (tmp_path / "bad.txt").write_bytes(data)
+    with pytest.raises(GenError) as info:
+        TextCorpus().encode_file(tmp_path / "bad.txt")
+    assert str(info.value) == message
+
+
+def test_syllables_and_rhymes_of_known_words():
+    assert prosody.line_syllables("Shall I compare thee to a summer's day?") == {10}
+    assert 2 in prosody.line_syllables("flower") or 1 in prosody.line_syllables("flower")
+    assert prosody.rhymes("day", "may") and prosody.dictionary_rhymes("thee", "me")
+    assert not prosody.rhymes("love", "day") and not prosody.rhymes("day", "day")
+    assert prosody.rule_syllables("blorptastic") == 3  # not in the dictionary
+    assert prosody.rhymes("blorpish", "florpish")  # spelling fallback
+
+
+def test_plans_of_forms():
+    limerick = verse.plan("limerick", None, None, None, None)
+    assert [s.syllables for s in limerick] == [8, 8, 5, 5, 8]
+    assert [s.rhyme for s in limerick] == ["0:A", "0:A", "0:B", "0:B", "0:A"]
+    sonnet = verse.plan("sonnet", None, None, None, None)
+    assert len(sonnet) == 14 and sonnet[-1].rhyme == sonnet[-2].rhyme == "0:G"
+    two = verse.plan(None, "AB AB", "6", None, 2)
+    assert [s.stanza_end for s in two] == [False, True, False, True, False, True, False, False]
+    with pytest.raises(GenError, match="syllables must be"):
+        verse.plan(None, None, "ten", None, None)
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("verse")
+    (root / "poems.txt").write_text(COUPLETS * 30)
+    result = run(
+        "train",
+        "--corpus",
+        "text",
+        "--path",
+        root / "poems.txt",
+        "--checkpoint-dir",
+        root / "ck",
+        "--run",
+        "v",
+        "--epochs",
+        4,
+        *TINY,
+    )
+    assert result.exit_code == 0, result.output
+    assert "nats/character" in result.output
+    return root / "ck" / "v"
+
+
+def test_sample_verse_to_stdout_by_lines(text_model):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sample",
+            "--checkpoint",
+            str(text_model),
+            "--out",
+            "-",
+            "--lines",
+            "3",
+            "--seed",
+            "1",
+            "--no-report",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 3 and result.stdout.endswith("\n")
+
+
+def test_unseen_primer_characters_are_dropped_with_a_warning(text_model, tmp_path):
+    result = run(
+        "sample",
+        "--checkpoint",
+        text_model,
+        "--out",
+        tmp_path / "p.txt",
+        "--primer",
+        "the Ωcat",
+        "--lines",
+        "1",
+        "--seed",
+        "2",
+    )
+    assert "warning: the primer's 'Ω' never occurred in training; dropped" in result.output
+    assert (tmp_path / "p.txt").read_text().startswith("the cat")
+
+
+def test_constrained_couplet_meets_or_reports(text_model, tmp_path):
+    result = run(
+        "sample",
+        "--checkpoint",
+        text_model,
+        "--out",
+        tmp_path / "c.txt",
+        "--form",
+        "couplet",
+        "--syllables",
+        "6",
+        "--seed",
+        "3",
+    )
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "c.txt").read_text().splitlines()
+    assert len(lines) == 2
+    met = [6 in prosody.line_syllables(line) for line in lines]
+    assert f"lines on their syllable target: {sum(met)}/2" in result.output
+    rhyme = prosody.dictionary_rhymes(prosody.last_word(lines[0]), prosody.last_word(lines[1]))
+    assert f"rhyme pairs confirmed by the CMU dictionary: {int(rhyme)}/1" in result.output
+    for number, ok in enumerate(met, 1):
+        assert ok or f"line {number}: syllables" in result.output  # unmet lines are reported
+    assert "copy rate:" in result.output
+
+
+def test_binary_text_corpus_is_one_clear_line(tmp_path):
+    (tmp_path / "b.txt").write_bytes(b"\x00\x01")
+    result = CliRunner().invoke(cli, ["train", "--corpus", "text", "--path", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "Error: no usable text files in" in result.output
+
+
+@pytest.mark.slow
+def test_default_text_corpus_is_chorale_hymns():
+    pytest.importorskip("music21")
+    from generator.cache import cache_dir
+    from generator.corpora import bach
+
+    files = bach.chorale_text_files(cache_dir(), limit=3)
+    text = files[0].read_text()
+    assert len(text.splitlines()) >= 4  # one line per phrase
+    assert any(word in text for word in ("und", "der", "die", "Gott", "ich"))
