@@ -67,6 +67,12 @@ def corpora():
     "corpora/<corpus>/ if any, else the plugin's built-in corpus.",
 )
 @click.option(
+    "--val-path",
+    type=click.Path(path_type=Path),
+    help="A file or folder to validate on (a fixed split); default: --val-fraction of the "
+    "corpus files.",
+)
+@click.option(
     "--checkpoint-dir",
     type=click.Path(path_type=Path),
     default=DEFAULT_CHECKPOINTS,
@@ -113,6 +119,7 @@ def corpora():
 def train(
     corpus_name,
     path,
+    val_path,
     checkpoint_dir,
     run,
     layers,
@@ -143,10 +150,13 @@ def train(
         max_minutes=max_minutes,
     )
     model_options = {"layers": layers, "units": units, "embed_dim": embed_dim, "dropout": dropout}
+    from generator.corpora import get_corpus
+
     run_dir = run_training(
-        corpus_name, path, checkpoint_dir, model_options, config, run, log=click.echo
+        corpus_name, path, checkpoint_dir, model_options, config, run, click.echo, val_path
     )
-    click.echo(f"done; write a sample with: gen sample --checkpoint {run_dir} --out song.mid")
+    out = "song.mid" if corpus_name == "midi" else f"sample{get_corpus(corpus_name).suffix}"
+    click.echo(f"done; write a sample with: gen sample --checkpoint {run_dir} --out {out}")
 
 
 @cli.command()

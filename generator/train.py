@@ -122,13 +122,21 @@ def train(
     config: TrainConfig,
     run: str | None = None,
     log=print,
+    val_path: Path | None = None,
 ) -> Path:
-    """Train a model on a corpus and return its checkpoint folder."""
+    """Train a model on a corpus and return its checkpoint folder. With `val_path`, those
+    files are the validation set and all of the corpus is trained on."""
     plugin, source, encoded = load_corpus(corpus_name, path, log)
     vocab = Vocab.build(
         encoded.streams, base=plugin.base_vocabulary(), min_count=plugin.min_token_count
     )
-    train_ids, val_ids, val_files = _split(vocab, encoded, config)
+    if val_path is None:
+        train_ids, val_ids, val_files = _split(vocab, encoded, config)
+    else:
+        _, _, held_out = load_corpus(corpus_name, val_path, log)
+        train_ids = data.join_streams(vocab, encoded.streams)
+        val_ids = data.join_streams(vocab, held_out.streams)
+        val_files = [str(Path(f).resolve()) for f in held_out.files]
     batches = data.WindowBatches(
         train_ids,
         config.seq_len,

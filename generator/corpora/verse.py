@@ -133,6 +133,8 @@ def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> tuple[bool, bo
         rhyme_ok = True
     elif spec.rhyme in partners:
         rhyme_ok = prosody.rhymes(end, partners[spec.rhyme])
+        if rhyme_ok and not prosody.dictionary_rhymes(end, partners[spec.rhyme]):
+            off += 0.5  # a rhyme by spelling only: kept, but the dictionary's is preferred
     else:  # first line of a rhyme: its end word must be one the dictionary can rhyme
         rhyme_ok = bool(prosody.rhyme_parts(end))
     return syl_ok, rhyme_ok, off + (0 if rhyme_ok else 3)
