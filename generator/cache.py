@@ -65,7 +65,13 @@ def _encode_job(job: tuple[Corpus, str, str]) -> tuple[list[str] | None, str | N
 def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -> EncodedCorpus:
     """Token streams of `files`, from the cache where present, encoding the rest in parallel."""
     folder = (root or cache_dir()) / "tokens" / plugin.name
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GenError(
+            f"cannot create the cache folder '{folder}': {exc.strerror}; "
+            "set GEN_CACHE_DIR to a writable folder"
+        ) from None
     result = EncodedCorpus()
     entries, todo = [], []
     for path in files:

@@ -147,8 +147,16 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else None
         raise GenError(f"'{path}' is not a gen checkpoint of format {FORMAT} (found {found!r})")
+    missing = [k for k in ("corpus", "model", "train") if not isinstance(config.get(k), dict)]
+    if missing or "name" not in config["corpus"]:
+        raise GenError(
+            f"checkpoint '{path}' has an incomplete {CONFIG} (no {missing or 'corpus name'})"
+        )
     vocab = Vocab.load(path / VOCAB)
-    model_config = ModelConfig.from_dict(config["model"])
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+    except TypeError as exc:
+        raise GenError(f"checkpoint '{path}' has an unusable model config: {exc}") from None
     if model_config.vocab_size != len(vocab):
         raise GenError(f"checkpoint '{path}': vocab.json does not match the model's vocab size")
     return Checkpoint(path, config, vocab, model_config)

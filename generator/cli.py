@@ -211,7 +211,7 @@ def train(
     default=2000,
     show_default=True,
     help="Tokens (events, characters) per output; with --seconds/--lines/--stanzas, "
-    "an upper bound.",
+    "an upper bound. With a verse form, each line is cut at 200 characters.",
 )
 @click.option("--seconds", type=float, help="Music: stop each output after this much music.")
 @click.option("--lines", type=int, help="Verse: lines per output (per stanza with --form).")
@@ -286,6 +286,10 @@ def sample(
             raise GenError(f"{name} must be at least 1, got {value}")
     if seconds is not None and seconds <= 0:
         raise GenError(f"seconds must be > 0, got {seconds}")
+    if seed is not None and not 0 <= seed < 2**31:
+        raise GenError(f"seed must be in [0, {2**31 - 1}], got {seed}")
+    if not 1 <= length <= 10_000_000:
+        raise GenError(f"length must be in [1, 10000000], got {length}")
     seed = random.randrange(2**31) if seed is None else seed
     config = SampleConfig(
         temperature=temperature,

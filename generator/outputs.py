@@ -49,8 +49,11 @@ def write_output(plugin, tokens: list[str], path: Path | None) -> None:
         with tempfile.TemporaryDirectory() as folder:
             tmp = Path(folder) / f"out{plugin.suffix}"
             plugin.write(tokens, tmp)
-            sys.stdout.buffer.write(tmp.read_bytes())
-            sys.stdout.flush()
+            try:
+                sys.stdout.buffer.write(tmp.read_bytes())
+                sys.stdout.flush()
+            except BrokenPipeError:  # e.g. `gen sample --out - | head`: the reader left
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
@@ -64,10 +67,19 @@ def write_output(plugin, tokens: list[str], path: Path | None) -> None:
             tmp.unlink()
 
 
-def _targets(out: str, num: int, suffix: str, force: bool) -> list[Path | None]:
+def _targets(out: str, num: int, plugin, force: bool) -> list[Path | None]:
+    """Output paths (None for standard output), refusing what cannot be written."""
     if out == "-":
+        if num > 1 and plugin.binary_output:
+            raise GenError(
+                f"several {plugin.suffix} files cannot share standard output; give --out NAME"
+            )
         return [None] * num
-    paths = output_paths(Path(out), num, suffix)
+    if not out.strip() or Path(out).name in ("", ".", "..") or out.endswith(("/", os.sep)):
+        raise GenError(f"--out '{out}' is not a file name")
+    if Path(out).is_dir():
+        raise GenError(f"--out '{out}' is a folder; give a file name")
+    paths = output_paths(Path(out), num, plugin.suffix)
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:
         raise GenError(f"{', '.join(existing)} already exists; use --force to overwrite")
@@ -96,7 +108,7 @@ def write_samples(
     ckpt = ckpt_io.load_checkpoint(checkpoint)
     sampler = Sampler(ckpt, weights)
     plugin, vocab = sampler.plugin, sampler.vocab
-    targets = _targets(out, num, plugin.suffix, force)
+    targets = _targets(out, num, plugin, force)
     primer_tokens = plugin.encode_primer(primer) if primer else []
     unseen = vocab.unknown(primer_tokens)
     if unseen:  # documented policy: drop what the model never saw, and say so
@@ -111,23 +123,27 @@ def write_samples(
         )
         poems = [
             verse_forms.compose(
-                sampler, primer_tokens, specs, replace(config, seed=config.seed + k)
+                sampler, primer_tokens, specs, replace(config, seed=(config.seed + k) % 2**31)
             )
-            for k in range(num)
+            for k in range(num)  # one poem after another; each line's candidates are a batch
         ]
         outputs = [list(p.text()) for p in poems]
         for line in verse_forms.report(poems):
             log(line)
     else:
+        if verse.lines and verse.stanzas:
+            raise GenError("give --lines or --stanzas, not both (or use them with --form)")
         if verse.lines or verse.stanzas:
             unit = "lines" if verse.lines else "stanzas"
             config = replace(config, unit=unit, unit_limit=float(verse.lines or verse.stanzas))
         start = sampler.start(primer_tokens)
         rows, _, _ = sampler.draw(start[None, :].repeat(num, axis=0), config)
         outputs = [vocab.decode(row) for row in rows]
+    head = primer_tokens if primer_in_output else plugin.carry_over(primer_tokens)
     written = []
-    for target, tokens in zip(targets, outputs):
-        write_output(plugin, (primer_tokens if primer_in_output else []) + tokens, target)
+    for k, (target, tokens) in enumerate(zip(targets, outputs)):
+        gap = ["\n"] if target is None and k else []  # poems on standard output: a blank line
+        write_output(plugin, gap + head + tokens, target)
         written.append(str(target) if target else "-")
         if target:
             log(f"wrote {target} ({len(tokens)} {plugin.token_name}s)")

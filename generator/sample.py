@@ -74,8 +74,9 @@ def make_sampler(step_model, vocab_size: int, banned: list[int]):
 
     @tf.function(input_signature=signature)
     def draw(primer, states, max_tokens, units, unit_limit, temperature, top_k, top_p, seed):
-        """Returns ids (time, batch), lengths (batch,), log-probabilities (batch,) and each
-        stream's states just before its last token (so that feeding that token continues it)."""
+        """Returns ids (time, batch), lengths (batch,), log-probabilities (batch,) and states:
+        for a stream that reached `unit_limit`, the state before its last token (feed that
+        token to continue it); for one cut off by `max_tokens`, the state after it."""
         batch = tf.shape(primer)[0]
         logits = tf.zeros((batch, vocab_size))
         i = tf.constant(0)

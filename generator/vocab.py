@@ -7,6 +7,7 @@ piece or poem so that sampling can begin from nothing. The sampler never emits e
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,7 +72,11 @@ class Vocab:
         return list(dict.fromkeys(t for t in tokens if t not in self.index))
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps({"format": FORMAT, "tokens": self.tokens}, indent=0))
+        """Write atomically: a temporary file in the same folder, then a rename."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"format": FORMAT, "tokens": self.tokens}, indent=0))
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> Vocab:

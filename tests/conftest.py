@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import mido
 import pytest
+from hypothesis import configuration, settings
+
+# Hypothesis keeps no example database and its cache in a temporary folder, and pytest-benchmark
+# (if installed) is off in pyproject.toml: the suite writes nothing into the checkout.
+configuration.set_hypothesis_home_dir(tempfile.mkdtemp(prefix="gen-hypothesis-"))
+settings.register_profile("gen", database=None)
+settings.load_profile("gen")
 
 
 @pytest.fixture(autouse=True)

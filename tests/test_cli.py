@@ -103,13 +103,15 @@ def test_primer_continues_a_file(trained, tmp_path):
     run_dir, _ = trained
     primer = scale_corpus(tmp_path / "primer", files=1) / "piece0.mid"
     common = ["sample", "--checkpoint", run_dir, "--length", 50, "--seed", 2, "--primer", primer]
-    run(*common, "--out", tmp_path / "with.mid")
-    run(*common, "--out", tmp_path / "without.mid", "--no-primer-in-output")
+    assert run(*common, "--out", tmp_path / "with.mid").exit_code == 0
+    assert run(*common, "--out", tmp_path / "without.mid", "--no-primer-in-output").exit_code == 0
     with_primer, without = (
         notes_balance(tmp_path / "with.mid"),
         notes_balance(tmp_path / "without.mid"),
     )
     assert with_primer[0] == without[0] + 14  # the primer's 8 scale notes and 6 chord notes
+    first = [m for m in mido.MidiFile(tmp_path / "without.mid") if m.type == "note_on"]
+    assert first[0].velocity != 64  # the primer's velocity carries over, not a default
 
 
 @pytest.mark.parametrize(

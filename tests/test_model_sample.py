@@ -111,6 +111,26 @@ def test_config_and_paths_are_checked(tmp_path):
     ]
 
 
+def test_states_of_streams_cut_by_max_tokens_are_after_their_last_token(tiny):
+    model, step = tiny
+    sampler = make_sampler(step, 12, banned=[0, 1])
+    zeros = [tf.zeros((1, 8))] * 4
+    args = (tf.constant(1.0), tf.constant(1), tf.constant(1.0), tf.constant(0))
+    ids, _, _, states = sampler(
+        tf.constant([[1]]),
+        zeros,
+        tf.constant(5),
+        tf.constant(np.zeros((12, 12), np.float32)),
+        tf.constant(np.inf, tf.float32),
+        *args,
+    )
+    seq = np.concatenate([[1], ids.numpy()[:, 0]])[None, :].astype(np.int32)
+    expected = zeros
+    for t in range(seq.shape[1]):
+        _, expected = step(tf.constant(seq[:, t]), expected)
+    np.testing.assert_allclose(states[-1].numpy(), expected[-1].numpy(), atol=1e-5)
+
+
 def test_returned_states_continue_a_stream_exactly(tiny):
     sampler = make_sampler(tiny[1], 12, banned=[0, 1])
     whole, _ = draw(sampler, batch=1, max_tokens=10, top_k=1)

@@ -146,6 +146,30 @@ def test_doubled_and_repeated_notes_are_canonical():
     assert roundtrip(events) == events
 
 
+def test_repeated_note_on_one_channel_is_ended_by_one_note_off():
+    msgs = [
+        mido.Message("note_on", note=60, velocity=64, time=0),
+        mido.Message("note_on", note=60, velocity=64, time=240),  # re-strike, same channel
+        mido.Message("note_off", note=60, time=240),  # ends the note
+        mido.Message("note_on", note=62, velocity=64, time=480),
+        mido.Message("note_off", note=62, time=480),
+    ]
+    events = perf.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
+    assert events == [
+        "vel:15",
+        "on:60",
+        "shift:25",
+        "off:60",
+        "on:60",
+        "shift:25",
+        "off:60",
+        "shift:50",
+        "on:62",
+        "shift:50",
+        "off:62",
+    ]
+
+
 def test_bad_files_raise_gen_error(tmp_path):
     (tmp_path / "junk.mid").write_bytes(b"this is not midi")
     with pytest.raises(GenError, match="not a readable MIDI file"):

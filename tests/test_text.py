@@ -139,6 +139,7 @@ def test_unseen_primer_characters_are_dropped_with_a_warning(text_model, tmp_pat
         "--seed",
         "2",
     )
+    assert result.exit_code == 0, result.output
     assert "warning: the primer's 'Ω' never occurred in training; dropped" in result.output
     assert (tmp_path / "p.txt").read_text().startswith("the cat")
 

@@ -21,8 +21,13 @@ def chorale_paths() -> list[Path]:
     """Paths of the Bach chorale scores in music21's bundled corpus."""
     from music21 import corpus
 
-    paths = sorted(Path(p) for p in corpus.getComposer("bach"))
-    paths = [p for p in paths if p.suffix.lower() in SCORE_SUFFIXES]
+    by_stem = {}  # a few chorales exist as both kern and MusicXML: keep one, MusicXML first
+    for p in sorted(Path(p) for p in corpus.getComposer("bach")):
+        if p.suffix.lower() in SCORE_SUFFIXES:
+            rank = SCORE_SUFFIXES.index(p.suffix.lower())
+            if p.stem not in by_stem or rank < by_stem[p.stem][0]:
+                by_stem[p.stem] = (rank, p)
+    paths = sorted(p for _, p in by_stem.values())
     if not paths:
         raise GenError("music21's bundled corpus has no Bach chorales; reinstall music21")
     return paths

@@ -66,7 +66,17 @@ class Corpus:
 
     def encode_primer(self, primer: str) -> list[str]:
         """Tokens that start a sample, from the `--primer` argument (a file path by default)."""
-        return self.encode_file(Path(primer))
+        try:
+            return self.encode_file(Path(primer))
+        except (GenError, OSError) as exc:
+            raise GenError(f"primer '{primer}': {exc}") from None
+
+    def carry_over(self, primer_tokens: list[str]) -> list[str]:
+        """Tokens of the primer that a continuation written without it still needs (MIDI:
+        the current velocity)."""
+        return []
+
+    binary_output: bool = True  # outputs cannot be concatenated on standard output
 
     # -- what the model needs to know about tokens ----------------------------------------
     def base_vocabulary(self) -> list[str] | None:

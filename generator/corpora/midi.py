@@ -58,6 +58,10 @@ class MidiCorpus(Corpus):
     def write(self, tokens: list[str], path: Path) -> None:
         performance.events_to_midi(tokens).save(path)
 
+    def carry_over(self, primer_tokens: list[str]) -> list[str]:
+        velocities = [t for t in primer_tokens if t.startswith("vel:")]
+        return velocities[-1:]
+
     def base_vocabulary(self) -> list[str]:
         return performance.event_vocabulary()
 

@@ -109,7 +109,7 @@ def midi_to_events(mid: mido.MidiFile) -> list[str]:
     if mid.ticks_per_beat <= 0 or mid.ticks_per_beat >= 0x8000:
         raise GenError("SMPTE time division is not supported")
     writer = _EventWriter()
-    held = Counter()  # (channel, pitch) -> note-ons not yet matched by a note-off
+    held = Counter()  # (channel, pitch) -> 1 while that channel holds the pitch
     per_pitch = Counter()  # pitch -> held notes over all channels
     seconds = 0.0
     for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
@@ -121,11 +121,12 @@ def midi_to_events(mid: mido.MidiFile) -> list[str]:
         step = round(seconds * STEPS_PER_SECOND)
         key = (msg.channel, msg.note)
         if msg.type == "note_on" and msg.velocity > 0:
-            held[key] += 1
-            per_pitch[msg.note] += 1
+            if not held[key]:  # a repeated note-on on one channel re-strikes, not doubles
+                held[key] = 1
+                per_pitch[msg.note] += 1
             writer.note_on(step, msg.note, msg.velocity)
-        elif held[key] > 0:  # a note-off with no matching note-on is ignored
-            held[key] -= 1
+        elif held[key]:  # a note-off with no matching note-on is ignored
+            held[key] = 0
             per_pitch[msg.note] -= 1
             if per_pitch[msg.note] == 0:  # doubled notes sound until their last note-off
                 writer.note_off(step, msg.note)

@@ -34,6 +34,7 @@ class TextCorpus(Corpus):
     suffix = ".txt"
     input_suffixes = (".txt",)
     token_name = "character"
+    binary_output = False
     min_token_count = 3  # rarer characters become <unk>
     copy_ngram = 20  # characters
     version = "1"

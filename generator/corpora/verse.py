@@ -89,7 +89,7 @@ def plan(
         stanza = [replace(stanza[i % len(stanza)]) for i in range(lines)]
     for i, spec in enumerate(stanza):
         spec.syllables = targets[i % len(targets)] if targets else None
-    poem = []
+    poem: list[LineSpec] = []
     for s in range(stanzas or 1):
         copy = [replace(spec) for spec in stanza]
         if s < (stanzas or 1) - 1:
@@ -98,12 +98,17 @@ def plan(
         for spec in copy:
             spec.rhyme = f"{s}:{spec.rhyme}" if spec.rhyme else None
         poem += copy
+    poem[-1].stanza_end = False  # no blank line after the last line
     return poem
 
 
 @dataclass
 class LineResult:
+    """One chosen line: `text` as judged (with the primer's unfinished line before it, for the
+    first line), `written` as drawn."""
+
     text: str
+    written: str
     syllables_ok: bool
     rhyme_ok: bool
     tries: int
@@ -117,7 +122,7 @@ class Poem:
     def text(self) -> str:
         out = []
         for line, spec in zip(self.lines, self.specs):
-            out.append(line.text + NEWLINE + (NEWLINE if spec.stanza_end else ""))
+            out.append(line.written + NEWLINE + (NEWLINE if spec.stanza_end else ""))
         return "".join(out)
 
 
@@ -148,23 +153,27 @@ def compose(sampler, primer_tokens, specs, config, candidates=64, rounds=6) -> P
     line_config = replace(config, unit="lines", unit_limit=1.0, max_tokens=200)
     primer = np.repeat(sampler.start(primer_tokens)[None, :], candidates, axis=0)
     states, poem, partners = None, Poem(specs=specs), {}
+    # a primer that stops mid-line: its unfinished line is the start of the first line
+    before = "".join(primer_tokens).rpartition(NEWLINE)[2]
     for index, spec in enumerate(specs):
-        best = None  # (ok, -penalty, mean log-prob, text, state index, tries)
+        best = None  # (key, text, written, syl_ok, rhyme_ok, states, index, tries)
         for attempt in range(rounds):
-            seed = config.seed + 7919 * index + 104729 * attempt
+            seed = (config.seed + 7919 * index + 104729 * attempt) % 2**31
             rows, logp, new_states = sampler.draw(primer, replace(line_config, seed=seed), states)
             for i, row in enumerate(rows):
-                text = "".join(vocab.decode(row)).rstrip(NEWLINE)
+                written = "".join(vocab.decode(row)).rstrip(NEWLINE)
+                text = before + written if index == 0 else written
                 syl_ok, rhyme_ok, penalty = judge(text, spec, partners)
                 key = (syl_ok and rhyme_ok, -penalty, logp[i] / max(1, len(row)))
                 if best is None or key > best[0]:
-                    best = (key, text, syl_ok, rhyme_ok, new_states, i, attempt + 1)
+                    best = (key, text, written, syl_ok, rhyme_ok, new_states, i, attempt + 1)
             if best[0][0]:
                 break
-        _, text, syl_ok, rhyme_ok, chosen_states, i, tries = best
-        poem.lines.append(LineResult(text, syl_ok, rhyme_ok, tries))
-        if spec.rhyme and spec.rhyme not in partners:
-            partners[spec.rhyme] = prosody.last_word(text)
+        _, text, written, syl_ok, rhyme_ok, chosen_states, i, tries = best
+        poem.lines.append(LineResult(text, written, syl_ok, rhyme_ok, tries))
+        end = prosody.last_word(text)
+        if spec.rhyme and spec.rhyme not in partners and end:
+            partners[spec.rhyme] = end
         # every candidate continues from the chosen line's state, fed its line break(s)
         states = [np.repeat(s.numpy()[i : i + 1], candidates, axis=0) for s in chosen_states]
         breaks = 2 if spec.stanza_end else 1
