@@ -74,6 +74,28 @@ def rhyme_parts(word: str) -> frozenset[str]:
     return frozenset(pronouncing.rhyming_part(p) for p in pronunciations(word))
 
 
+@lru_cache(maxsize=1)
+def _rhyme_part_counts() -> dict[str, int]:
+    """How many dictionary words share each rhyming part."""
+    import pronouncing
+
+    pronouncing.init_cmu()
+    counts: dict[str, int] = {}
+    for _, phones in pronouncing.pronunciations:
+        part = pronouncing.rhyming_part(phones)
+        counts[part] = counts.get(part, 0) + 1
+    return counts
+
+
+def rhyme_richness(word: str | None) -> int:
+    """How many dictionary words rhyme with `word` (its richest pronunciation); 0 if unknown.
+    A first line ending in a rich word leaves its partner lines many ways to rhyme."""
+    if not word:
+        return 0
+    counts = _rhyme_part_counts()
+    return max((counts.get(p, 1) - 1 for p in rhyme_parts(word)), default=0)
+
+
 def rhymes(a: str | None, b: str | None) -> bool:
     """Whether two line-end words rhyme: by the dictionary when both are in it, else by
     spelling. A word does not rhyme with itself."""

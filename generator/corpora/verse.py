@@ -17,6 +17,9 @@ from generator.corpora import prosody
 from generator.errors import GenError
 
 NEWLINE = "\n"
+MIN_RHYMES = 30  # a line that opens a rhyme must end in a word with this many rhymes
+CANDIDATES = 128  # lines drawn at once for each line of a poem
+ROUNDS = 6  # batches of candidates tried before a line is given up as unmet
 
 
 @dataclass(frozen=True)
@@ -140,12 +143,12 @@ def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> tuple[bool, bo
         rhyme_ok = prosody.rhymes(end, partners[spec.rhyme])
         if rhyme_ok and not prosody.dictionary_rhymes(end, partners[spec.rhyme]):
             off += 0.5  # a rhyme by spelling only: kept, but the dictionary's is preferred
-    else:  # first line of a rhyme: its end word must be one the dictionary can rhyme
-        rhyme_ok = bool(prosody.rhyme_parts(end))
+    else:  # first line of a rhyme: end on a word with many dictionary rhymes
+        rhyme_ok = prosody.rhyme_richness(end) >= MIN_RHYMES
     return syl_ok, rhyme_ok, off + (0 if rhyme_ok else 3)
 
 
-def compose(sampler, primer_tokens, specs, config, candidates=64, rounds=6) -> Poem:
+def compose(sampler, primer_tokens, specs, config, candidates=CANDIDATES, rounds=ROUNDS) -> Poem:
     """Draw a poem line by line under `specs`; see the module docstring."""
     vocab = sampler.vocab
     if NEWLINE not in vocab.index:
