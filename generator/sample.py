@@ -39,16 +39,39 @@ class SampleConfig:
             raise GenError(f"length must be at least 1, got {self.max_tokens}")
 
 
-def make_sampler(step_model, vocab_size: int, banned: list[int]):
-    """A compiled function drawing a batch of samples; see `draw` for its arguments."""
+def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | None = None):
+    """A compiled function drawing a batch of samples; see `draw` for its arguments.
+
+    `rules` are the plugin's token grammar as flags (see `Corpus.token_rules`): each stream
+    carries its flags, and tokens whose required flags are not met get no probability.
+    """
     import tensorflow as tf
 
     ban = np.zeros(vocab_size, np.float32)
     ban[banned] = -np.inf
     ban = tf.constant(ban)
+    if rules is None:  # one flag that no token reads or writes
+        rules = {
+            k: np.zeros((vocab_size, 1), np.float32)
+            for k in ("needs_set", "needs_clear", "sets", "clears")
+        }
+    needs_set, needs_clear, sets, clears = (
+        tf.constant(rules[k]) for k in ("needs_set", "needs_clear", "sets", "clears")
+    )  # each (vocab, flags)
 
-    def filter_logits(logits, temperature, top_k, top_p):
-        logits = logits / temperature + ban  # (batch, vocab)
+    def rule_mask(flags):
+        """0 where a token is allowed, -inf where its flags are not met; (batch, vocab)."""
+        broken = tf.matmul(1.0 - flags, needs_set, transpose_b=True) + tf.matmul(
+            flags, needs_clear, transpose_b=True
+        )
+        return tf.where(broken > 0, -np.inf, 0.0)
+
+    def update(flags, ids):
+        """Flags after each stream's token `ids`; (batch, flags)."""
+        return tf.maximum(flags * (1.0 - tf.gather(clears, ids)), tf.gather(sets, ids))
+
+    def filter_logits(logits, temperature, top_k, top_p, flags):
+        logits = logits / temperature + ban + rule_mask(flags)  # (batch, vocab)
         k = tf.where(top_k > 0, tf.minimum(top_k, vocab_size), vocab_size)
         kth = tf.math.top_k(logits, k).values[:, -1:]
         logits = tf.where(logits < kth, -np.inf, logits)
@@ -79,9 +102,11 @@ def make_sampler(step_model, vocab_size: int, banned: list[int]):
         token to continue it); for one cut off by `max_tokens`, the state after it."""
         batch = tf.shape(primer)[0]
         logits = tf.zeros((batch, vocab_size))
+        flags = tf.zeros((batch, tf.shape(sets)[1]))
         i = tf.constant(0)
-        while i < tf.shape(primer)[1]:  # feed the primer, keeping only the state
+        while i < tf.shape(primer)[1]:  # feed the primer, keeping only the state and flags
             logits, states = step_model(primer[:, i], states)
+            flags = update(flags, primer[:, i])
             i += 1
         prev = primer[:, -1]
         out = tf.TensorArray(tf.int32, size=max_tokens)
@@ -90,11 +115,12 @@ def make_sampler(step_model, vocab_size: int, banned: list[int]):
         total, logp = tf.zeros((batch,)), tf.zeros((batch,))
         t = tf.constant(0)
         while t < max_tokens and not tf.reduce_all(done):
-            filtered = filter_logits(logits, temperature, top_k, top_p)
+            filtered = filter_logits(logits, temperature, top_k, top_p, flags)
             ids = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, t]))[:, 0]
             ids = tf.cast(ids, tf.int32)
             out = out.write(t, ids)
-            chosen = tf.gather(tf.nn.log_softmax(logits + ban), ids, batch_dims=1)
+            allowed = logits + ban + rule_mask(flags)
+            chosen = tf.gather(tf.nn.log_softmax(allowed), ids, batch_dims=1)
             logp += tf.where(done, 0.0, chosen)
             total += tf.gather_nd(units, tf.stack([prev, ids], axis=1))
             finished = tf.logical_and(tf.logical_not(done), total >= unit_limit)
@@ -104,6 +130,7 @@ def make_sampler(step_model, vocab_size: int, banned: list[int]):
             keep = done[:, None]  # finished streams keep the state before their last token
             states = [tf.where(keep, old, new) for old, new in zip(states, new_states)]
             logits, prev = new_logits, ids
+            flags = update(flags, ids)
             t += 1
         return out.stack()[:t], lengths, logp, states
 
@@ -123,7 +150,8 @@ class Sampler:
         self.vocab = ckpt.vocab
         self.step_model = StepModel(ckpt.load_model(which), ckpt.model_config)
         banned = [self.vocab.index[s] for s in SPECIALS]
-        self._draw = make_sampler(self.step_model, len(self.vocab), banned)
+        rules = self.plugin.token_rules(self.vocab.tokens)
+        self._draw = make_sampler(self.step_model, len(self.vocab), banned, rules)
 
     def start(self, primer_tokens: list[str]) -> np.ndarray:
         """Primer ids for a new piece: `<start>`, then the primer's tokens."""

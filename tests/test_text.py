@@ -85,7 +85,7 @@ def test_plans_of_forms():
 @pytest.fixture(scope="module")
 def text_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("verse")
-    (root / "poems.txt").write_text(COUPLETS * 30)
+    (root / "poems.txt").write_text(COUPLETS * 30 + "a rare € sign\n")
     result = run(
         "train",
         "--corpus",
@@ -170,11 +170,40 @@ def test_constrained_couplet_meets_or_reports(text_model, tmp_path):
     assert "copy rate:" in result.output
 
 
-def test_binary_text_corpus_is_one_clear_line(tmp_path):
-    (tmp_path / "b.txt").write_bytes(b"\x00\x01")
+def test_rare_characters_are_unknown_and_never_sampled(text_model):
+    from generator.checkpoint import load_checkpoint
+
+    vocab = load_checkpoint(text_model).vocab
+    assert "€" not in vocab.index and "t" in vocab.index  # seen once vs. hundreds of times
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sample",
+            "--checkpoint",
+            str(text_model),
+            "--out",
+            "-",
+            "--length",
+            "400",
+            "--temperature",
+            "3",
+            "--seed",
+            "5",
+            "--no-report",
+        ],
+    )
+    assert result.exit_code == 0 and "<unk>" not in result.stdout and "€" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "data, reason", [(b"\x00\x01", "binary file"), (b"", "empty file"), (b"\xff", "invalid UTF-8")]
+)
+def test_unusable_text_corpus_is_one_clear_line(tmp_path, data, reason):
+    (tmp_path / "b.txt").write_bytes(data)
     result = CliRunner().invoke(cli, ["train", "--corpus", "text", "--path", str(tmp_path)])
     assert result.exit_code == 1
-    assert "Error: no usable text files in" in result.output
+    assert reason in result.output  # the skip report names the reason
+    assert result.output.splitlines()[-1].startswith("Error: no usable text files in")
 
 
 @pytest.mark.slow

@@ -90,6 +90,15 @@ class Corpus:
         """
         return np.arange(len(tokens), dtype=np.int32)[None, :]
 
+    def token_rules(self, tokens: list[str]) -> dict[str, np.ndarray] | None:
+        """The grammar of a token stream as on/off flags, so the sampler never writes a token
+        that makes no sense where it stands; None for no rules.
+
+        Arrays of shape (vocab, flags): `needs_set` / `needs_clear` say which flags must be
+        on / off for a token to be allowed, `sets` / `clears` which flags it turns on / off.
+        """
+        return None
+
     def token_units(self, tokens: list[str], unit: str) -> np.ndarray:
         """How much of `unit` each token adds, shape (vocab,), for length limits in sampling.
 

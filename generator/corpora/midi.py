@@ -69,6 +69,21 @@ class MidiCorpus(Corpus):
         maps = [performance.transpose_map(tokens, k) for k in TRANSPOSE_RANGE if k != 0]
         return np.array([list(range(len(tokens)))] + maps, dtype=np.int32)
 
+    def token_rules(self, tokens: list[str]) -> dict[str, np.ndarray]:
+        """One flag per pitch, set while it sounds: a note-on needs its pitch silent, a
+        note-off needs it sounding (a re-strike is an explicit note-off, then note-on)."""
+        shape = (len(tokens), performance.NUM_PITCHES)
+        rules = {
+            k: np.zeros(shape, np.float32) for k in ("needs_set", "needs_clear", "sets", "clears")
+        }
+        for i, token in enumerate(tokens):
+            kind, _, value = token.partition(":")
+            if kind == "on" and value.isdigit():
+                rules["needs_clear"][i, int(value)] = rules["sets"][i, int(value)] = 1
+            elif kind == "off" and value.isdigit():
+                rules["needs_set"][i, int(value)] = rules["clears"][i, int(value)] = 1
+        return rules
+
     def token_units(self, tokens: list[str], unit: str) -> np.ndarray:
         if unit != "seconds":
             return super().token_units(tokens, unit)
