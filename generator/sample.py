@@ -137,6 +137,43 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
     return draw
 
 
+def make_scorer(step_model):
+    """A compiled function that feeds given token rows and measures their log-probability.
+
+    `score(ids, lengths, start, states)`: rows `ids` (batch, len), of which the first
+    `lengths` are real, are fed from `states`; the log-probabilities of the tokens at
+    positions >= `start` are summed per row. Returns (log-probabilities (batch,), the states
+    after each row's last real token).
+    """
+    import tensorflow as tf
+
+    state = tf.TensorSpec((None, step_model.config.units), tf.float32)
+    signature = [
+        tf.TensorSpec((None, None), tf.int32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((), tf.int32),
+        [state] * (2 * step_model.config.layers),
+    ]
+
+    @tf.function(input_signature=signature)
+    def score(ids, lengths, start, states):
+        logp = tf.zeros((tf.shape(ids)[0],))
+        t = tf.constant(0)
+        while t < tf.shape(ids)[1]:
+            logits, new_states = step_model(ids[:, t], states)
+            real = (t < lengths)[:, None]
+            states = [tf.where(real, new, old) for old, new in zip(states, new_states)]
+            if t + 1 < tf.shape(ids)[1]:
+                nxt = ids[:, t + 1]
+                step = tf.gather(tf.nn.log_softmax(logits), nxt, batch_dims=1)
+                counted = tf.logical_and(t + 1 >= start, t + 1 < lengths)
+                logp += tf.where(counted, step, 0.0)
+            t += 1
+        return logp, states
+
+    return score
+
+
 class Sampler:
     """A checkpoint loaded for sampling: its plugin, vocabulary and compiled draw function."""
 
@@ -152,6 +189,24 @@ class Sampler:
         banned = [self.vocab.index[s] for s in SPECIALS]
         rules = self.plugin.token_rules(self.vocab.tokens)
         self._draw = make_sampler(self.step_model, len(self.vocab), banned, rules)
+        self._score = None  # compiled on first use
+
+    def score(self, rows: list[list[int]], start: int, states=None):
+        """Log-probability of each id row's tokens from position `start` on, fed from
+        `states` (zero states if None), and the states after each row."""
+        tf = self.tf
+        if self._score is None:
+            self._score = make_scorer(self.step_model)
+        lengths = np.array([len(r) for r in rows], np.int32)
+        ids = np.zeros((len(rows), lengths.max()), np.int32)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        if states is None:
+            states = self.step_model.zero_states(len(rows))
+        logp, states = self._score(
+            tf.constant(ids), tf.constant(lengths), tf.constant(start), list(states)
+        )
+        return logp.numpy(), states
 
     def start(self, primer_tokens: list[str]) -> np.ndarray:
         """Primer ids for a new piece: `<start>`, then the primer's tokens."""

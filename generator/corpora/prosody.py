@@ -96,6 +96,18 @@ def rhyme_richness(word: str | None) -> int:
     return max((counts.get(p, 1) - 1 for p in rhyme_parts(word)), default=0)
 
 
+@lru_cache(maxsize=4096)
+def rhyme_words(word: str) -> tuple[str, ...]:
+    """Plain dictionary words (letters only) that rhyme with `word`, most common first as far
+    as the dictionary's order allows; the word itself excluded."""
+    import pronouncing
+
+    found = dict.fromkeys(
+        w for w in pronouncing.rhymes(word) if w.isalpha() and w != word and len(w) <= 12
+    )
+    return tuple(found)
+
+
 def rhymes(a: str | None, b: str | None) -> bool:
     """Whether two line-end words rhyme: by the dictionary when both are in it, else by
     spelling. A word does not rhyme with itself."""

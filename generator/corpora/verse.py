@@ -20,6 +20,9 @@ NEWLINE = "\n"
 MIN_RHYMES = 30  # a line that opens a rhyme must end in a word with this many rhymes
 CANDIDATES = 128  # lines drawn at once for each line of a poem
 ROUNDS = 6  # batches of candidates tried before a line is given up as unmet
+NATURAL_ROUNDS = 2  # rounds of free lines before a rhyme is forced at the end of a line
+FORCE_PREFIXES = 24  # likeliest line beginnings tried with a forced rhyme word
+FORCE_WORDS = 24  # rhyme words tried per line beginning
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,53 @@ def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> tuple[bool, bo
     return syl_ok, rhyme_ok, off + (0 if rhyme_ok else 3)
 
 
+def force_rhyme(sampler, spec, partner, drawn, primer_row, states):
+    """Rhyme by forcing the end word: keep the model's own lines up to their last word, end
+    them with dictionary rhymes of `partner` that fit the syllable target, and let the model
+    score every such line (teacher-forced) to pick the likeliest.
+
+    `drawn` holds (line, mean log-probability) candidates; `primer_row` and `states` are what
+    the line starts from. Returns (line, states after it) or None if nothing fits.
+    """
+    vocab = sampler.vocab
+    prefixes = {}  # prefix text -> its possible syllable counts
+    for line, _ in sorted(drawn, key=lambda d: -d[1]):
+        ends = list(prosody.WORD.finditer(line))
+        if len(ends) >= 2 and len(prefixes) < FORCE_PREFIXES:
+            prefix = line[: ends[-1].start()]
+            prefixes.setdefault(prefix, prosody.line_syllables(prefix))
+    if not prefixes:
+        return None
+    words = [w for w in prosody.rhyme_words(partner) if all(c in vocab.index for c in w)]
+
+    def fits(counts, word):
+        options = prosody.syllable_options(word)
+        return spec.syllables is None or any(
+            c + n == spec.syllables for c in counts for n in options
+        )
+
+    def score(lines):
+        rows = [list(primer_row) + vocab.encode(list(line)).tolist() for line in lines]
+        start = [np.repeat(s[:1], len(rows), axis=0) for s in states]
+        logp, after = sampler.score(rows, len(primer_row), start)
+        return logp / np.array([max(1, len(line)) for line in lines]), after
+
+    # 1. the model ranks the rhyme words after the likeliest beginning they fit
+    first = next(iter(prefixes))
+    shortlist = [w for w in words if fits(prefixes[first], w)] or words
+    if not shortlist:
+        return None
+    ranked, _ = score([first + w for w in shortlist])
+    shortlist = [shortlist[i] for i in np.argsort(-ranked)[:FORCE_WORDS]]
+    # 2. every beginning with every shortlisted word that meets the syllable target
+    lines = [p + w for p, counts in prefixes.items() for w in shortlist if fits(counts, w)]
+    if not lines:
+        return None
+    logp, after = score(lines)
+    best = int(np.argmax(logp))
+    return lines[best], [s.numpy()[best : best + 1] for s in after]
+
+
 def compose(sampler, primer_tokens, specs, config, candidates=CANDIDATES, rounds=ROUNDS) -> Poem:
     """Draw a poem line by line under `specs`; see the module docstring."""
     vocab = sampler.vocab
@@ -159,7 +209,8 @@ def compose(sampler, primer_tokens, specs, config, candidates=CANDIDATES, rounds
     # a primer that stops mid-line: its unfinished line is the start of the first line
     before = "".join(primer_tokens).rpartition(NEWLINE)[2]
     for index, spec in enumerate(specs):
-        best = None  # (key, text, written, syl_ok, rhyme_ok, states, index, tries)
+        best, drawn = None, []  # best: (key, text, written, syl_ok, rhyme_ok, states)
+        partner = partners.get(spec.rhyme) if spec.rhyme else None
         for attempt in range(rounds):
             seed = (config.seed + 7919 * index + 104729 * attempt) % 2**31
             rows, logp, new_states = sampler.draw(primer, replace(line_config, seed=seed), states)
@@ -167,18 +218,36 @@ def compose(sampler, primer_tokens, specs, config, candidates=CANDIDATES, rounds
                 written = "".join(vocab.decode(row)).rstrip(NEWLINE)
                 text = before + written if index == 0 else written
                 syl_ok, rhyme_ok, penalty = judge(text, spec, partners)
-                key = (syl_ok and rhyme_ok, -penalty, logp[i] / max(1, len(row)))
+                mean_logp = logp[i] / max(1, len(row))
+                drawn.append((written, mean_logp))
+                key = (syl_ok and rhyme_ok, -penalty, mean_logp)
                 if best is None or key > best[0]:
-                    best = (key, text, written, syl_ok, rhyme_ok, new_states, i, attempt + 1)
+                    chosen = [s.numpy()[i : i + 1] for s in new_states]
+                    best = (key, text, written, syl_ok, rhyme_ok, chosen)
             if best[0][0]:
                 break
-        _, text, written, syl_ok, rhyme_ok, chosen_states, i, tries = best
-        poem.lines.append(LineResult(text, written, syl_ok, rhyme_ok, tries))
+            if partner and states is not None and attempt + 1 >= NATURAL_ROUNDS:
+                forced = force_rhyme(sampler, spec, partner, drawn, primer[0], states)
+                if forced:
+                    written, chosen = forced
+                    syl_ok, rhyme_ok, penalty = judge(written, spec, partners)
+                    best = (
+                        (syl_ok and rhyme_ok, -penalty, 0.0),
+                        written,
+                        written,
+                        syl_ok,
+                        rhyme_ok,
+                        chosen,
+                    )
+                    if best[0][0]:
+                        break
+        _, text, written, syl_ok, rhyme_ok, chosen = best
+        poem.lines.append(LineResult(text, written, syl_ok, rhyme_ok, attempt + 1))
         end = prosody.last_word(text)
         if spec.rhyme and spec.rhyme not in partners and end:
             partners[spec.rhyme] = end
         # every candidate continues from the chosen line's state, fed its line break(s)
-        states = [np.repeat(s.numpy()[i : i + 1], candidates, axis=0) for s in chosen_states]
+        states = [np.repeat(s, candidates, axis=0) for s in chosen]
         breaks = 2 if spec.stanza_end else 1
         primer = np.full((candidates, breaks), vocab.index[NEWLINE], np.int32)
     return poem
