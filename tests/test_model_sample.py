@@ -151,3 +151,16 @@ def test_returned_states_continue_a_stream_exactly(tiny):
         *args,
     )
     assert first.tolist() + rest.numpy().T[0].tolist() == whole[0].tolist()
+
+
+def test_scorer_sums_the_log_probabilities_of_the_fed_tokens(tiny):
+    from generator.sample import make_scorer
+
+    model, step = tiny
+    score = make_scorer(step)
+    ids = np.array([[1, 5, 7, 3, 9], [1, 4, 4, 0, 0]], np.int32)  # second row: 3 real tokens
+    logp, _ = score(tf.constant(ids), tf.constant([5, 3]), tf.constant(2), [tf.zeros((2, 8))] * 4)
+    full = tf.nn.log_softmax(model(ids, training=False)).numpy()  # (batch, time, vocab)
+    expected0 = full[0, 1, 7] + full[0, 2, 3] + full[0, 3, 9]  # tokens at positions 2, 3, 4
+    expected1 = full[1, 1, 4]  # position 2 only
+    np.testing.assert_allclose(logp.numpy(), [expected0, expected1], rtol=1e-5)

@@ -216,3 +216,22 @@ def test_default_text_corpus_is_chorale_hymns():
     text = files[0].read_text()
     assert len(text.splitlines()) >= 4  # one line per phrase
     assert any(word in text for word in ("und", "der", "die", "Gott", "ich"))
+
+
+def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
+    import numpy as np
+
+    from generator.checkpoint import load_checkpoint
+    from generator.sample import Sampler
+
+    sampler = Sampler(load_checkpoint(text_model))
+    start = sampler.start(list("the cat sat on the mat\n"))
+    spec = verse.LineSpec(rhyme="0:A", syllables=6)
+    states = sampler.step_model.zero_states(1)
+    line, after = verse.force_rhyme(
+        sampler, spec, "log", [("the dog ran to the cat", -1.0)], start, states
+    )
+    assert line.startswith("the dog ran to the ")
+    assert prosody.dictionary_rhymes(prosody.last_word(line), "log")
+    assert 6 in prosody.line_syllables(line)
+    assert len(after) == 2 and np.all(np.isfinite(after[0]))  # one layer: h and c
