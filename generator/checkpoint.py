@@ -25,7 +25,8 @@ from generator.model import ModelConfig
 from generator.vocab import Vocab
 
 FORMAT = "gen-checkpoint/1"
-CONFIG, VOCAB, METRICS = "config.json", "vocab.json", "metrics.json"
+CONFIG, VOCAB, METRICS, CORPUS = "config.json", "vocab.json", "metrics.json", "corpus.json"
+CORPUS_FORMAT = "gen-corpus/1"
 WEIGHTS = {"best": "best.weights.h5", "last": "last.weights.h5"}
 
 
@@ -130,6 +131,25 @@ def save_config(run_dir: Path, corpus, model_config: ModelConfig, train: dict, v
             "train": train,
         },
     )
+
+
+def save_corpus(run_dir: Path, source: str | None, train: list[str], val: list[str]) -> None:
+    """Write corpus.json: which files were trained and validated on (absolute paths)."""
+    write_json(
+        Path(run_dir) / CORPUS,
+        {"format": CORPUS_FORMAT, "source": source, "train_files": train, "validation_files": val},
+    )
+
+
+def load_corpus_files(ckpt: Checkpoint) -> dict:
+    """The checkpoint's corpus.json; a `GenError` if it is missing or foreign."""
+    try:
+        data = json.loads((ckpt.path / CORPUS).read_text())
+    except (OSError, ValueError) as exc:
+        raise GenError(f"checkpoint '{ckpt.path}' has no readable {CORPUS}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != CORPUS_FORMAT:
+        raise GenError(f"checkpoint '{ckpt.path}': {CORPUS} is not of format {CORPUS_FORMAT}")
+    return data
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

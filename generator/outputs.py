@@ -155,15 +155,18 @@ def write_samples(
 
 def copy_report(ckpt, plugin, outputs: list[list[str]]) -> str:
     """One line: how much of the outputs repeats the training corpus verbatim."""
+    from generator.cache import encode_corpus
     from generator.metrics import copy_rate
-    from generator.train import load_corpus
 
-    path = ckpt.config["train"].get("corpus_path")
     try:
-        _, _, encoded = load_corpus(plugin.name, path, log=lambda _: None, user_folder=False)
+        files = ckpt_io.load_corpus_files(ckpt)["train_files"]
     except GenError as exc:
         return f"copy rate not measured: {exc}"
-    rate = copy_rate(outputs, encoded.streams, plugin.copy_ngram)
+    present = [Path(f) for f in files if Path(f).exists()]
+    if len(present) < len(files):
+        return f"copy rate not measured: {len(files) - len(present)} training files are gone"
+    streams = encode_corpus(plugin, present).streams  # from the token cache
+    rate = copy_rate(outputs, streams, plugin.copy_ngram)
     if rate is None:
         return "copy rate not measured: outputs are too short"
     return (

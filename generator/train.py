@@ -77,7 +77,8 @@ def _split(vocab: Vocab, encoded: EncodedCorpus, config: TrainConfig):
         val = data.join_streams(vocab, [encoded.streams[i] for i in val_idx])
     else:  # one file: hold out the end of it
         train, val = data.split_stream(train, config.val_fraction)
-    return train, val, [str(encoded.files[i]) for i in val_idx]
+    names = [str(Path(f).resolve()) for f in encoded.files]
+    return train, val, [names[i] for i in train_idx], [names[i] for i in val_idx]
 
 
 class _EpochEnd:
@@ -131,11 +132,12 @@ def train(
         encoded.streams, base=plugin.base_vocabulary(), min_count=plugin.min_token_count
     )
     if val_path is None:
-        train_ids, val_ids, val_files = _split(vocab, encoded, config)
+        train_ids, val_ids, train_files, val_files = _split(vocab, encoded, config)
     else:
         _, _, held_out = load_corpus(corpus_name, val_path, log)
         train_ids = data.join_streams(vocab, encoded.streams)
         val_ids = data.join_streams(vocab, held_out.streams)
+        train_files = [str(Path(f).resolve()) for f in encoded.files]
         val_files = [str(Path(f).resolve()) for f in held_out.files]
     batches = data.WindowBatches(
         train_ids,
@@ -147,8 +149,9 @@ def train(
     val_windows = data.validation_windows(val_ids, config.seq_len)
     model_config = ModelConfig(vocab_size=len(vocab), **model_options)
     run_dir = checkpoint.new_run_dir(root, plugin.name, run)
-    train_settings = asdict(config) | {"corpus_path": source, "validation_files": val_files}
+    train_settings = asdict(config) | {"corpus_path": source}
     checkpoint.save_config(run_dir, plugin, model_config, train_settings, vocab)
+    checkpoint.save_corpus(run_dir, source, train_files, val_files)
     metrics = {
         "history": [],
         "loss_unit": f"nats/{plugin.token_name}",

@@ -62,6 +62,7 @@ def test_train_writes_a_complete_checkpoint(trained):
     assert names == [
         "best.weights.h5",
         "config.json",
+        "corpus.json",
         "last.weights.h5",
         "metrics.json",
         "vocab.json",
@@ -71,7 +72,9 @@ def test_train_writes_a_complete_checkpoint(trained):
     config = json.loads((run_dir / "config.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert config["corpus"]["name"] == "midi" and config["model"]["units"] == 16
-    assert config["train"]["validation_files"]  # split by file
+    corpus = json.loads((run_dir / "corpus.json").read_text())
+    assert len(corpus["train_files"]) == 5 and len(corpus["validation_files"]) == 1  # by file
+    assert not set(corpus["train_files"]) & set(corpus["validation_files"])
     assert len(metrics["history"]) == 2 and metrics["best_val_loss"] > 0
 
 

@@ -95,10 +95,15 @@ def _converted(cache_dir: Path, kind: str, suffix: str, work, limit: int | None)
     ]
     if todo:
         errors = map_with_progress(work, todo, f"Extracting Bach chorale {kind}")
-        for (_, target), error in zip(todo, errors):
-            if error:  # reported once, and remembered so later runs do not parse it again
-                print(f"skipped {error}", file=sys.stderr)
-                Path(f"{target}.skip").write_text(error)
+        failed = [(target, error) for (_, target), error in zip(todo, errors) if error]
+        for target, error in failed:  # remembered so that later runs do not parse it again
+            Path(f"{target}.skip").write_text(error)
+        if failed:
+            print(
+                f"skipped {len(failed)} of {len(todo)} chorales for {kind} (first: "
+                f"{failed[0][1]}); reasons in {folder}/*.skip",
+                file=sys.stderr,
+            )
     return [t for t in targets if t.exists()]
 
 
