@@ -121,11 +121,13 @@ def write_samples(
         specs = verse_forms.plan(
             verse.form, verse.rhyme, verse.syllables, verse.lines, verse.stanzas
         )
-        poems = [
+        from generator.progress import iterate_with_progress
+
+        poems = [  # one poem after another; each line's candidates are a batch
             verse_forms.compose(
                 sampler, primer_tokens, specs, replace(config, seed=(config.seed + k) % 2**31)
             )
-            for k in range(num)  # one poem after another; each line's candidates are a batch
+            for k in iterate_with_progress(range(num), num, f"Writing {num} poems")
         ]
         outputs = [list(p.text()) for p in poems]
         for line in verse_forms.report(poems):

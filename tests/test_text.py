@@ -36,6 +36,11 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+def sample_stdout(checkpoint, *args):
+    """`gen sample --out -` from `checkpoint`, without the copy report."""
+    return run("sample", "--checkpoint", checkpoint, "--out", "-", "--no-report", *args)
+
+
 def test_text_round_trip_keeps_lines_and_normalises(tmp_path):
     source = tmp_path / "p.txt"
     source.write_bytes("Cafe\u0301 one\r\n\r\nline two\n".encode())
@@ -106,21 +111,7 @@ def text_model(tmp_path_factory):
 
 
 def test_sample_verse_to_stdout_by_lines(text_model):
-    result = CliRunner().invoke(
-        cli,
-        [
-            "sample",
-            "--checkpoint",
-            str(text_model),
-            "--out",
-            "-",
-            "--lines",
-            "3",
-            "--seed",
-            "1",
-            "--no-report",
-        ],
-    )
+    result = sample_stdout(text_model, "--lines", 3, "--seed", 1)
     assert result.exit_code == 0, result.output
     assert result.stdout.count("\n") == 3 and result.stdout.endswith("\n")
 
@@ -175,23 +166,7 @@ def test_rare_characters_are_unknown_and_never_sampled(text_model):
 
     vocab = load_checkpoint(text_model).vocab
     assert "€" not in vocab.index and "t" in vocab.index  # seen once vs. hundreds of times
-    result = CliRunner().invoke(
-        cli,
-        [
-            "sample",
-            "--checkpoint",
-            str(text_model),
-            "--out",
-            "-",
-            "--length",
-            "400",
-            "--temperature",
-            "3",
-            "--seed",
-            "5",
-            "--no-report",
-        ],
-    )
+    result = sample_stdout(text_model, "--length", 400, "--temperature", 3, "--seed", 5)
     assert result.exit_code == 0 and "<unk>" not in result.stdout and "€" not in result.stdout
 
 
