@@ -79,6 +79,12 @@ def _targets(out: str, num: int, plugin, force: bool) -> list[Path | None]:
         raise GenError(f"--out '{out}' is not a file name")
     if Path(out).is_dir():
         raise GenError(f"--out '{out}' is a folder; give a file name")
+    suffix = Path(out).suffix.lower()
+    if suffix and plugin.output_suffixes and suffix not in plugin.output_suffixes:
+        raise GenError(
+            f"this checkpoint's corpus '{plugin.name}' writes {', '.join(plugin.output_suffixes)}"
+            f" files, not {suffix}; change --out or pick another run with --checkpoint"
+        )
     paths = output_paths(Path(out), num, plugin.suffix)
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:

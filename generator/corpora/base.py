@@ -77,6 +77,7 @@ class Corpus:
         return []
 
     binary_output: bool = True  # outputs cannot be concatenated on standard output
+    output_suffixes: tuple[str, ...] | None = None  # suffixes `write` can produce; None: any
 
     # -- what the model needs to know about tokens ----------------------------------------
     def base_vocabulary(self) -> list[str] | None:

@@ -26,6 +26,7 @@ class MidiCorpus(Corpus):
     description = "MIDI files (.mid, .midi) as performance events; default: Bach chorales"
     suffix = ".mid"
     input_suffixes = (".mid", ".midi")
+    output_suffixes = (".mid", ".midi")
     version = "1"
     token_name = "event"
 
