@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--sonnets", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -75,9 +78,31 @@ def main() -> None:
     splits = prepare(args.work)
     run = f"sonnets-{time.strftime('%Y%m%d-%H%M%S')}"
     start = time.time()
-    gen("train", "--corpus", "text", "--path", splits["train"], "--val-path", splits["valid"],
-        "--checkpoint-dir", args.work / "checkpoints", "--run", run, "--epochs", args.epochs,
-        "--units", args.units, "--layers", args.layers, "--dropout", "0.1")
+    gen(
+        "train",
+        "--corpus",
+        "text",
+        "--path",
+        splits["train"],
+        "--val-path",
+        splits["valid"],
+        "--checkpoint-dir",
+        args.work / "checkpoints",
+        "--run",
+        run,
+        "--epochs",
+        args.epochs,
+        "--units",
+        args.units,
+        "--layers",
+        args.layers,
+        "--dropout",
+        args.dropout,
+        "--batch-size",
+        args.batch_size,
+        "--learning-rate",
+        args.learning_rate,
+    )
     train_minutes = (time.time() - start) / 60
     ckpt = args.work / "checkpoints" / run
 
@@ -87,8 +112,20 @@ def main() -> None:
     test = held_out_loss(load_checkpoint(ckpt), splits["test"], log=lambda _: None)
     out = args.work / f"{run}.txt"
     start = time.time()
-    report = gen("sample", "--checkpoint", ckpt, "--form", "sonnet", "-n", args.sonnets,
-                 "--seed", args.seed, "--out", out, "--force")
+    report = gen(
+        "sample",
+        "--checkpoint",
+        ckpt,
+        "--form",
+        "sonnet",
+        "-n",
+        args.sonnets,
+        "--seed",
+        args.seed,
+        "--out",
+        out,
+        "--force",
+    )
     sample_seconds = time.time() - start
     copy = re.search(r"copy rate: ([\d.]+) %", report)
     figures = {
@@ -99,6 +136,7 @@ def main() -> None:
         "rhyme_pairs_confirmed_percent": percent("CMU dictionary", report),
         "copy_rate_percent": float(copy.group(1)) if copy else None,
         "sonnets": args.sonnets,
+        "settings": {k: v for k, v in vars(args).items() if k not in ("work",)},
         "sample_seconds": round(sample_seconds, 1),
         "checkpoint": str(ckpt),
     }
