@@ -90,11 +90,11 @@ def corpora():
     show_default=True,
     help="Tokens per training window (how far back gradients flow).",
 )
-@click.option("--batch-size", default=64, show_default=True, help="Windows per training step.")
-@click.option("--epochs", default=50, show_default=True, help="Passes over the training split.")
+@click.option("--batch-size", default=32, show_default=True, help="Windows per training step.")
+@click.option("--epochs", default=36, show_default=True, help="Passes over the training split.")
 @click.option(
     "--learning-rate",
-    default=3e-3,
+    default=1e-2,
     show_default=True,
     help="Peak learning rate (warm-up, then cosine decay).",
 )
