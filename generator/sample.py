@@ -209,8 +209,9 @@ class Sampler:
         return logp.numpy(), states
 
     def start(self, primer_tokens: list[str]) -> np.ndarray:
-        """Primer ids for a new piece: `<start>`, then the primer's tokens."""
-        ids = self.vocab.encode(primer_tokens)
+        """Primer ids for a new piece: `<start>`, the plugin's lead-in, the primer's tokens."""
+        lead_in = [t for t in self.plugin.lead_in if t in self.vocab.index]
+        ids = self.vocab.encode(lead_in + primer_tokens)
         return np.concatenate([[self.vocab.start_id], ids]).astype(np.int32)
 
     def units(self, unit: str | None) -> np.ndarray:

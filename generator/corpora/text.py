@@ -35,6 +35,9 @@ class TextCorpus(Corpus):
     input_suffixes = (".txt",)
     token_name = "character"
     binary_output = False
+    # Poems in one file are separated by blank lines, so a blank line tells the model that a
+    # new poem begins (after <start> alone it would only know a new file begins).
+    lead_in = (NEWLINE, NEWLINE)
     min_token_count = 3  # rarer characters become <unk>
     copy_ngram = 20  # characters
     version = "1"
