@@ -27,6 +27,22 @@ def cache_dir() -> Path:
     return Path(base) / "gen"
 
 
+def writable_folder(folder: Path) -> Path:
+    """Create a cache folder if needed; a `GenError` if it cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GenError(
+            f"cannot create the cache folder '{folder}': {exc.strerror}; "
+            "set GEN_CACHE_DIR to a writable folder"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise GenError(
+            f"the cache folder '{folder}' is not writable; set GEN_CACHE_DIR to a writable folder"
+        )
+    return folder
+
+
 @dataclass
 class EncodedCorpus:
     """The token streams of a corpus, one per file that could be read, and the skipped files."""
@@ -65,13 +81,7 @@ def _encode_job(job: tuple[Corpus, str, str]) -> tuple[list[str] | None, str | N
 def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -> EncodedCorpus:
     """Token streams of `files`, from the cache where present, encoding the rest in parallel."""
     folder = (root or cache_dir()) / "tokens" / plugin.name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GenError(
-            f"cannot create the cache folder '{folder}': {exc.strerror}; "
-            "set GEN_CACHE_DIR to a writable folder"
-        ) from None
+    writable_folder(folder)
     result = EncodedCorpus()
     entries, todo = [], []
     for path in files:

@@ -51,6 +51,8 @@ def new_run_dir(root: Path, corpus_name: str, run: str | None = None) -> Path:
     root = Path(root)
     name = run or f"{corpus_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = root / name
+    if path.exists() and not path.is_dir():
+        raise GenError(f"'{path}' exists and is not a folder; choose another --run name")
     if path.exists() and any(path.iterdir()):
         if run:
             raise GenError(f"run folder '{path}' already exists; choose another --run name")
@@ -162,7 +164,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             raise GenError(f"checkpoint '{path}' is incomplete: {name} is missing")
     try:
         config = json.loads((path / CONFIG).read_text())
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
         raise GenError(f"checkpoint '{path}' has a corrupt {CONFIG}: {exc}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else None

@@ -12,11 +12,13 @@ from generator.errors import GenError
 from generator.vocab import Vocab
 
 
-def join_streams(vocab: Vocab, streams: list[list[str]]) -> np.ndarray:
-    """One id array, shape (tokens,): each stream opened by `<start>`, all concatenated."""
+def join_streams(vocab: Vocab, streams: list[list[str]], lead_in=()) -> np.ndarray:
+    """One id array, shape (tokens,): each stream opened by `<start>` and the plugin's
+    lead-in (which sampling feeds too), all concatenated."""
     if not streams:
         return np.zeros(0, np.int32)
-    parts = [np.concatenate([[vocab.start_id], vocab.encode(s)]) for s in streams]
+    head = np.concatenate([[vocab.start_id], vocab.encode(list(lead_in))]).astype(np.int32)
+    parts = [np.concatenate([head, vocab.encode(s)]) for s in streams]
     return np.concatenate(parts).astype(np.int32)
 
 

@@ -23,7 +23,7 @@ def held_out_loss(ckpt: Checkpoint, path: Path, which: str = "best", log=print) 
     plugin = get_corpus(ckpt.corpus_name)
     check_corpus(ckpt, plugin)
     _, _, encoded = load_corpus(plugin.name, path, log)
-    stream = data.join_streams(ckpt.vocab, encoded.streams)
+    stream = data.join_streams(ckpt.vocab, encoded.streams, plugin.lead_in)
     windows = data.validation_windows(stream, ckpt.config["train"]["seq_len"])
     if windows is None:
         raise GenError(f"'{path}' holds too few tokens to evaluate")

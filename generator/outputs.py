@@ -119,7 +119,10 @@ def write_samples(
     unseen = vocab.unknown(primer_tokens)
     if unseen:  # documented policy: drop what the model never saw, and say so
         shown = ", ".join(repr(t) for t in unseen)
-        log(f"warning: the primer's {shown} never occurred in training; dropped")
+        log(
+            f"warning: the primer's {shown} not in the model's vocabulary (unseen or too "
+            "rare in training); dropped"
+        )
         primer_tokens = [t for t in primer_tokens if t in vocab.index]
     if verse.constrained:
         from generator.corpora import verse as verse_forms
@@ -150,7 +153,9 @@ def write_samples(
     head = primer_tokens if primer_in_output else plugin.carry_over(primer_tokens)
     written = []
     for k, (target, tokens) in enumerate(zip(targets, outputs)):
-        gap = ["\n"] if target is None and k else []  # poems on standard output: a blank line
+        gap = []  # outputs on standard output are kept apart by a blank line
+        if target is None and k:
+            gap = ["\n"] if outputs[k - 1][-1:] == ["\n"] else ["\n", "\n"]
         write_output(plugin, gap + head + tokens, target)
         written.append(str(target) if target else "-")
         if target:
@@ -173,7 +178,10 @@ def copy_report(ckpt, plugin, outputs: list[list[str]]) -> str:
     present = [Path(f) for f in files if Path(f).exists()]
     if len(present) < len(files):
         return f"copy rate not measured: {len(files) - len(present)} training files are gone"
-    streams = encode_corpus(plugin, present).streams  # from the token cache
+    try:
+        streams = encode_corpus(plugin, present).streams  # from the token cache
+    except GenError as exc:
+        return f"copy rate not measured: {exc}"
     rate = copy_rate(outputs, streams, plugin.copy_ngram)
     if rate is None:
         return "copy rate not measured: outputs are too short"

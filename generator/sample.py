@@ -224,7 +224,8 @@ class Sampler:
 
     def draw(self, primer: np.ndarray, config: SampleConfig, states=None):
         """Draw from a batch of primers (batch, len); returns id lists, log-probabilities
-        and the states to continue each stream from (by feeding its last id)."""
+        and states: before the last id for a stream that reached its unit limit (feed that id
+        to continue it), after it for one cut off by `max_tokens`."""
         tf = self.tf
         primer = np.atleast_2d(primer).astype(np.int32)
         if states is None:

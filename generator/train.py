@@ -69,12 +69,12 @@ def load_corpus(corpus_name: str, path: Path | None, log=print, user_folder=True
     return plugin, source, encoded
 
 
-def _split(vocab: Vocab, encoded: EncodedCorpus, config: TrainConfig):
+def _split(vocab: Vocab, encoded: EncodedCorpus, config: TrainConfig, lead_in=()):
     """Training and validation id streams, split by file."""
     train_idx, val_idx = data.split_files(len(encoded.files), config.val_fraction, config.seed)
-    train = data.join_streams(vocab, [encoded.streams[i] for i in train_idx])
+    train = data.join_streams(vocab, [encoded.streams[i] for i in train_idx], lead_in)
     if val_idx:
-        val = data.join_streams(vocab, [encoded.streams[i] for i in val_idx])
+        val = data.join_streams(vocab, [encoded.streams[i] for i in val_idx], lead_in)
     else:  # one file: hold out the end of it
         train, val = data.split_stream(train, config.val_fraction)
     names = [str(Path(f).resolve()) for f in encoded.files]
@@ -132,11 +132,11 @@ def train(
         encoded.streams, base=plugin.base_vocabulary(), min_count=plugin.min_token_count
     )
     if val_path is None:
-        train_ids, val_ids, train_files, val_files = _split(vocab, encoded, config)
+        train_ids, val_ids, train_files, val_files = _split(vocab, encoded, config, plugin.lead_in)
     else:
         _, _, held_out = load_corpus(corpus_name, val_path, log)
-        train_ids = data.join_streams(vocab, encoded.streams)
-        val_ids = data.join_streams(vocab, held_out.streams)
+        train_ids = data.join_streams(vocab, encoded.streams, plugin.lead_in)
+        val_ids = data.join_streams(vocab, held_out.streams, plugin.lead_in)
         train_files = [str(Path(f).resolve()) for f in encoded.files]
         val_files = [str(Path(f).resolve()) for f in held_out.files]
     batches = data.WindowBatches(

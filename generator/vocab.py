@@ -87,4 +87,7 @@ class Vocab:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, dict) else None
             raise GenError(f"vocabulary '{path}' has format {found!r}, expected '{FORMAT}'")
-        return cls(data["tokens"])
+        tokens = data.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise GenError(f"vocabulary '{path}' is corrupt: 'tokens' is not a list of strings")
+        return cls(tokens)

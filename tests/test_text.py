@@ -83,6 +83,8 @@ def test_plans_of_forms():
     assert len(sonnet) == 14 and sonnet[-1].rhyme == sonnet[-2].rhyme == "0:G"
     two = verse.plan(None, "AB AB", "6", None, 2)
     assert [s.stanza_end for s in two] == [False, True, False, True, False, True, False, False]
+    couplets = verse.plan("couplet", None, None, 4, None)
+    assert [s.rhyme for s in couplets] == ["0:A0", "0:A0", "0:A1", "0:A1"]  # AA BB, not AAAA
     with pytest.raises(GenError, match="syllables must be"):
         verse.plan(None, None, "ten", None, None)
 
@@ -131,7 +133,7 @@ def test_unseen_primer_characters_are_dropped_with_a_warning(text_model, tmp_pat
         "2",
     )
     assert result.exit_code == 0, result.output
-    assert "warning: the primer's 'Ω' never occurred in training; dropped" in result.output
+    assert "warning: the primer's 'Ω' not in the model's vocabulary" in result.output
     assert (tmp_path / "p.txt").read_text().startswith("the cat")
 
 

@@ -84,8 +84,9 @@ def _converted(cache_dir: Path, kind: str, suffix: str, work, limit: int | None)
     `kind`) does not exist yet; return the outputs that exist."""
     import music21
 
-    folder = Path(cache_dir) / f"bach-{kind}-music21-{music21.__version__}"
-    folder.mkdir(parents=True, exist_ok=True)
+    from generator.cache import writable_folder
+
+    folder = writable_folder(Path(cache_dir) / f"bach-{kind}-music21-{music21.__version__}")
     sources = chorale_paths()[:limit]
     targets = [folder / (p.stem.replace(".", "_") + suffix) for p in sources]
     todo = [

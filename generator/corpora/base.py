@@ -78,7 +78,7 @@ class Corpus:
 
     binary_output: bool = True  # outputs cannot be concatenated on standard output
     output_suffixes: tuple[str, ...] | None = None  # suffixes `write` can produce; None: any
-    lead_in: tuple[str, ...] = ()  # fed after <start> before sampling, never written
+    lead_in: tuple[str, ...] = ()  # follows <start> in training and sampling, never written
 
     # -- what the model needs to know about tokens ----------------------------------------
     def base_vocabulary(self) -> list[str] | None:

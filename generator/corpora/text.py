@@ -35,9 +35,10 @@ class TextCorpus(Corpus):
     input_suffixes = (".txt",)
     token_name = "character"
     binary_output = False
-    # Poems in one file are separated by blank lines, so a blank line tells the model that a
-    # new poem begins (after <start> alone it would only know a new file begins).
+    # Every file is read as if a blank line came before it: poems in one file are separated
+    # by blank lines, so the model learns one way to begin a poem, and sampling starts there.
     lead_in = (NEWLINE, NEWLINE)
+    output_suffixes = (".txt", ".md")
     min_token_count = 3  # rarer characters become <unk>
     copy_ngram = 20  # characters
     version = "1"

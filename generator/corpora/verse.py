@@ -91,8 +91,14 @@ def plan(
         stanza.append(LineSpec(None if letter == "-" else letter))
     if not stanza:  # free verse: --lines (default 14) unconstrained or syllable-counted lines
         stanza = [LineSpec() for _ in range(lines or 14)]
-    elif lines:
-        stanza = [replace(stanza[i % len(stanza)]) for i in range(lines)]
+    elif lines:  # the scheme repeats with fresh rhymes: couplets AA BB, not AAAA
+        size = len(stanza)
+        stanza = [
+            replace(stanza[i % size], rhyme=f"{stanza[i % size].rhyme}{i // size}")
+            if stanza[i % size].rhyme
+            else replace(stanza[i % size])
+            for i in range(lines)
+        ]
     for i, spec in enumerate(stanza):
         spec.syllables = targets[i % len(targets)] if targets else None
     poem: list[LineSpec] = []
@@ -176,8 +182,10 @@ def force_rhyme(sampler, spec, partner, drawn, primer_row, states):
             c + n == spec.syllables for c in counts for n in options
         )
 
-    def score(lines):
-        rows = [list(primer_row) + vocab.encode(list(line)).tolist() for line in lines]
+    def score(lines, end=NEWLINE):
+        """Mean log-probability per character of each line (with `end` after it, so that the
+        model also judges whether the line may stop there), and the states after it."""
+        rows = [list(primer_row) + vocab.encode(list(line + end)).tolist() for line in lines]
         start = [np.repeat(s[:1], len(rows), axis=0) for s in states]
         logp, after = sampler.score(rows, len(primer_row), start)
         return logp / np.array([max(1, len(line)) for line in lines]), after
@@ -193,9 +201,10 @@ def force_rhyme(sampler, spec, partner, drawn, primer_row, states):
     lines = [p + w for p, counts in prefixes.items() for w in shortlist if fits(counts, w)]
     if not lines:
         return None
-    logp, after = score(lines)
-    best = int(np.argmax(logp))
-    return lines[best], [s.numpy()[best : best + 1] for s in after]
+    logp, _ = score(lines)
+    best = lines[int(np.argmax(logp))]
+    _, after = score([best], end="")  # the state before the line break, as `draw` leaves it
+    return best, [s.numpy()[:1] for s in after]
 
 
 def compose(sampler, primer_tokens, specs, config, candidates=CANDIDATES, rounds=ROUNDS) -> Poem:
