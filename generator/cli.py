@@ -189,9 +189,9 @@ def train(
 @click.option(
     "--temperature",
     "-t",
-    default=1.0,
-    show_default=True,
-    help="Sampling temperature, > 0: lower is safer, higher is wilder.",
+    type=float,
+    help="Sampling temperature, > 0: lower is safer, higher is wilder. Default: the corpus "
+    "plugin's (music 0.8, verse 1.0).",
 )
 @click.option(
     "--top-k",

@@ -20,7 +20,7 @@ from generator.vocab import SPECIALS
 class SampleConfig:
     """How to draw tokens; validated here so the library refuses what the CLI refuses."""
 
-    temperature: float = 1.0  # < 1 is more conservative, > 1 more adventurous
+    temperature: float | None = None  # < 1 safer, > 1 wilder; None: the plugin's default
     top_k: int = 0  # keep only the k likeliest tokens (0: all)
     top_p: float = 1.0  # keep the smallest set of tokens with this much probability
     max_tokens: int = 2000  # hard cap on generated tokens per output
@@ -29,7 +29,7 @@ class SampleConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if not self.temperature > 0:
+        if self.temperature is not None and not self.temperature > 0:
             raise GenError(f"temperature must be > 0, got {self.temperature}")
         if self.top_k < 0:
             raise GenError(f"top-k must be >= 0, got {self.top_k}")
@@ -58,6 +58,10 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
     needs_set, needs_clear, sets, clears = (
         tf.constant(rules[k]) for k in ("needs_set", "needs_clear", "sets", "clears")
     )  # each (vocab, flags)
+    # Token kinds (vocab, kinds), one-hot: what the model gave to forbidden tokens goes to the
+    # allowed tokens of the same kind, so forbidding wrong note-offs does not turn them into
+    # note-ons. Without kinds, everything is one kind.
+    kinds = tf.constant(rules.get("kinds", np.ones((vocab_size, 1), np.float32)))
 
     def rule_mask(flags):
         """0 where a token is allowed, -inf where its flags are not met; (batch, vocab)."""
@@ -70,8 +74,18 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
         """Flags after each stream's token `ids`; (batch, flags)."""
         return tf.maximum(flags * (1.0 - tf.gather(clears, ids)), tf.gather(sets, ids))
 
+    def constrain(logits, flags):
+        """Log-probabilities under the rules, each kind keeping the model's share; (batch,
+        vocab)."""
+        logp = tf.nn.log_softmax(logits)
+        mask = rule_mask(flags)
+        share = tf.matmul(tf.exp(logp), kinds)  # (batch, kinds)
+        kept = tf.matmul(tf.exp(logp + mask), kinds)
+        scale = tf.where(kept > 0, share / tf.maximum(kept, 1e-30), 0.0)
+        return logp + mask + tf.math.log(tf.matmul(scale, kinds, transpose_b=True))
+
     def filter_logits(logits, temperature, top_k, top_p, flags):
-        logits = logits / temperature + ban + rule_mask(flags)  # (batch, vocab)
+        logits = constrain(logits / temperature + ban, flags)  # (batch, vocab)
         k = tf.where(top_k > 0, tf.minimum(top_k, vocab_size), vocab_size)
         kth = tf.math.top_k(logits, k).values[:, -1:]
         logits = tf.where(logits < kth, -np.inf, logits)
@@ -119,7 +133,7 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
             ids = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, t]))[:, 0]
             ids = tf.cast(ids, tf.int32)
             out = out.write(t, ids)
-            allowed = logits + ban + rule_mask(flags)
+            allowed = constrain(logits + ban, flags)
             chosen = tf.gather(tf.nn.log_softmax(allowed), ids, batch_dims=1)
             logp += tf.where(done, 0.0, chosen)
             total += tf.gather_nd(units, tf.stack([prev, ids], axis=1))
@@ -237,7 +251,12 @@ class Sampler:
             tf.constant(config.max_tokens),
             tf.constant(self.units(config.unit)),
             tf.constant(limit, tf.float32),
-            tf.constant(config.temperature, tf.float32),
+            tf.constant(
+                self.plugin.default_temperature
+                if config.temperature is None
+                else config.temperature,
+                tf.float32,
+            ),
             tf.constant(config.top_k),
             tf.constant(config.top_p, tf.float32),
             tf.constant(config.seed),

@@ -79,6 +79,7 @@ class Corpus:
     binary_output: bool = True  # outputs cannot be concatenated on standard output
     output_suffixes: tuple[str, ...] | None = None  # suffixes `write` can produce; None: any
     lead_in: tuple[str, ...] = ()  # follows <start> in training and sampling, never written
+    default_temperature: float = 1.0  # sampling temperature when --temperature is not given
 
     # -- what the model needs to know about tokens ----------------------------------------
     def base_vocabulary(self) -> list[str] | None:
@@ -98,6 +99,8 @@ class Corpus:
 
         Arrays of shape (vocab, flags): `needs_set` / `needs_clear` say which flags must be
         on / off for a token to be allowed, `sets` / `clears` which flags it turns on / off.
+        An optional `kinds` (vocab, kinds), one-hot, groups tokens: the probability the model
+        gives to forbidden tokens goes to the allowed tokens of their kind.
         """
         return None
 
