@@ -164,3 +164,46 @@ def test_scorer_sums_the_log_probabilities_of_the_fed_tokens(tiny):
     expected0 = full[0, 1, 7] + full[0, 2, 3] + full[0, 3, 9]  # tokens at positions 2, 3, 4
     expected1 = full[1, 1, 4]  # position 2 only
     np.testing.assert_allclose(logp.numpy(), [expected0, expected1], rtol=1e-5)
+
+
+class FixedStep:
+    """A stand-in step model whose next-token probabilities are always `probs`."""
+
+    def __init__(self, probs):
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(units=1, layers=1)
+        self.logits = tf.math.log(tf.constant([probs], tf.float32))
+
+    def zero_states(self, batch):
+        return [tf.zeros((batch, 1))] * 2
+
+    def __call__(self, ids, states):
+        return tf.repeat(self.logits, tf.shape(ids)[0], axis=0), states
+
+
+def test_forbidden_probability_stays_within_its_kind():
+    # tokens: 0 and 1 of kind "note-off", 2 of kind "shift"; token 1 needs a flag never set
+    rules = {
+        "needs_set": np.array([[0], [1], [0]], np.float32),
+        "needs_clear": np.zeros((3, 1), np.float32),
+        "sets": np.zeros((3, 1), np.float32),
+        "clears": np.zeros((3, 1), np.float32),
+        "kinds": np.array([[1, 0], [1, 0], [0, 1]], np.float32),
+    }
+    sampler = make_sampler(FixedStep([0.1, 0.6, 0.3]), 3, banned=[], rules=rules)
+    ids, _, _, _ = sampler(
+        tf.constant(np.zeros((500, 1), np.int32)),
+        [tf.zeros((500, 1))] * 2,
+        tf.constant(4),
+        tf.constant(np.zeros((3, 3), np.float32)),
+        tf.constant(np.inf, tf.float32),
+        tf.constant(1.0),
+        tf.constant(0),
+        tf.constant(1.0),
+        tf.constant(3),
+    )
+    ids = ids.numpy()
+    assert not (ids == 1).any()
+    share = (ids == 0).mean()  # 0.1 + 0.6 moved from the forbidden token of its kind
+    assert 0.65 < share < 0.75, share  # plain masking would give 0.1 / 0.4 = 0.25
