@@ -136,7 +136,7 @@ def write_samples(
             verse_forms.compose(
                 sampler, primer_tokens, specs, replace(config, seed=(config.seed + k) % 2**31)
             )
-            for k in iterate_with_progress(range(num), num, f"Writing {num} poems")
+            for k in iterate_with_progress(range(num), num, "Writing poems")
         ]
         outputs = [list(p.text()) for p in poems]
         for line in verse_forms.report(poems):
