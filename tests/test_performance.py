@@ -246,3 +246,22 @@ def test_real_chorales_round_trip():
         events = MidiCorpus().encode_file(path)
         assert len(events) > 100
         assert roundtrip(events) == events
+
+
+def test_overlong_notes_end_at_the_limit_only_when_asked():
+    events = ["on:60", "shift:100", "on:64", "shift:100"] + ["shift:100"] * 5 + ["off:60"]
+    capped = perf.events_to_midi(events, max_note_seconds=2.5)
+    ends, t = {}, 0.0
+    for msg in mido.MidiFile(file=_saved(capped)):
+        t += msg.time
+        if msg.type in ("note_on", "note_off") and not (msg.type == "note_on" and msg.velocity):
+            ends[msg.note] = round(t, 2)
+    assert ends == {60: 2.5, 64: 3.5}  # each ended 2.5 s after it began
+    assert roundtrip(events)[-2:] == ["off:60", "off:64"]  # uncapped: notes last to their end
+
+
+def _saved(mid):
+    buffer = io.BytesIO()
+    mid.save(file=buffer)
+    buffer.seek(0)
+    return buffer

@@ -12,6 +12,7 @@ from generator.corpora.base import Corpus
 from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
+MAX_NOTE_SECONDS = 5.0  # written notes end after this long (longer than a chorale's fermatas)
 
 
 def _describe(exc: Exception) -> str:
@@ -58,7 +59,7 @@ class MidiCorpus(Corpus):
             raise GenError(f"cannot decode MIDI ({_describe(exc)})") from None
 
     def write(self, tokens: list[str], path: Path) -> None:
-        performance.events_to_midi(tokens).save(path)
+        performance.events_to_midi(tokens, MAX_NOTE_SECONDS).save(path)
 
     def carry_over(self, primer_tokens: list[str]) -> list[str]:
         velocities = [t for t in primer_tokens if t.startswith("vel:")]

@@ -136,11 +136,14 @@ def midi_to_events(mid: mido.MidiFile) -> list[str]:
     return events
 
 
-def events_to_midi(events: list[str]) -> mido.MidiFile:
+def events_to_midi(events: list[str], max_note_seconds: float | None = None) -> mido.MidiFile:
     """A type-0 MIDI file playing `events`; every note that is turned on is turned off.
 
     Tokens that are not events (special tokens) are ignored, so any model output decodes.
+    With `max_note_seconds`, a note still sounding after that long is ended there (a sampled
+    note whose note-off the model forgot does not hang on); its later note-off is ignored.
     """
+    max_steps = round(max_note_seconds * STEPS_PER_SECOND) if max_note_seconds else None
     ticks_per_step = TICKS_PER_BEAT * 1_000_000 / TEMPO / STEPS_PER_SECOND  # 9.6
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("set_tempo", tempo=TEMPO, time=0))
@@ -148,10 +151,12 @@ def events_to_midi(events: list[str]) -> mido.MidiFile:
     timed = []  # (tick, message) in order
     step, velocity = 0, 64
     sounding = [False] * NUM_PITCHES
+    started = [0] * NUM_PITCHES  # step at which each sounding pitch began
 
-    def emit(kind: str, pitch: int) -> None:
+    def emit(kind: str, pitch: int, at: int | None = None) -> None:
         vel = velocity if kind == "note_on" else 0
-        timed.append((round(step * ticks_per_step), mido.Message(kind, note=pitch, velocity=vel)))
+        tick = round((step if at is None else at) * ticks_per_step)
+        timed.append((tick, mido.Message(kind, note=pitch, velocity=vel)))
 
     for event in events:
         kind, _, value = event.partition(":")
@@ -159,6 +164,13 @@ def events_to_midi(events: list[str]) -> mido.MidiFile:
             continue
         n = int(value)
         if kind == "shift" and 1 <= n <= MAX_SHIFT_STEPS:
+            if max_steps:  # end overlong notes, earliest first, at their time limit
+                for end, pitch in sorted(
+                    (started[p] + max_steps, p) for p in range(NUM_PITCHES) if sounding[p]
+                ):
+                    if end <= step + n:
+                        emit("note_off", pitch, at=end)
+                        sounding[pitch] = False
             step += n
         elif kind == "vel" and n < VELOCITY_BINS:
             velocity = bin_velocity(n)
@@ -166,7 +178,7 @@ def events_to_midi(events: list[str]) -> mido.MidiFile:
             if sounding[n]:
                 emit("note_off", n)
             emit("note_on", n)
-            sounding[n] = True
+            sounding[n], started[n] = True, step
         elif kind == "off" and n < NUM_PITCHES and sounding[n]:
             emit("note_off", n)
             sounding[n] = False
