@@ -1,6 +1,6 @@
 """The `gen` command line: thin click commands over the library; no ML code here.
 
-Library code raises `GenError` for problems a user can fix; `main` prints those as one
+Library code raises `GenError` for problems a user can fix; `GenGroup` prints those as one
 `Error: ...` line and exits 1. TensorFlow is imported only inside the commands that need it.
 """
 
