@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.atomic import write_text
 from generator.corpora.base import Corpus
 from generator.errors import GenError
 from generator.progress import map_with_progress
@@ -71,10 +72,8 @@ def _encode_job(job: tuple[Corpus, str, str]) -> tuple[list[str] | None, str | N
         tokens, error = plugin.encode_file(Path(source)), None
     except GenError as exc:
         tokens, error = None, str(exc)
-    tmp = f"{target}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump({"tokens": tokens, "error": error}, f)
-    os.replace(tmp, target)  # atomic: a crash never leaves a half-written entry
+    # atomic: a crash never leaves a half-written entry
+    write_text(target, json.dumps({"tokens": tokens, "error": error}))
     return tokens, error
 
 

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.atomic import atomic_path, write_text
 from generator.errors import GenError
 from generator.model import ModelConfig
 from generator.vocab import Vocab
@@ -32,18 +33,13 @@ WEIGHTS = {"best": "best.weights.h5", "last": "last.weights.h5"}
 
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2))
 
 
 def save_weights(model, run_dir: Path, which: str) -> None:
     """Save `model`'s weights as `which` ("best" or "last") atomically."""
-    target = Path(run_dir) / WEIGHTS[which]
-    tmp = target.with_name(f".{which}-tmp{os.getpid()}.weights.h5")  # Keras wants this suffix
-    model.save_weights(tmp)
-    os.replace(tmp, target)
+    with atomic_path(Path(run_dir) / WEIGHTS[which]) as tmp:  # keeps Keras' .weights.h5
+        model.save_weights(tmp)
 
 
 def new_run_dir(root: Path, corpus_name: str, run: str | None = None) -> Path:

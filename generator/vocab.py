@@ -7,13 +7,13 @@ piece or poem so that sampling can begin from nothing. The sampler never emits e
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from generator.atomic import write_text
 from generator.errors import GenError
 
 FORMAT = "gen-vocab/1"
@@ -73,10 +73,7 @@ class Vocab:
 
     def save(self, path: Path) -> None:
         """Write atomically: a temporary file in the same folder, then a rename."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"format": FORMAT, "tokens": self.tokens}, indent=0))
-        os.replace(tmp, path)
+        write_text(path, json.dumps({"format": FORMAT, "tokens": self.tokens}, indent=0))
 
     @classmethod
     def load(cls, path: Path) -> Vocab:

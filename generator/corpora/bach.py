@@ -7,10 +7,10 @@ path as a user's files. Later uses find the converted files there.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from generator.atomic import atomic_path, write_text
 from generator.errors import GenError
 from generator.progress import map_with_progress
 
@@ -40,9 +40,8 @@ def _convert(job: tuple[str, str]) -> str | None:
         from music21 import converter
 
         score = converter.parse(source)
-        tmp = f"{target}.tmp{os.getpid()}.mid"
-        score.write("midi", fp=tmp)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            score.write("midi", fp=str(tmp))
         return None
     except Exception as exc:  # one bad score must not stop the rest
         return f"{Path(source).name}: {exc}"
@@ -71,9 +70,7 @@ def _lyrics(job: tuple[str, str]) -> str | None:
             lines.append(" ".join(words))
         if not lines:
             return f"{Path(source).name}: no lyrics"
-        tmp = f"{target}.tmp{os.getpid()}"
-        Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        write_text(target, "\n".join(lines) + "\n")
         return None
     except Exception as exc:  # one bad score must not stop the rest
         return f"{Path(source).name}: {exc}"

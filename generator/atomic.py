@@ -1,0 +1,34 @@
+"""Atomic file writes: write to a temporary name beside the target, then rename.
+
+A crash at any moment leaves either the previous file or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path in `path`'s folder with `path`'s suffixes (writers such as Keras
+    and music21 choose the format by suffix); on success it replaces `path`, on failure it is
+    removed."""
+    path = Path(path)
+    suffixes = "".join(path.suffixes)
+    stem = path.name[: len(path.name) - len(suffixes)]
+    tmp = path.with_name(f".{stem}.tmp{os.getpid()}{suffixes}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: Path | str, text: str) -> None:
+    """Write UTF-8 text to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
