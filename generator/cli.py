@@ -15,6 +15,17 @@ from generator.errors import GenError
 DEFAULT_CHECKPOINTS = Path("checkpoints")
 
 
+def checkpoint_dir_option(help_text: str):
+    """The --checkpoint-dir option that `train` and `sample` share, with their own help."""
+    return click.option(
+        "--checkpoint-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_CHECKPOINTS,
+        show_default=True,
+        help=help_text,
+    )
+
+
 class GenGroup(click.Group):
     """A click group that shows a `GenError` as one `Error: ...` line with exit status 1."""
 
@@ -72,13 +83,7 @@ def corpora():
     help="A file or folder to validate on (a fixed split); default: --val-fraction of the "
     "corpus files.",
 )
-@click.option(
-    "--checkpoint-dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CHECKPOINTS,
-    show_default=True,
-    help="Folder that holds one sub-folder per training run.",
-)
+@checkpoint_dir_option("Folder that holds one sub-folder per training run.")
 @click.option("--run", help="Name of this run's folder (default: <corpus>-<date>-<time>).")
 @click.option("--layers", default=2, show_default=True, help="Stacked LSTM layers.")
 @click.option("--units", default=256, show_default=True, help="LSTM units per layer.")
@@ -172,13 +177,7 @@ def train(
     type=click.Path(path_type=Path),
     help="Run folder to sample from (default: the latest under --checkpoint-dir).",
 )
-@click.option(
-    "--checkpoint-dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CHECKPOINTS,
-    show_default=True,
-    help="Where to look for the latest run.",
-)
+@checkpoint_dir_option("Where to look for the latest run.")
 @click.option(
     "--weights",
     type=click.Choice(["best", "last"]),

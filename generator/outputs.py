@@ -14,7 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from generator import checkpoint as ckpt_io
+from generator.atomic import atomic_path
+from generator.corpora import get_corpus
+from generator.corpora import verse as verse_forms
 from generator.errors import GenError
+from generator.progress import iterate_with_progress
 from generator.sample import SampleConfig, Sampler
 
 
@@ -55,16 +59,11 @@ def write_output(plugin, tokens: list[str], path: Path | None) -> None:
             except BrokenPipeError:  # e.g. `gen sample --out - | head`: the reader left
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:
-        plugin.write(tokens, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            plugin.write(tokens, tmp)
     except OSError as exc:
         raise GenError(f"cannot write '{path}': {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _targets(out: str, num: int, plugin, force: bool) -> list[Path | None]:
@@ -111,11 +110,20 @@ def write_samples(
     log=print,
 ) -> list[str]:
     """Draw `num` outputs from `checkpoint` and write them; returns what was written."""
+    if not verse.constrained and verse.lines and verse.stanzas:
+        raise GenError("give --lines or --stanzas, not both (or use them with --form)")
     ckpt = ckpt_io.load_checkpoint(checkpoint)
-    sampler = Sampler(ckpt, weights)
-    plugin, vocab = sampler.plugin, sampler.vocab
+    plugin = get_corpus(ckpt.corpus_name)
+    # everything a user can get wrong is checked before TensorFlow and the weights load
     targets = _targets(out, num, plugin, force)
     primer_tokens = plugin.encode_primer(primer) if primer else []
+    specs = None
+    if verse.constrained:
+        specs = verse_forms.plan(
+            verse.form, verse.rhyme, verse.syllables, verse.lines, verse.stanzas
+        )
+    sampler = Sampler(ckpt, weights)
+    vocab = sampler.vocab
     unseen = vocab.unknown(primer_tokens)
     if unseen:  # documented policy: drop what the model never saw, and say so
         shown = ", ".join(repr(t) for t in unseen)
@@ -124,14 +132,7 @@ def write_samples(
             "rare in training); dropped"
         )
         primer_tokens = [t for t in primer_tokens if t in vocab.index]
-    if verse.constrained:
-        from generator.corpora import verse as verse_forms
-
-        specs = verse_forms.plan(
-            verse.form, verse.rhyme, verse.syllables, verse.lines, verse.stanzas
-        )
-        from generator.progress import iterate_with_progress
-
+    if specs is not None:
         poems = [  # one poem after another; each line's candidates are a batch
             verse_forms.compose(
                 sampler, primer_tokens, specs, replace(config, seed=(config.seed + k) % 2**31)
@@ -142,8 +143,6 @@ def write_samples(
         for line in verse_forms.report(poems):
             log(line)
     else:
-        if verse.lines and verse.stanzas:
-            raise GenError("give --lines or --stanzas, not both (or use them with --form)")
         if verse.lines or verse.stanzas:
             unit = "lines" if verse.lines else "stanzas"
             config = replace(config, unit=unit, unit_limit=float(verse.lines or verse.stanzas))
