@@ -2,8 +2,8 @@
 
 Each input file's tokens (or the reason it could not be read) are stored once under
 `<cache dir>/tokens/<plugin>/<key>.json`, where the key hashes the file's bytes, the plugin's
-name, version and settings. A second run on the same corpus reads JSON instead of re-encoding,
-and a changed or added file is the only one encoded again.
+name, version and settings, and the entry format. A second run on the same corpus reads JSON
+instead of re-encoding, and a changed or added file is the only one encoded again.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from generator.atomic import write_text
 from generator.corpora.base import Corpus
 from generator.errors import GenError
 from generator.progress import map_with_progress
+
+ENTRY_FORMAT = 2  # cache entries hold {"pieces": [[token, ...], ...], "error": reason or null}
 
 
 def cache_dir() -> Path:
@@ -46,12 +48,22 @@ def writable_folder(folder: Path) -> Path:
 
 @dataclass
 class EncodedCorpus:
-    """The token streams of a corpus, one per file that could be read, and the skipped files."""
+    """The token streams of a corpus: the pieces of each file that could be read (a file holds
+    one piece, or several such as the tunes of an ABC book), and the skipped files."""
 
     files: list[Path] = field(default_factory=list)
-    streams: list[list[str]] = field(default_factory=list)
+    pieces: list[list[list[str]]] = field(default_factory=list)  # per file, its token streams
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
     cached: int = 0  # how many files came from the cache
+
+    def streams_of(self, indices) -> list[list[str]]:
+        """The token streams of the files at `indices`, one per piece."""
+        return [piece for i in indices for piece in self.pieces[i]]
+
+    @property
+    def streams(self) -> list[list[str]]:
+        """Every piece's token stream, file by file."""
+        return self.streams_of(range(len(self.files)))
 
     @property
     def num_tokens(self) -> int:
@@ -60,21 +72,24 @@ class EncodedCorpus:
 
 def _key(plugin: Corpus, data: bytes) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([plugin.name, plugin.version, plugin.settings()], sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            [ENTRY_FORMAT, plugin.name, plugin.version, plugin.settings()], sort_keys=True
+        ).encode()
+    )
     h.update(data)
     return h.hexdigest()
 
 
-def _encode_job(job: tuple[Corpus, str, str]) -> tuple[list[str] | None, str | None]:
+def _encode_job(job: tuple[Corpus, str, str]) -> None:
     """Encode one file and store the result in the cache. Runs in a worker process."""
     plugin, source, target = job
     try:
-        tokens, error = plugin.encode_file(Path(source)), None
+        pieces, error = plugin.encode_pieces(Path(source)), None
     except GenError as exc:
-        tokens, error = None, str(exc)
+        pieces, error = None, str(exc)
     # atomic: a crash never leaves a half-written entry
-    write_text(target, json.dumps({"tokens": tokens, "error": error}))
-    return tokens, error
+    write_text(target, json.dumps({"pieces": pieces, "error": error}))
 
 
 def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -> EncodedCorpus:
@@ -94,7 +109,12 @@ def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -
         if not target.exists():
             todo.append((plugin, str(path), str(target)))
     if todo:
-        map_with_progress(_encode_job, todo, f"Encoding {len(todo)} {plugin.name} files")
+        map_with_progress(
+            _encode_job,
+            todo,
+            f"Encoding {len(todo)} {plugin.name} files",
+            min_items=plugin.parallel_min_files,
+        )
     result.cached = len(entries) - len(todo)
     for path, target in entries:
         entry = json.loads(target.read_text())
@@ -102,5 +122,5 @@ def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -
             result.skipped.append((path, entry["error"]))
         else:
             result.files.append(path)
-            result.streams.append(entry["tokens"])
+            result.pieces.append(entry["pieces"])
     return result

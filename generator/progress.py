@@ -21,15 +21,22 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def map_with_progress(func: Callable, items: list, label: str, workers: int | None = None) -> list:
-    """`[func(x) for x in items]`, across processes when worth it, with a progress bar.
+def map_with_progress(
+    func: Callable,
+    items: list,
+    label: str,
+    workers: int | None = None,
+    min_items: int = PARALLEL_MIN_ITEMS,
+) -> list:
+    """`[func(x) for x in items]`, across processes when there are at least `min_items`, with
+    a progress bar.
 
     `func` must be a picklable module-level function. Worker processes are started fresh
     ("spawn") so that nothing already imported in this process (TensorFlow's threads) is forked.
     """
     workers = worker_count() if workers is None else workers
     with click.progressbar(length=len(items), label=label, file=sys.stderr, show_pos=True) as bar:
-        if workers <= 1 or len(items) < PARALLEL_MIN_ITEMS:
+        if workers <= 1 or len(items) < max(2, min_items):
             results = []
             for item in items:
                 results.append(func(item))

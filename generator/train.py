@@ -47,7 +47,9 @@ def load_corpus(corpus_name: str, path: Path | None, log=print, user_folder=True
     plugin = get_corpus(corpus_name)
     folder = Path("corpora") / corpus_name
     if path is not None:
-        files, source = plugin.find_files(Path(path)), str(Path(path).resolve())
+        files = plugin.find_files(Path(path))
+        # a path that does not exist named a collection the plugin knows (music21:bach)
+        source = str(Path(path).resolve()) if Path(path).exists() else str(path)
     elif (
         user_folder
         and folder.is_dir()
@@ -72,9 +74,9 @@ def load_corpus(corpus_name: str, path: Path | None, log=print, user_folder=True
 def _split(vocab: Vocab, encoded: EncodedCorpus, config: TrainConfig, lead_in=()):
     """Training and validation id streams, split by file."""
     train_idx, val_idx = data.split_files(len(encoded.files), config.val_fraction, config.seed)
-    train = data.join_streams(vocab, [encoded.streams[i] for i in train_idx], lead_in)
+    train = data.join_streams(vocab, encoded.streams_of(train_idx), lead_in)
     if val_idx:
-        val = data.join_streams(vocab, [encoded.streams[i] for i in val_idx], lead_in)
+        val = data.join_streams(vocab, encoded.streams_of(val_idx), lead_in)
     else:  # one file: hold out the end of it
         train, val = data.split_stream(train, config.val_fraction)
     names = [str(Path(f).resolve()) for f in encoded.files]

@@ -138,7 +138,10 @@ def test_out_of_range_sampling_options_are_refused(trained):
     result = run("sample", "--checkpoint", run_dir, "--out", "x.mid", "--temperature", 0)
     assert result.exit_code == 1 and "temperature must be > 0" in result.output
     result = run("sample", "--checkpoint", run_dir, "--out", "x.txt")
-    assert result.exit_code == 1 and "writes .mid, .midi files, not .txt" in result.output
+    assert (
+        result.exit_code == 1
+        and "writes .mid, .midi, .musicxml, .xml, .mxl files, not .txt" in result.output
+    )
     result = run("sample", "--checkpoint", run_dir, "--out", "-", "-n", 2)
     assert result.exit_code == 1 and "cannot share standard output" in result.output
     result = run("sample", "--checkpoint", run_dir, "--out", "x.mid", "--seed", -1)

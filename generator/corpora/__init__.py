@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "gen.corpora"
 # name -> "module:Class"; imported only when used so `gen --help` stays fast.
 BUILTINS = {
     "midi": "generator.corpora.midi:MidiCorpus",
+    "score": "generator.corpora.score:ScoreCorpus",
     "text": "generator.corpora.text:TextCorpus",
 }
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from generator.atomic import atomic_path, write_text
+from generator.corpora import music21_io
 from generator.errors import GenError
 from generator.progress import map_with_progress
 
@@ -37,11 +38,9 @@ def _convert(job: tuple[str, str]) -> str | None:
     """Write one score as MIDI; returns an error message or None. Runs in a worker process."""
     source, target = job
     try:
-        from music21 import converter
-
-        score = converter.parse(source)
+        mid = music21_io.to_midi(music21_io.parse(Path(source)))
         with atomic_path(target) as tmp:
-            score.write("midi", fp=str(tmp))
+            mid.save(tmp)
         return None
     except Exception as exc:  # one bad score must not stop the rest
         return f"{Path(source).name}: {exc}"
@@ -52,9 +51,9 @@ def _lyrics(job: tuple[str, str]) -> str | None:
     worker process; returns an error message or None."""
     source, target = job
     try:
-        from music21 import converter, expressions
+        from music21 import expressions
 
-        soprano = converter.parse(source).parts[0]
+        soprano = music21_io.parse(Path(source)).parts[0]
         lines, words, word = [], [], ""
         for note in soprano.recurse().notes:
             if note.lyrics:  # the lowest-numbered verse sung on this note

@@ -56,8 +56,16 @@ class Corpus:
         raise GenError(f"corpus '{self.name}' has no default corpus; give --path")
 
     def encode_file(self, path: Path) -> list[str]:
-        """Tokens of one input file; raise `GenError` with the reason if it cannot be read."""
+        """Tokens of one input file; raise `GenError` with the reason if it cannot be read.
+        For a file of several pieces, the first piece's."""
         raise NotImplementedError
+
+    def encode_pieces(self, path: Path) -> list[list[str]]:
+        """Token streams of the pieces in one input file: one, unless the format collects
+        several (an ABC book of tunes). Each piece starts its own stream in training."""
+        return [self.encode_file(path)]
+
+    parallel_min_files: int = 16  # encode in worker processes from this many files on
 
     # -- writing --------------------------------------------------------------------------
     def write(self, tokens: list[str], path: Path) -> None:

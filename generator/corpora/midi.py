@@ -9,15 +9,11 @@ import numpy as np
 
 from generator.corpora import bach, performance
 from generator.corpora.base import Corpus
+from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musicxml
 from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
 MAX_NOTE_SECONDS = 5.0  # written notes end after this long (longer than a chorale's fermatas)
-
-
-def _describe(exc: Exception) -> str:
-    """An exception as `Type: message`, or just `Type` when it has no message."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class MidiCorpus(Corpus):
@@ -27,7 +23,7 @@ class MidiCorpus(Corpus):
     description = "MIDI files (.mid, .midi) as performance events; default: Bach chorales"
     suffix = ".mid"
     input_suffixes = (".mid", ".midi")
-    output_suffixes = (".mid", ".midi")
+    output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES)  # MusicXML: sheet music
     default_temperature = 0.8  # measured: at 1.0 sampled chorales drift into 8-note clusters
     version = "1"
     token_name = "event"
@@ -50,16 +46,20 @@ class MidiCorpus(Corpus):
         try:
             mid = mido.MidiFile(path)
         except Exception as exc:  # mido raises many types for broken files
-            raise GenError(f"not a readable MIDI file ({_describe(exc)})") from None
+            raise GenError(f"not a readable MIDI file ({describe(exc)})") from None
         try:
             return performance.midi_to_events(mid)
         except GenError:
             raise
         except Exception as exc:  # e.g. malformed meta messages found while merging tracks
-            raise GenError(f"cannot decode MIDI ({_describe(exc)})") from None
+            raise GenError(f"cannot decode MIDI ({describe(exc)})") from None
 
     def write(self, tokens: list[str], path: Path) -> None:
-        performance.events_to_midi(tokens, MAX_NOTE_SECONDS).save(path)
+        mid = performance.events_to_midi(tokens, MAX_NOTE_SECONDS)
+        if Path(path).suffix.lower() in MUSICXML_SUFFIXES:
+            write_musicxml(mid, path)
+        else:
+            mid.save(path)
 
     def carry_over(self, primer_tokens: list[str]) -> list[str]:
         velocities = [t for t in primer_tokens if t.startswith("vel:")]

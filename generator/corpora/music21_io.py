@@ -1,0 +1,67 @@
+"""Scores through music21: parse any format it reads, render to MIDI, write MusicXML.
+
+music21 caches parsed files as pickles in its scratch folder and reads them back on the next
+parse; `gen` never does either (a pickle can carry code), it parses the source every time and
+keeps its own JSON token cache instead.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import mido
+
+from generator.errors import GenError
+
+MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
+
+
+def describe(exc: Exception) -> str:
+    """An exception as `Type: message`, or just `Type` when it has no message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def parse(path: Path):
+    """A music21 Score, Part or Opus parsed from `path`; a `GenError` with the reason if not."""
+    from music21 import converter
+
+    try:
+        return converter.parse(Path(path), forceSource=True, storePickle=False)
+    except Exception as exc:  # music21 raises many types for files it cannot read
+        raise GenError(f"music21 cannot read it ({describe(exc)})") from None
+
+
+def pieces(parsed) -> list:
+    """The pieces in a parsed file: the scores of an Opus (an ABC book), else the file itself."""
+    from music21 import stream
+
+    if isinstance(parsed, stream.Opus):
+        return list(parsed.scores)
+    return [parsed]
+
+
+def to_midi(piece) -> mido.MidiFile:
+    """The MIDI file music21 writes for a score (the same bytes as `score.write("midi")`)."""
+    from music21.midi import translate
+
+    try:
+        data = translate.streamToMidiFile(piece).writestr()
+    except Exception as exc:
+        raise GenError(f"music21 cannot render it as MIDI ({describe(exc)})") from None
+    return mido.MidiFile(file=io.BytesIO(data))
+
+
+def write_musicxml(mid: mido.MidiFile, path: Path) -> None:
+    """Write a MIDI performance as sheet music: music21 quantises it (to sixteenths and
+    eighth-note triplets) and writes MusicXML (compressed when `path` ends in .mxl)."""
+    from music21 import converter
+
+    buffer = io.BytesIO()
+    mid.save(file=buffer)
+    try:
+        score = converter.parseData(buffer.getvalue(), format="midi")
+        fmt = "mxl" if Path(path).suffix.lower() == ".mxl" else "musicxml"
+        score.write(fmt, fp=str(path))
+    except Exception as exc:
+        raise GenError(f"music21 cannot write it as MusicXML ({describe(exc)})") from None
