@@ -41,7 +41,7 @@ def test_gen_help_answers_without_importing_tensorflow():
 def test_code_passes_ruff():
     for args in (["check"], ["format", "--check"]):
         result = subprocess.run(
-            ["ruff", *args, "--no-cache", "generator", "tests", "benchmarks"],
+            ["ruff", *args, "--no-cache", "generator", "tests", "benchmarks", "examples"],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -57,8 +57,12 @@ def test_broken_clashing_and_old_plugins_are_reported_and_skipped(monkeypatch):
         ("midi", f"{__name__}:ReversedCorpus"),
         ("old", f"{__name__}:OldCorpus"),
         ("reversed", f"{__name__}:ReversedCorpus"),
+        ("alias", f"{__name__}:ReversedCorpus"),
+        ("notaplugin", "pathlib:Path"),
     )
     found = registry.discover()
+    assert found["alias"].error == "is registered as 'alias' but calls itself 'reversed'"
+    assert "does not subclass" in found["notaplugin"].error
     assert "failed to load" in found["broken"].error
     assert found["midi"].cls.__name__ == "MidiCorpus"  # the built-in wins
     assert any("clashes with the built-in" in (p.error or "") for p in found.values())

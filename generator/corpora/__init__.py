@@ -47,10 +47,12 @@ def _load(target: str) -> type[Corpus]:
     return getattr(importlib.import_module(module), attr)
 
 
-def _check(cls) -> str | None:
-    """Why `cls` cannot be used as a plugin, or None if it can."""
+def _check(cls, name: str) -> str | None:
+    """Why `cls`, registered as `name`, cannot be used as a plugin, or None if it can."""
     if not (isinstance(cls, type) and issubclass(cls, Corpus)):
         return "does not subclass generator.corpora.base.Corpus"
+    if cls.name != name:
+        return f"is registered as '{name}' but calls itself '{cls.name}'"
     if cls.contract != CONTRACT_VERSION:
         return (
             f"written for plugin contract {cls.contract}, this gen speaks contract "
@@ -76,7 +78,7 @@ def discover() -> dict[str, PluginInfo]:
         except Exception as exc:  # any import failure of foreign code is reported, not raised
             found[ep.name] = PluginInfo(ep.name, source, error=f"failed to load: {exc!r}")
             continue
-        found[ep.name] = PluginInfo(ep.name, source, cls, _check(cls))
+        found[ep.name] = PluginInfo(ep.name, source, cls, _check(cls, ep.name))
     return found
 
 

@@ -41,12 +41,36 @@ def pieces(parsed) -> list:
     return [parsed]
 
 
+def without_repeats(piece):
+    """A copy of `piece` with its repeat signs, repeat expressions and volta brackets removed,
+    so that it plays once through as written."""
+    import copy
+
+    from music21 import bar, repeat, spanner
+
+    piece = copy.deepcopy(piece)
+    for measure in piece.recurse().getElementsByClass("Measure"):
+        if isinstance(measure.leftBarline, bar.Repeat):
+            measure.leftBarline = None
+        if isinstance(measure.rightBarline, bar.Repeat):
+            measure.rightBarline = None
+    for kind in (repeat.RepeatExpression, spanner.RepeatBracket):
+        for element in list(piece.recurse().getElementsByClass(kind)):
+            element.activeSite.remove(element)
+    return piece
+
+
 def to_midi(piece) -> mido.MidiFile:
-    """The MIDI file music21 writes for a score (the same bytes as `score.write("midi")`)."""
+    """The MIDI file music21 writes for a score (the same bytes as `score.write("midi")`).
+    Where its repeats are malformed (music21 cannot expand them) it is played once through."""
     from music21.midi import translate
+    from music21.repeat import ExpanderException
 
     try:
-        data = translate.streamToMidiFile(piece).writestr()
+        try:
+            data = translate.streamToMidiFile(piece).writestr()
+        except ExpanderException:
+            data = translate.streamToMidiFile(without_repeats(piece)).writestr()
     except Exception as exc:
         raise GenError(f"music21 cannot render it as MIDI ({describe(exc)})") from None
     return mido.MidiFile(file=io.BytesIO(data))
