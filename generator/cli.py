@@ -110,6 +110,12 @@ def corpora():
     "--max-minutes", type=float, help="Stop after the epoch that passes this many minutes."
 )
 @click.option(
+    "--epoch-steps",
+    type=int,
+    help="Training steps per epoch, i.e. between checkpoints (default: one pass over the "
+    "training split); for corpora too large to wait a whole pass.",
+)
+@click.option(
     "--augment/--no-augment",
     default=True,
     show_default=True,
@@ -137,6 +143,7 @@ def train(
     learning_rate,
     val_fraction,
     max_minutes,
+    epoch_steps,
     augment,
     seed,
 ):
@@ -153,6 +160,7 @@ def train(
         augment=augment,
         seed=seed,
         max_minutes=max_minutes,
+        epoch_steps=epoch_steps,
     )
     model_options = {"layers": layers, "units": units, "embed_dim": embed_dim, "dropout": dropout}
     from generator.corpora import get_corpus

@@ -44,7 +44,7 @@ class WindowBatches:
     window is passed through one randomly chosen augmentation map (row 0 is the identity).
     """
 
-    def __init__(self, stream, seq_len, batch_size, aug_maps=None, seed=0):
+    def __init__(self, stream, seq_len, batch_size, aug_maps=None, seed=0, epoch_steps=None):
         if len(stream) < seq_len + 1:
             raise GenError(
                 f"the training split has {len(stream)} tokens, fewer than seq-len + 1 = "
@@ -53,9 +53,14 @@ class WindowBatches:
         self.stream, self.seq_len, self.batch_size = stream, seq_len, batch_size
         self.aug_maps = aug_maps
         self.rng = np.random.default_rng(seed)
+        self.epoch_steps = epoch_steps
 
     @property
     def steps_per_epoch(self) -> int:
+        """Batches per epoch: as set (a shorter epoch checkpoints more often), else one pass
+        over the stream."""
+        if self.epoch_steps:
+            return self.epoch_steps
         windows = (len(self.stream) - 1) // self.seq_len
         return max(1, -(-windows // self.batch_size))
 

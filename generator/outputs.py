@@ -147,7 +147,7 @@ def write_samples(
             unit = "lines" if verse.lines else "stanzas"
             config = replace(config, unit=unit, unit_limit=float(verse.lines or verse.stanzas))
         start = sampler.start(primer_tokens)
-        rows, _, _ = sampler.draw(start[None, :].repeat(num, axis=0), config)
+        rows, _, _ = sampler.draw(start[None, :].repeat(num, axis=0), config, want_logp=False)
         outputs = [vocab.decode(row) for row in rows]
     head = primer_tokens if primer_in_output else plugin.carry_over(primer_tokens)
     written = []

@@ -50,6 +50,7 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
     ban = np.zeros(vocab_size, np.float32)
     ban[banned] = -np.inf
     ban = tf.constant(ban)
+    has_rules = rules is not None
     if rules is None:  # one flag that no token reads or writes
         rules = {
             k: np.zeros((vocab_size, 1), np.float32)
@@ -84,17 +85,6 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
         scale = tf.where(kept > 0, share / tf.maximum(kept, 1e-30), 0.0)
         return logp + mask + tf.math.log(tf.matmul(scale, kinds, transpose_b=True))
 
-    def filter_logits(logits, temperature, top_k, top_p, flags):
-        logits = constrain(logits / temperature + ban, flags)  # (batch, vocab)
-        k = tf.where(top_k > 0, tf.minimum(top_k, vocab_size), vocab_size)
-        kth = tf.math.top_k(logits, k).values[:, -1:]
-        logits = tf.where(logits < kth, -np.inf, logits)
-        sorted_logits = tf.sort(logits, direction="DESCENDING")
-        probs = tf.nn.softmax(sorted_logits)
-        before = tf.cumsum(probs, axis=-1, exclusive=True)  # probability above each token
-        cutoff = tf.reduce_min(tf.where(before < top_p, sorted_logits, np.inf), -1, True)
-        return tf.where(logits < cutoff, -np.inf, logits)
-
     i32, f32 = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
     state = tf.TensorSpec((None, step_model.config.units), tf.float32)
     signature = [
@@ -109,44 +99,104 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
         i32,  # seed
     ]
 
-    @tf.function(input_signature=signature)
-    def draw(primer, states, max_tokens, units, unit_limit, temperature, top_k, top_p, seed):
-        """Returns ids (time, batch), lengths (batch,), log-probabilities (batch,) and states:
-        for a stream that reached `unit_limit`, the state before its last token (feed that
-        token to continue it); for one cut off by `max_tokens`, the state after it."""
-        batch = tf.shape(primer)[0]
-        logits = tf.zeros((batch, vocab_size))
-        flags = tf.zeros((batch, tf.shape(sets)[1]))
-        i = tf.constant(0)
-        while i < tf.shape(primer)[1]:  # feed the primer, keeping only the state and flags
-            logits, states = step_model(primer[:, i], states)
-            flags = update(flags, primer[:, i])
-            i += 1
-        prev = primer[:, -1]
-        out = tf.TensorArray(tf.int32, size=max_tokens)
-        done = tf.zeros((batch,), tf.bool)
-        lengths = tf.fill((batch,), max_tokens)
-        total, logp = tf.zeros((batch,)), tf.zeros((batch,))
-        t = tf.constant(0)
-        while t < max_tokens and not tf.reduce_all(done):
-            filtered = filter_logits(logits, temperature, top_k, top_p, flags)
-            ids = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, t]))[:, 0]
-            ids = tf.cast(ids, tf.int32)
-            out = out.write(t, ids)
-            allowed = constrain(logits + ban, flags)
-            chosen = tf.gather(tf.nn.log_softmax(allowed), ids, batch_dims=1)
-            logp += tf.where(done, 0.0, chosen)
-            total += tf.gather_nd(units, tf.stack([prev, ids], axis=1))
-            finished = tf.logical_and(tf.logical_not(done), total >= unit_limit)
-            lengths = tf.where(finished, t + 1, lengths)
-            done = tf.logical_or(done, finished)
-            new_logits, new_states = step_model(ids, states)
-            keep = done[:, None]  # finished streams keep the state before their last token
-            states = [tf.where(keep, old, new) for old, new in zip(states, new_states)]
-            logits, prev = new_logits, ids
-            flags = update(flags, ids)
-            t += 1
-        return out.stack()[:t], lengths, logp, states
+    def build(use_top_k: bool, use_top_p: bool, use_units: bool, use_logp: bool):
+        """The loop with only the work these options need: each step of a plain draw is the
+        LSTM step, the temperature and one categorical draw."""
+
+        @tf.function(input_signature=signature)
+        def draw(primer, states, max_tokens, units, unit_limit, temperature, top_k, top_p, seed):
+            batch = tf.shape(primer)[0]
+            logits = tf.zeros((batch, vocab_size))
+            flags = tf.zeros((batch, tf.shape(sets)[1]))
+            i = tf.constant(0)
+            while i < tf.shape(primer)[1]:  # feed the primer, keeping only state and flags
+                logits, states = step_model(primer[:, i], states)
+                if has_rules:
+                    flags = update(flags, primer[:, i])
+                i += 1
+            prev = primer[:, -1]
+            out = tf.TensorArray(tf.int32, size=max_tokens)
+            done = tf.zeros((batch,), tf.bool)
+            lengths = tf.fill((batch,), max_tokens)
+            total, logp = tf.zeros((batch,)), tf.zeros((batch,))
+            t = tf.constant(0)
+            while t < max_tokens and not (use_units and tf.reduce_all(done)):
+                filtered = logits / temperature + ban
+                if has_rules:
+                    filtered = constrain(filtered, flags)
+                if use_top_k:
+                    kth = tf.math.top_k(filtered, tf.minimum(top_k, vocab_size)).values[:, -1:]
+                    filtered = tf.where(filtered < kth, -np.inf, filtered)
+                if use_top_p:
+                    sorted_logits = tf.sort(filtered, direction="DESCENDING")
+                    probs = tf.nn.softmax(sorted_logits)
+                    before = tf.cumsum(probs, axis=-1, exclusive=True)  # mass above each
+                    cutoff = tf.reduce_min(
+                        tf.where(before < top_p, sorted_logits, np.inf), -1, True
+                    )
+                    filtered = tf.where(filtered < cutoff, -np.inf, filtered)
+                ids = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, t]))
+                ids = tf.cast(ids[:, 0], tf.int32)
+                out = out.write(t, ids)
+                if use_logp:  # at temperature 1, under the rules, before top-k/top-p
+                    allowed = constrain(logits + ban, flags) if has_rules else logits + ban
+                    chosen = tf.gather(tf.nn.log_softmax(allowed), ids, batch_dims=1)
+                    logp += tf.where(done, 0.0, chosen)
+                new_logits, new_states = step_model(ids, states)
+                if use_units:
+                    total += tf.gather_nd(units, tf.stack([prev, ids], axis=1))
+                    finished = tf.logical_and(tf.logical_not(done), total >= unit_limit)
+                    lengths = tf.where(finished, t + 1, lengths)
+                    done = tf.logical_or(done, finished)
+                    keep = done[:, None]  # finished streams keep the state before their last
+                    states = [tf.where(keep, old, new) for old, new in zip(states, new_states)]
+                else:
+                    states = new_states
+                logits, prev = new_logits, ids
+                if has_rules:
+                    flags = update(flags, ids)
+                t += 1
+            return out.stack()[:t], tf.minimum(lengths, t), logp, states
+
+        return draw
+
+    compiled = {}
+
+    def draw(
+        primer,
+        states,
+        max_tokens,
+        units,
+        unit_limit,
+        temperature,
+        top_k,
+        top_p,
+        seed,
+        want_logp=True,
+    ):
+        """Draw `max_tokens` ids (fewer where every stream reaches `unit_limit` of `units`,
+        a (vocab, vocab) matrix indexed by [previous id, id], or None) after a batch of
+        `primer` rows (batch, len) fed from `states`.
+
+        Returns ids (time, batch), lengths (batch,), log-probabilities (batch,; zeros unless
+        `want_logp`) and states: for a stream that reached `unit_limit`, the state before its
+        last token (feed that token to continue it); for one cut off by `max_tokens`, the
+        state after it. Each combination of options compiles once, on first use."""
+        use_units = units is not None and np.isfinite(unit_limit)
+        key = (top_k > 0, top_p < 1.0, use_units, want_logp)
+        if key not in compiled:
+            compiled[key] = build(*key)
+        return compiled[key](
+            tf.constant(primer, tf.int32),
+            list(states),
+            tf.constant(max_tokens, tf.int32),
+            tf.constant(units if use_units else np.zeros((vocab_size,) * 2), tf.float32),
+            tf.constant(unit_limit if use_units else np.inf, tf.float32),
+            tf.constant(temperature, tf.float32),
+            tf.constant(top_k, tf.int32),
+            tf.constant(top_p, tf.float32),
+            tf.constant(seed, tf.int32),
+        )
 
     return draw
 
@@ -236,30 +286,25 @@ class Sampler:
         units = np.asarray(self.plugin.token_units(self.vocab.tokens, unit), np.float32)
         return np.broadcast_to(units if units.ndim == 2 else units[None, :], (size, size))
 
-    def draw(self, primer: np.ndarray, config: SampleConfig, states=None):
+    def draw(self, primer: np.ndarray, config: SampleConfig, states=None, want_logp=True):
         """Draw from a batch of primers (batch, len); returns id lists, log-probabilities
-        and states: before the last id for a stream that reached its unit limit (feed that id
-        to continue it), after it for one cut off by `max_tokens`."""
-        tf = self.tf
+        (zeros unless `want_logp`) and states: before the last id for a stream that reached
+        its unit limit (feed that id to continue it), after it for one cut off by
+        `max_tokens`."""
         primer = np.atleast_2d(primer).astype(np.int32)
         if states is None:
             states = self.step_model.zero_states(primer.shape[0])
-        limit = config.unit_limit if config.unit else np.inf
         ids, lengths, logp, states = self._draw(
-            tf.constant(primer),
-            list(states),
-            tf.constant(config.max_tokens),
-            tf.constant(self.units(config.unit)),
-            tf.constant(limit, tf.float32),
-            tf.constant(
-                self.plugin.default_temperature
-                if config.temperature is None
-                else config.temperature,
-                tf.float32,
-            ),
-            tf.constant(config.top_k),
-            tf.constant(config.top_p, tf.float32),
-            tf.constant(config.seed),
+            primer,
+            states,
+            config.max_tokens,
+            self.units(config.unit) if config.unit else None,
+            config.unit_limit if config.unit else np.inf,
+            self.plugin.default_temperature if config.temperature is None else config.temperature,
+            config.top_k,
+            config.top_p,
+            config.seed,
+            want_logp,
         )
         ids, lengths = ids.numpy().T, lengths.numpy()  # (batch, time)
         rows = [row[:n].tolist() for row, n in zip(ids, lengths)]

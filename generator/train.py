@@ -29,10 +29,11 @@ class TrainConfig:
     augment: bool = True  # use the plugin's augmentations (transposition for music)
     seed: int = 0  # seeds the split, window order, augmentation and initial weights
     max_minutes: float | None = None  # stop after the epoch that passes this budget
+    epoch_steps: int | None = None  # steps per epoch; None: one pass over the training split
 
     def __post_init__(self):
-        for name in ("seq_len", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
+        for name in ("seq_len", "batch_size", "epochs", "epoch_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise GenError(f"{name.replace('_', '-')} must be at least 1")
         if self.learning_rate <= 0:
             raise GenError("learning-rate must be positive")
@@ -147,6 +148,7 @@ def train(
         config.batch_size,
         plugin.augmentations(vocab.tokens) if config.augment else None,
         config.seed,
+        config.epoch_steps,
     )
     val_windows = data.validation_windows(val_ids, config.seq_len)
     model_config = ModelConfig(vocab_size=len(vocab), **model_options)
@@ -181,6 +183,25 @@ def train(
     return run_dir
 
 
+def compile_model(model, config: TrainConfig, total_steps: int) -> None:
+    """Adam with a linear warm-up (100 steps, or a tenth of a short run) to the peak learning
+    rate, cosine decay to 5 % of it by `total_steps`, and global gradient-norm clipping."""
+    import keras
+
+    warmup = min(100, total_steps // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0,
+        max(1, total_steps - warmup),
+        alpha=0.05,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+
 def _fit(model_config, config: TrainConfig, batches, val_windows, on_epoch_end) -> None:
     """Compile and fit the model; Ctrl-C saves the latest weights before leaving."""
     from generator.tf_setup import import_tensorflow
@@ -190,20 +211,8 @@ def _fit(model_config, config: TrainConfig, batches, val_windows, on_epoch_end) 
 
     keras.utils.set_random_seed(config.seed)
     model = build_model(model_config)
-    total = config.epochs * batches.steps_per_epoch
-    warmup = min(100, total // 10)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0,
-        max(1, total - warmup),
-        alpha=0.05,
-        warmup_target=config.learning_rate,
-        warmup_steps=warmup,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    spec = tf.TensorSpec((None, None), tf.int32)
+    compile_model(model, config, config.epochs * batches.steps_per_epoch)
+    spec = tf.TensorSpec((None, config.seq_len), tf.int32)  # a known length: the fused LSTM
     dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=(spec, spec))
 
     class Callback(keras.callbacks.Callback):

@@ -37,18 +37,17 @@ def draw(
     seed=7,
 ):
     """Call a compiled sampler from <start>-like token 1 with zero states."""
-    units = np.zeros((12, 12), np.float32) if units is None else units
     states = [tf.zeros((batch, 8))] * 4
     ids, lengths, _, _ = sampler(
-        tf.constant(np.ones((batch, 1), np.int32)),
+        np.ones((batch, 1), np.int32),
         states,
-        tf.constant(max_tokens),
-        tf.constant(units),
-        tf.constant(limit, tf.float32),
-        tf.constant(temperature, tf.float32),
-        tf.constant(top_k),
-        tf.constant(top_p, tf.float32),
-        tf.constant(seed),
+        max_tokens,
+        units,
+        limit,
+        temperature,
+        top_k,
+        top_p,
+        seed,
     )
     return ids.numpy().T, lengths.numpy()
 
@@ -115,15 +114,7 @@ def test_states_of_streams_cut_by_max_tokens_are_after_their_last_token(tiny):
     model, step = tiny
     sampler = make_sampler(step, 12, banned=[0, 1])
     zeros = [tf.zeros((1, 8))] * 4
-    args = (tf.constant(1.0), tf.constant(1), tf.constant(1.0), tf.constant(0))
-    ids, _, _, states = sampler(
-        tf.constant([[1]]),
-        zeros,
-        tf.constant(5),
-        tf.constant(np.zeros((12, 12), np.float32)),
-        tf.constant(np.inf, tf.float32),
-        *args,
-    )
+    ids, _, _, states = sampler([[1]], zeros, 5, None, np.inf, 1.0, 1, 1.0, 0)
     seq = np.concatenate([[1], ids.numpy()[:, 0]])[None, :].astype(np.int32)
     expected = zeros
     for t in range(seq.shape[1]):
@@ -136,20 +127,11 @@ def test_returned_states_continue_a_stream_exactly(tiny):
     whole, _ = draw(sampler, batch=1, max_tokens=10, top_k=1)
     units = np.ones((12, 12), np.float32)
     states = [tf.zeros((1, 8))] * 4
-    args = (tf.constant(0.0 + 1.0), tf.constant(1), tf.constant(1.0), tf.constant(0))
-    first, n, _, states = sampler(
-        tf.constant([[1]]), states, tf.constant(10), tf.constant(units), tf.constant(4.0), *args
-    )
+    args = (1.0, 1, 1.0, 0)  # temperature, top-k, top-p, seed
+    first, n, _, states = sampler([[1]], states, 10, units, 4.0, *args)
     first = first.numpy().T[0][: n.numpy()[0]]
     assert len(first) == 4
-    rest, _, _, _ = sampler(
-        tf.constant([[first[-1]]]),
-        states,
-        tf.constant(6),
-        tf.constant(units * 0),
-        tf.constant(np.inf, tf.float32),
-        *args,
-    )
+    rest, _, _, _ = sampler([[first[-1]]], states, 6, None, np.inf, *args)
     assert first.tolist() + rest.numpy().T[0].tolist() == whole[0].tolist()
 
 
@@ -193,15 +175,7 @@ def test_forbidden_probability_stays_within_its_kind():
     }
     sampler = make_sampler(FixedStep([0.1, 0.6, 0.3]), 3, banned=[], rules=rules)
     ids, _, _, _ = sampler(
-        tf.constant(np.zeros((500, 1), np.int32)),
-        [tf.zeros((500, 1))] * 2,
-        tf.constant(4),
-        tf.constant(np.zeros((3, 3), np.float32)),
-        tf.constant(np.inf, tf.float32),
-        tf.constant(1.0),
-        tf.constant(0),
-        tf.constant(1.0),
-        tf.constant(3),
+        np.zeros((500, 1), np.int32), [tf.zeros((500, 1))] * 2, 4, None, np.inf, 1.0, 0, 1.0, 3
     )
     ids = ids.numpy()
     assert not (ids == 1).any()

@@ -1,0 +1,628 @@
+"""Speed benchmark: training, sampling, encoding, start-up and memory, each against baselines
+measured in the same run.
+
+    pip install -e '.[bench]'            # adds PyTorch for its rows (skipped if absent)
+    python benchmarks/run.py             # about 15 minutes on 2 CPU cores
+    python benchmarks/run.py --quick     # small sizes, a minute: checks that it all runs
+    python benchmarks/run.py --only train,sample --json out.json
+
+It prints one table per section and writes everything, with a description of the machine, as
+JSON (default benchmarks/results/<date>-<host>.json). Every figure is the median of several
+rounds, and the contenders of a section run in turn within each round, so a busy machine slows
+them alike. Ratios are gen's figure over the baseline's: above 1 is gen faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = [(2, 256), (3, 512)]  # (layers, units)
+VOCAB, EMBED, BATCH, SEQ = 400, 64, 64, 128
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# -- the machine ----------------------------------------------------------------------------
+def machine(tf) -> dict:
+    cpu = ""
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    gpus = [
+        tf.config.experimental.get_device_details(d).get("device_name", d.name)
+        for d in tf.config.list_physical_devices("GPU")
+    ]
+    import keras
+
+    return {
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "torch": torch_version,
+        "gpu": gpus or None,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def matmul_peak(tf, n: int) -> float:
+    """GFLOP/s of a float32 n x n matrix multiply (best of several)."""
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    mm = tf.function(lambda a, b: tf.matmul(a, b))
+    mm(a, b).numpy()
+    best = 0.0
+    for _ in range(10):
+        start = time.perf_counter()
+        mm(a, b).numpy()
+        best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def rounds(contenders: dict, repeats: int) -> dict:
+    """Median seconds per call of each contender, calling them in turn `repeats` times after
+    one warm-up call each."""
+    for run in contenders.values():
+        run()
+    times = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, run in contenders.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def torch_or_none():
+    try:
+        import torch
+
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        return torch
+    except ImportError:
+        log("PyTorch is not installed (pip install -e '.[bench]'): its rows are skipped")
+        return None
+
+
+def train_flops_per_token(layers: int, units: int) -> float:
+    """Multiply-adds x 2 of the forward pass, times 3 for forward + backward."""
+    lstm = sum(8 * units * ((EMBED if i == 0 else units) + units) for i in range(layers))
+    return 3 * (lstm + 2 * units * VOCAB)
+
+
+# -- training -------------------------------------------------------------------------------
+def keras_stock_model(keras, layers, units):
+    ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED)(ids)
+    for _ in range(layers):
+        x = keras.layers.LSTM(units, return_sequences=True)(x)
+    return keras.Model(ids, keras.layers.Dense(VOCAB)(x))
+
+
+def torch_model(torch, layers, units):
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(VOCAB, EMBED)
+            self.lstm = torch.nn.LSTM(EMBED, units, layers, batch_first=True)
+            self.dense = torch.nn.Linear(units, VOCAB)
+
+        def forward(self, x, state=None):
+            out, state = self.lstm(self.embed(x), state)
+            return self.dense(out), state
+
+    return Model()
+
+
+def bench_training(tf, args) -> list[dict]:
+    import keras
+    import numpy as np
+
+    from generator.model import ModelConfig, build_model
+    from generator.train import TrainConfig, compile_model
+
+    torch = torch_or_none()
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
+    y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
+    data = tf.data.Dataset.from_tensors((x, y)).repeat()
+    steps = args.train_steps
+    rows = []
+    for layers, units in args.sizes:
+        log(f"training {layers} x {units} ...")
+        contenders = {}
+
+        gen = build_model(ModelConfig(VOCAB, EMBED, units, layers, dropout=0.0))
+        compile_model(gen, TrainConfig(learning_rate=1e-3), 10**6)
+        contenders["gen"] = lambda m=gen: m.fit(data, steps_per_epoch=steps, verbose=0)
+
+        stock = keras_stock_model(keras, layers, units)
+        stock.compile(
+            keras.optimizers.Adam(1e-3),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        contenders["keras"] = lambda m=stock: m.fit(data, steps_per_epoch=steps, verbose=0)
+
+        if torch is not None:
+            model = torch_model(torch, layers, units)
+            opt = torch.optim.Adam(model.parameters(), 1e-3)
+            tx, ty = torch.from_numpy(x).long(), torch.from_numpy(y).long()
+
+            def torch_steps(model=model, opt=opt, tx=tx, ty=ty):
+                for _ in range(steps):
+                    opt.zero_grad()
+                    logits, _ = model(tx)
+                    loss = torch.nn.functional.cross_entropy(
+                        logits.reshape(-1, VOCAB), ty.reshape(-1)
+                    )
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    opt.step()
+
+            contenders["torch"] = torch_steps
+        seconds = rounds(contenders, args.repeats)
+        flops = train_flops_per_token(layers, units)
+        for name, sec in seconds.items():
+            tps = steps * BATCH * SEQ / sec
+            rows.append(
+                {
+                    "size": f"{layers}x{units}",
+                    "trainer": name,
+                    "tokens_per_s": tps,
+                    "gflops": tps * flops / 1e9,
+                    "peak_share": tps * flops / 1e9 / args.peak,
+                }
+            )
+        base = {r["trainer"]: r["tokens_per_s"] for r in rows if r["size"] == f"{layers}x{units}"}
+        for r in rows:
+            if r["size"] == f"{layers}x{units}":
+                r["gen_ratio"] = base["gen"] / r["tokens_per_s"]
+    return rows
+
+
+# -- sampling -------------------------------------------------------------------------------
+def bench_sampling(tf, args) -> list[dict]:
+    import keras
+    import numpy as np
+
+    from generator.corpora.midi import MidiCorpus
+    from generator.model import ModelConfig, StepModel, build_model
+    from generator.sample import make_sampler
+
+    torch = torch_or_none()
+    rows = []
+    n_tokens = args.sample_tokens
+    for layers, units in args.sizes:
+        log(f"sampling {layers} x {units} ...")
+        config = ModelConfig(VOCAB, EMBED, units, layers, dropout=0.0)
+        step = StepModel(build_model(config), config)
+        plain = make_sampler(step, VOCAB, banned=[0, 1])
+        tokens = (["<unk>", "<start>"] + MidiCorpus().base_vocabulary())[:VOCAB]
+        tokens += [f"x{i}" for i in range(VOCAB - len(tokens))]
+        music = make_sampler(step, VOCAB, [0, 1], MidiCorpus().token_rules(tokens))
+
+        def gen_draw(draw, batch, step=step):
+            states = step.zero_states(batch)
+            primer = np.ones((batch, 1), np.int32)
+            return lambda: draw(primer, states, n_tokens, None, np.inf, 1.0, 0, 1.0, 1, False)
+
+        contenders = {
+            ("gen", 1): gen_draw(plain, 1),
+            ("gen", 16): gen_draw(plain, 16),
+            ("gen, music grammar", 1): gen_draw(music, 1),
+            ("gen, music grammar", 16): gen_draw(music, 16),
+        }
+        per_call = {key: n_tokens * key[1] for key in contenders}
+
+        if torch is not None:
+            model = torch_model(torch, layers, units).eval()
+
+            def torch_loop(batch, model=model):
+                def run():
+                    with torch.no_grad():
+                        ids = torch.ones((batch, 1), dtype=torch.long)
+                        state = None
+                        for _ in range(n_tokens):
+                            logits, state = model(ids, state)
+                            probs = torch.softmax(logits[:, -1] / 1.0, -1)
+                            ids = torch.multinomial(probs, 1)
+
+                return run
+
+            contenders[("torch step loop", 1)] = torch_loop(1)
+            contenders[("torch step loop", 16)] = torch_loop(16)
+            per_call[("torch step loop", 1)] = n_tokens
+            per_call[("torch step loop", 16)] = n_tokens * 16
+
+        stock = keras_stock_model(keras, layers, units)
+        window = np.ones((1, SEQ), np.int32)
+        window_tokens = args.window_tokens
+
+        def window_loop(stock=stock, window=window, window_tokens=window_tokens):
+            w = window.copy()
+            for _ in range(window_tokens):
+                logits = stock.predict(w, verbose=0)[0, -1]
+                p = np.exp(logits - logits.max())
+                nxt = np.random.default_rng(0).choice(VOCAB, p=p / p.sum())
+                w = np.concatenate([w[:, 1:], [[nxt]]], axis=1)
+
+        contenders[("keras window per token", 1)] = window_loop
+        per_call[("keras window per token", 1)] = window_tokens
+
+        seconds = rounds(contenders, args.repeats)
+        size_rows = [
+            {
+                "size": f"{layers}x{units}",
+                "sampler": name,
+                "streams": batch,
+                "tokens_per_s": per_call[(name, batch)] / sec,
+            }
+            for (name, batch), sec in seconds.items()
+        ]
+        gen_one = next(
+            r["tokens_per_s"] for r in size_rows if r["sampler"] == "gen" and r["streams"] == 1
+        )
+        for r in size_rows:
+            r["gen_1_stream_ratio"] = gen_one / r["tokens_per_s"]
+        rows += size_rows
+    return rows
+
+
+# -- encoding -------------------------------------------------------------------------------
+def synthetic_midi(folder: Path, files: int, seed: int = 0) -> list[Path]:
+    """Type-1 MIDI files of 4 tracks (piano, bass, strings, drums) of random notes, ~30 s."""
+    import mido
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in range(files):
+        mid = mido.MidiFile(type=1, ticks_per_beat=480)
+        tempo = mido.MidiTrack(
+            [mido.MetaMessage("set_tempo", tempo=rng.choice([400_000, 500_000, 600_000]))]
+        )
+        mid.tracks.append(tempo)
+        for channel, low, high in ((0, 60, 84), (1, 36, 55), (2, 55, 79), (9, 35, 51)):
+            track = mido.MidiTrack()
+            events, tick = [], 0
+            for _ in range(rng.randint(40, 80)):
+                tick += rng.choice([0, 120, 240, 480])
+                length = rng.choice([120, 240, 480, 960])
+                pitch = rng.randint(low, high)
+                events.append((tick, 1, pitch, rng.randint(40, 110)))
+                events.append((tick + length, 0, pitch, 0))
+            events.sort()
+            last = 0
+            for t, on, pitch, vel in events:
+                kind = "note_on" if on else "note_off"
+                track.append(
+                    mido.Message(kind, note=pitch, velocity=vel, channel=channel, time=t - last)
+                )
+                last = t
+            mid.tracks.append(track)
+        path = folder / f"synthetic{n:04d}.mid"
+        mid.save(path)
+        paths.append(path)
+    return paths
+
+
+def bench_encoding(args, work: Path) -> list[dict]:
+    from generator.cache import cache_dir, encode_corpus
+    from generator.corpora import bach
+    from generator.corpora.midi import MidiCorpus
+
+    plugin = MidiCorpus()
+    log("encoding: the Bach chorales as MIDI (converted once into the cache) ...")
+    chorales = bach.chorale_midi_files(cache_dir(), args.chorales)
+    synthetic = synthetic_midi(work / "synthetic", args.synthetic_files)
+    rows = []
+    for name, files in (("Bach chorales", chorales), ("synthetic 4-track", synthetic)):
+        root = work / f"tokens-{len(rows)}"
+        for run in ("first run", "cached"):
+            start = time.perf_counter()
+            encoded = encode_corpus(plugin, files, root=root)
+            sec = time.perf_counter() - start
+            rows.append(
+                {
+                    "corpus": name,
+                    "run": run,
+                    "files": len(files),
+                    "events": encoded.num_tokens,
+                    "seconds": sec,
+                    "files_per_s": len(files) / sec,
+                    "events_per_s": encoded.num_tokens / sec,
+                }
+            )
+    return rows
+
+
+# -- start-up and memory ----------------------------------------------------------------------
+def gen_command() -> list[str]:
+    return [sys.executable, "-m", "generator"]
+
+
+def timed(cmd, env=None, until: str | None = None) -> float:
+    """Seconds until `cmd` exits, or until a line of its output starts with `until`."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    for line in proc.stdout:
+        if until and line.startswith(until):
+            elapsed = time.perf_counter() - start
+            proc.kill()
+            proc.wait()
+            return elapsed
+    proc.wait()
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed with status {proc.returncode}")
+    return time.perf_counter() - start
+
+
+def bench_startup(args, work: Path, env: dict) -> list[dict]:
+    from generator.cache import cache_dir
+    from generator.corpora import bach
+
+    log("start-up ...")
+    ckpt = work / "checkpoints"
+    corpus = bach.chorale_midi_files(cache_dir(), args.chorales)
+    folder = work / "chorales"
+    folder.mkdir(exist_ok=True)
+    for f in corpus:
+        target = folder / f.name
+        if not target.exists():
+            target.symlink_to(f)
+    tiny = ["--layers", "1", "--units", "32", "--epochs", "1", "--epoch-steps", "2"]
+    subprocess.run(
+        [
+            *gen_command(),
+            "train",
+            "--path",
+            folder,
+            "--run",
+            "tiny",
+            "--checkpoint-dir",
+            ckpt,
+            *tiny,
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    out = work / "first.mid"
+    cases = {
+        "gen --help": ([*gen_command(), "--help"], None),
+        "gen sample, 1 token": (
+            [
+                *gen_command(),
+                "sample",
+                "--checkpoint",
+                ckpt / "tiny",
+                "--out",
+                out,
+                "--length",
+                "1",
+                "--force",
+                "--no-report",
+            ],
+            None,
+        ),
+        "gen train, cached corpus: corpus loaded": (
+            [*gen_command(), "train", "--path", folder, "--checkpoint-dir", ckpt, *tiny],
+            "training on",
+        ),
+        "gen train, cached corpus: first step, validation and checkpoint done": (
+            [*gen_command(), "train", "--path", folder, "--checkpoint-dir", ckpt, *tiny[:-1], "1"],
+            "epoch 1:",
+        ),
+    }
+    rows = []
+    for name, (cmd, until) in cases.items():
+        times = [timed(cmd, env, until) for _ in range(args.repeats)]
+        rows.append({"command": name, "seconds": statistics.median(times)})
+    return rows
+
+
+PEAK = """
+import atexit, resource, sys
+atexit.register(lambda: print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                                file=sys.stderr))
+from generator.cli import cli
+cli(sys.argv[1:], prog_name="gen")
+"""
+
+
+def bench_memory(args, work: Path, env: dict) -> list[dict]:
+    log("peak memory ...")
+    rng = random.Random(0)
+    words = "the of and to in his with her that my thy love sweet night day heart eyes".split()
+    rows = []
+    for scale in (1, 20):
+        folder = work / f"text-x{scale}"
+        folder.mkdir(exist_ok=True)
+        for n in range(scale):  # one 0.5 MB file per unit of scale, each different
+            lines = [" ".join(rng.choices(words, k=8)) for _ in range(args.text_lines)]
+            (folder / f"part{n:03d}.txt").write_text("\n".join(lines) + "\n")
+        cmd = [
+            sys.executable,
+            "-c",
+            PEAK,
+            "train",
+            "--corpus",
+            "text",
+            "--path",
+            folder,
+            "--checkpoint-dir",
+            work / "mem-checkpoints",
+            "--layers",
+            "1",
+            "--units",
+            "64",
+            "--epochs",
+            "1",
+            "--epoch-steps",
+            "20",
+            "--batch-size",
+            "64",
+        ]
+        result = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, env=env)
+        if result.returncode:
+            raise RuntimeError(result.stderr[-2000:])
+        peak = int(result.stderr.rsplit("PEAK_KB", 1)[1].split()[0]) * 1024
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        rows.append({"corpus_mb": size / 1e6, "peak_mb": peak / 1e6})
+    rows[1]["ratio_to_small"] = rows[1]["peak_mb"] / rows[0]["peak_mb"]
+    return rows
+
+
+# -- report ---------------------------------------------------------------------------------
+def table(title: str, rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """A Markdown table: columns are (key, heading, format)."""
+    lines = [f"### {title}", "", "| " + " | ".join(h for _, h, _ in columns) + " |"]
+    lines.append("|" + "|".join(" --- " for _ in columns) + "|")
+    for r in rows:
+        cells = [format(r[k], f) if k in r and r[k] is not None else "" for k, _, f in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: check that it runs")
+    parser.add_argument("--only", default="train,sample,encode,startup,memory")
+    parser.add_argument("--json", type=Path, help="where to write the results")
+    args = parser.parse_args()
+    sections = set(args.only.split(","))
+    args.sizes = [(1, 32)] if args.quick else SIZES
+    args.repeats = 2 if args.quick else 5
+    args.train_steps = 2 if args.quick else 4
+    args.sample_tokens = 50 if args.quick else 1000
+    args.window_tokens = 3 if args.quick else 20
+    args.chorales = 8 if args.quick else None
+    args.synthetic_files = 20 if args.quick else 300
+    args.text_lines = 500 if args.quick else 10_000
+
+    from generator.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    info = machine(tf)
+    args.peak = matmul_peak(tf, 512 if args.quick else 2048)
+    info["matmul_peak_gflops"] = args.peak
+    results = {"machine": info}
+    report = [
+        f"machine: {info['cores']} cores, {info['cpu']}, TensorFlow {info['tensorflow']}, "
+        f"Keras {info['keras']}, PyTorch {info['torch'] or 'not installed'}, "
+        f"GPU {info['gpu'] or 'none'}; float32 matmul peak {args.peak:.0f} GFLOP/s\n"
+    ]
+    with tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
+        work = Path(tmp)
+        env = dict(os.environ)
+        if "train" in sections:
+            rows = results["training"] = bench_training(tf, args)
+            report.append(
+                table(
+                    f"Training, batch {BATCH}, sequence {SEQ}, vocabulary {VOCAB}",
+                    rows,
+                    [
+                        ("size", "size", ""),
+                        ("trainer", "trainer", ""),
+                        ("tokens_per_s", "tokens/s", ",.0f"),
+                        ("gflops", "GFLOP/s", ".0f"),
+                        ("peak_share", "of matmul peak", ".0%"),
+                        ("gen_ratio", "gen / this", ".2f"),
+                    ],
+                )
+            )
+        if "sample" in sections:
+            rows = results["sampling"] = bench_sampling(tf, args)
+            report.append(
+                table(
+                    "Sampling (temperature 1, no top-k/top-p unless named)",
+                    rows,
+                    [
+                        ("size", "size", ""),
+                        ("sampler", "sampler", ""),
+                        ("streams", "streams", "d"),
+                        ("tokens_per_s", "tokens/s", ",.0f"),
+                        ("gen_1_stream_ratio", "gen 1 stream / this", ".2f"),
+                    ],
+                )
+            )
+        if "encode" in sections:
+            rows = results["encoding"] = bench_encoding(args, work)
+            report.append(
+                table(
+                    "Encoding MIDI (worker processes on all cores; token cache)",
+                    rows,
+                    [
+                        ("corpus", "corpus", ""),
+                        ("run", "run", ""),
+                        ("files", "files", "d"),
+                        ("events", "events", ",d"),
+                        ("seconds", "s", ".2f"),
+                        ("files_per_s", "files/s", ",.0f"),
+                        ("events_per_s", "events/s", ",.0f"),
+                    ],
+                )
+            )
+        if "startup" in sections:
+            rows = results["startup"] = bench_startup(args, work, env)
+            report.append(
+                table(
+                    "Start-up (median wall time)",
+                    rows,
+                    [("command", "command", ""), ("seconds", "s", ".2f")],
+                )
+            )
+        if "memory" in sections:
+            rows = results["memory"] = bench_memory(args, work, env)
+            report.append(
+                table(
+                    "Peak memory of gen train (1 x 64, 20 steps)",
+                    rows,
+                    [
+                        ("corpus_mb", "corpus MB", ".1f"),
+                        ("peak_mb", "peak RSS MB", ".0f"),
+                        ("ratio_to_small", "x small", ".2f"),
+                    ],
+                )
+            )
+    text = "\n".join(report)
+    print(text)
+    target = args.json or ROOT / "benchmarks" / "results" / (
+        time.strftime("%Y%m%d-%H%M") + f"-{platform.node() or 'host'}.json"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=1) + "\n")
+    log(f"results in {target}")
+
+
+if __name__ == "__main__":
+    main()
