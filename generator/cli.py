@@ -323,6 +323,71 @@ def sample(
     )
 
 
+@cli.command()
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    help="Run folder to evaluate (default: the latest under --checkpoint-dir).",
+)
+@checkpoint_dir_option("Where to look for the latest run.")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    help="Files to measure the loss on (default: the checkpoint's own validation split).",
+)
+@click.option(
+    "--samples",
+    type=click.Path(path_type=Path),
+    help="Generated files (a file or folder) to compare with the training corpus, instead "
+    "of measuring the loss.",
+)
+@click.option(
+    "--weights",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Best-validation or latest weights of the run.",
+)
+@click.option(
+    "--ngram-order",
+    default=6,
+    show_default=True,
+    help="Longest n-gram baseline (orders 1 to this are measured).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as_json):
+    """Measure a trained model: held-out loss next to n-gram baselines, or statistics of
+    generated samples next to the training corpus."""
+    import json
+
+    from generator import checkpoint as ckpt_io
+    from generator import evaluate as ev
+
+    if path is not None and samples is not None:
+        raise GenError("give --path (loss on files) or --samples (sample statistics), not both")
+    if not 1 <= ngram_order <= 10:
+        raise GenError(f"ngram-order must be in [1, 10], got {ngram_order}")
+    ckpt = ckpt_io.load_checkpoint(checkpoint or ckpt_io.latest_run(checkpoint_dir))
+    log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    if samples is not None:
+        plugin = ckpt_io_plugin(ckpt)
+        result = ev.sample_stats(ckpt, plugin.find_files(samples), log)
+    else:
+        result = ev.held_out(ckpt, path, weights, ngram_order, log)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        for line in ev.report(result, ckpt_io_plugin(ckpt).token_name):
+            click.echo(line)
+
+
+def ckpt_io_plugin(ckpt):
+    """The corpus plugin a checkpoint was trained with."""
+    from generator.corpora import get_corpus
+
+    return get_corpus(ckpt.corpus_name)
+
+
 def main():
     """Entry point of the `gen` script."""
     cli(prog_name="gen")

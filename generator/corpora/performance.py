@@ -215,3 +215,34 @@ def events_seconds(token: str) -> float:
     """Seconds of music that one token adds (only time shifts add any)."""
     kind, _, value = token.partition(":")
     return int(value) / STEPS_PER_SECOND if kind == "shift" and value.isdigit() else 0.0
+
+
+def events_to_notes(events: list[str]) -> list[tuple[int, float, float, int]]:
+    """The notes an event stream plays: (pitch, start s, end s, velocity bin), by start.
+    A note still sounding at the end of the stream ends there."""
+    step, velocity = 0, VELOCITY_BINS // 2
+    started: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity bin)
+    notes = []
+
+    def end(pitch: int) -> None:
+        start, vel = started.pop(pitch)
+        notes.append((pitch, start / STEPS_PER_SECOND, step / STEPS_PER_SECOND, vel))
+
+    for event in events:
+        kind, _, value = event.partition(":")
+        if not value.isdigit():
+            continue
+        n = int(value)
+        if kind == "shift":
+            step += n
+        elif kind == "vel":
+            velocity = n
+        elif kind == "on" and n < NUM_PITCHES:
+            if n in started:
+                end(n)
+            started[n] = (step, velocity)
+        elif kind == "off" and n in started:
+            end(n)
+    for pitch in list(started):
+        end(pitch)
+    return sorted(notes, key=lambda note: (note[1], note[0]))

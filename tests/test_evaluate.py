@@ -1,0 +1,113 @@
+"""Evaluation: loss against a hand-computed value, the n-gram baseline, sample statistics,
+copy rate, and `gen evaluate` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import scale_corpus, write_midi
+
+from generator import stats
+from generator.cli import cli
+from generator.metrics import copy_rate
+from generator.ngram import NGram, baselines
+
+
+def test_loss_matches_a_hand_computed_value():
+    from generator.evaluate import model_nats
+    from generator.model import ModelConfig, build_model
+
+    model = build_model(ModelConfig(vocab_size=3, embed_dim=2, units=4, layers=1, dropout=0))
+    probs = np.array([0.5, 0.3, 0.2])
+    # zero weights: every position's logits are the output bias, log(probs)
+    model.set_weights([np.zeros(w.shape, np.float32) for w in model.get_weights()])
+    model.get_layer("logits").bias.assign(np.log(probs).astype(np.float32))
+    ckpt = SimpleNamespace(config={"train": {"seq_len": 4}}, load_model=lambda which: model)
+    stream = np.array([0, 1, 2, 0, 0, 1, 1, 2, 0], np.int32)  # two windows of 4
+    nats, count = model_nats(ckpt, stream)
+    targets = stream[1:]
+    assert count == 8
+    assert nats == pytest.approx(-np.log(probs[targets]).mean(), rel=1e-5)
+
+
+def test_unigram_kneser_ney_by_hand():
+    model = NGram(1, vocab_size=3).fit([0, 0, 1])
+    # counts 2 and 1 of 3, two types: p(w) = max(c - 0.75, 0) / 3 + 0.75 * 2 / 3 * 1/3
+    assert model.prob((), 0) == pytest.approx(1.25 / 3 + 0.5 / 3)
+    assert model.prob((), 1) == pytest.approx(0.25 / 3 + 0.5 / 3)
+    assert model.prob((), 2) == pytest.approx(0.5 / 3)
+    assert model.nats([0, 1]) == pytest.approx(-math.log(0.75 / 3))
+
+
+def test_ngram_distributions_sum_to_one_and_longer_contexts_help():
+    rng = np.random.default_rng(0)
+    pattern = [0, 1, 2, 3, 1, 2, 0, 3]
+    train = np.array(pattern * 50 + rng.integers(0, 5, 40).tolist())
+    model = NGram(3, vocab_size=6).fit(train)
+    for history in [(), (1,), (1, 2), (5, 5), (0, 3)]:
+        assert sum(model.prob(history, w) for w in range(6)) == pytest.approx(1.0)
+    results = baselines(train, np.array(pattern * 5), 6, range(1, 4))
+    assert results[1] > results[2] > results[3]  # the pattern is predictable from 2 tokens
+    assert results[1] == pytest.approx(NGram(1, 6).fit(train).nats(pattern * 5))
+
+
+def test_music_statistics_of_a_known_file(tmp_path):
+    from generator.corpora.midi import MidiCorpus
+
+    # at 120 bpm: C4 and E4 for one beat (0.5 s) each, then a C-E-G chord for two beats
+    notes = [(0, 1, 60, 80), (1, 1, 64, 80), (2, 2, 60, 80), (2, 2, 64, 80), (2, 2, 67, 80)]
+    events = MidiCorpus().encode_file(write_midi(tmp_path / "k.mid", notes))
+    hist = stats.pitch_class_histogram([events])
+    np.testing.assert_allclose(hist[[0, 4, 7]], [1.5 / 4, 1.5 / 4, 1 / 4], atol=1e-6)
+    assert hist.sum() == pytest.approx(1.0) and hist[[1, 2, 3, 5, 6, 8, 9, 10, 11]].sum() == 0
+    figures = stats.music([events])
+    assert figures["notes_per_second"] == pytest.approx(5 / 2.0)
+    assert figures["pitch_range"] == 7
+    assert figures["mean_note_seconds"] == pytest.approx((0.5 + 0.5 + 3 * 1.0) / 5)
+    assert figures["polyphony"] == pytest.approx((1 * 1.0 + 3 * 1.0) / 2.0)
+    assert figures["in_key_share"] == 1.0
+    assert stats.histogram_distance(hist, hist) == 0.0
+
+
+def test_verse_statistics_and_copy_rate_with_known_overlap():
+    poem = list("the cat sat\nupon the mat\nthe dog\n")
+    figures = stats.verse([poem])
+    assert figures["lines"] == 3 and figures["mean_line_chars"] == pytest.approx(30 / 3)
+    assert figures["distinct_1"] == pytest.approx(6 / 8)  # the x3, cat sat upon mat dog
+    assert figures["rhymed_line_share"] == pytest.approx(2 / 3)  # sat / mat
+    corpus = [list("abcdefgh")]
+    assert copy_rate([list("abcdxyz")], corpus, 3) == pytest.approx(2 / 5)  # abc, bcd
+    assert copy_rate([list("ab")], corpus, 3) is None
+
+
+@pytest.mark.slow
+def test_gen_evaluate_end_to_end(tmp_path):
+    from test_cli import TINY
+
+    def run(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    corpus = scale_corpus(tmp_path / "midi", files=6)
+    assert run("train", "--path", corpus, "--run", "m", *TINY).exit_code == 0
+    result = run("evaluate", "--checkpoint", "checkpoints/m", "--json", "--ngram-order", 3)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["tokens"] > 0 and set(figures["ngram"]) == {"1", "2", "3"}
+    assert figures["bits_per_event"] == pytest.approx(figures["nats_per_event"] / math.log(2))
+    assert figures["nats_per_second"] > 0
+    text = run("evaluate", "--checkpoint", "checkpoints/m").output
+    assert "below the best n-gram" in text and "nats per second of music" in text
+
+    assert run("sample", "--checkpoint", "checkpoints/m", "--out", "s.mid", "-n", 2).exit_code == 0
+    result = run("evaluate", "--checkpoint", "checkpoints/m", "--samples", ".", "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["samples"] == 2 and 0 <= figures["pitch_class_distance"] <= 1
+    assert figures["corpus"]["in_key_share"] == 1.0  # the corpus is major scales and triads
+    result = run("evaluate", "--checkpoint", "checkpoints/m", "--samples", ".", "--path", ".")
+    assert result.exit_code == 1 and "not both" in result.output
