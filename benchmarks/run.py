@@ -46,10 +46,10 @@ def machine(tf) -> dict:
     except (OSError, StopIteration):
         cpu = platform.processor()
     try:
-        import torch
+        from importlib.metadata import version
 
-        torch_version = torch.__version__
-    except ImportError:
+        torch_version = version("torch")
+    except Exception:  # not installed
         torch_version = None
     gpus = [
         tf.config.experimental.get_device_details(d).get("device_name", d.name)
@@ -96,20 +96,81 @@ def rounds(contenders: dict, repeats: int) -> dict:
         for name, run in contenders.items():
             time.sleep(0.5)  # let the previous contender's spinning worker threads go idle
             start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+            own = run()  # a contender in another process reports its own time
+            times[name].append(own if isinstance(own, float) else time.perf_counter() - start)
     return {name: min(t) for name, t in times.items()}
 
 
-def torch_or_none():
-    try:
-        import torch
+class TorchWorker:
+    """PyTorch in a separate process (two libraries' thread pools in one process slow each
+    other down), timed there and driven here, so its rounds still alternate with gen's."""
 
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
-        return torch
-    except ImportError:
-        log("PyTorch is not installed (pip install -e '.[bench]'): its rows are skipped")
-        return None
+    def __init__(self):
+        import importlib.util
+
+        self.proc = None
+        if importlib.util.find_spec("torch") is None:
+            log("PyTorch is not installed (pip install -e '.[bench]'): its rows are skipped")
+            return
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--torch-worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def __bool__(self):
+        return self.proc is not None
+
+    def seconds(self, **request) -> float:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        if not reply:
+            raise RuntimeError("the PyTorch worker died")
+        return json.loads(reply)["seconds"]
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
+def torch_worker() -> None:
+    """Serve timing requests, one JSON object per line on stdin, one reply per line."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    made = {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        key = (req["kind"], req["layers"], req["units"])
+        if key not in made:
+            model = torch_model(torch, req["layers"], req["units"])
+            rng = np.random.default_rng(0)
+            x = torch.from_numpy(rng.integers(0, VOCAB, (BATCH, SEQ))).long()
+            y = torch.from_numpy(rng.integers(0, VOCAB, (BATCH, SEQ))).long()
+            made[key] = (model, torch.optim.Adam(model.parameters(), 1e-3), x, y)
+        model, opt, x, y = made[key]
+        start = time.perf_counter()
+        if req["kind"] == "train":
+            model.train()
+            for _ in range(req["steps"]):
+                opt.zero_grad()
+                logits, _ = model(x)
+                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+        else:  # a step loop carrying the LSTM state, sampling each token
+            model.eval()
+            with torch.no_grad():
+                ids, state = torch.ones((req["batch"], 1), dtype=torch.long), None
+                for _ in range(req["tokens"]):
+                    logits, state = model(ids, state)
+                    ids = torch.multinomial(torch.softmax(logits[:, -1], -1), 1)
+        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
 
 
 def train_flops_per_token(layers: int, units: int) -> float:
@@ -149,7 +210,7 @@ def bench_training(tf, args) -> list[dict]:
     from generator.model import ModelConfig, build_model
     from generator.train import TrainConfig, compile_model
 
-    torch = torch_or_none()
+    torch = args.torch
     rng = np.random.default_rng(0)
     x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
     y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
@@ -171,23 +232,10 @@ def bench_training(tf, args) -> list[dict]:
         )
         contenders["keras"] = lambda m=stock: m.fit(data, steps_per_epoch=steps, verbose=0)
 
-        if torch is not None:
-            model = torch_model(torch, layers, units)
-            opt = torch.optim.Adam(model.parameters(), 1e-3)
-            tx, ty = torch.from_numpy(x).long(), torch.from_numpy(y).long()
-
-            def torch_steps(model=model, opt=opt, tx=tx, ty=ty):
-                for _ in range(steps):
-                    opt.zero_grad()
-                    logits, _ = model(tx)
-                    loss = torch.nn.functional.cross_entropy(
-                        logits.reshape(-1, VOCAB), ty.reshape(-1)
-                    )
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                    opt.step()
-
-            contenders["torch"] = torch_steps
+        if torch:
+            contenders["torch"] = lambda size=(layers, units): torch.seconds(
+                kind="train", layers=size[0], units=size[1], steps=steps
+            )
         seconds = rounds(contenders, args.repeats)
         flops = train_flops_per_token(layers, units)
         for name, sec in seconds.items():
@@ -217,7 +265,7 @@ def bench_sampling(tf, args) -> list[dict]:
     from generator.model import ModelConfig, StepModel, build_model
     from generator.sample import make_sampler
 
-    torch = torch_or_none()
+    torch = args.torch
     rows = []
     n_tokens = args.sample_tokens
     for layers, units in args.sizes:
@@ -242,25 +290,14 @@ def bench_sampling(tf, args) -> list[dict]:
         }
         per_call = {key: n_tokens * key[1] for key in contenders}
 
-        if torch is not None:
-            model = torch_model(torch, layers, units).eval()
-
-            def torch_loop(batch, model=model):
-                def run():
-                    with torch.no_grad():
-                        ids = torch.ones((batch, 1), dtype=torch.long)
-                        state = None
-                        for _ in range(n_tokens):
-                            logits, state = model(ids, state)
-                            probs = torch.softmax(logits[:, -1] / 1.0, -1)
-                            ids = torch.multinomial(probs, 1)
-
-                return run
-
-            contenders[("torch step loop", 1)] = torch_loop(1)
-            contenders[("torch step loop", 16)] = torch_loop(16)
-            per_call[("torch step loop", 1)] = n_tokens
-            per_call[("torch step loop", 16)] = n_tokens * 16
+        if torch:
+            for batch in (1, 16):
+                contenders[("torch step loop", batch)] = lambda b=batch, size=(layers, units): (
+                    torch.seconds(
+                        kind="sample", layers=size[0], units=size[1], batch=b, tokens=n_tokens
+                    )
+                )
+                per_call[("torch step loop", batch)] = n_tokens * batch
 
         stock = keras_stock_model(keras, layers, units)
         window = np.ones((1, SEQ), np.int32)
@@ -548,6 +585,7 @@ def main() -> None:
         f"Keras {info['keras']}, PyTorch {info['torch'] or 'not installed'}, "
         f"GPU {info['gpu'] or 'none'}; float32 matmul peak {args.peak:.0f} GFLOP/s\n"
     ]
+    args.torch = TorchWorker() if sections & {"train", "sample"} else None
     with tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
         work = Path(tmp)
         env = dict(os.environ)
@@ -621,6 +659,8 @@ def main() -> None:
                     ],
                 )
             )
+    if args.torch:
+        args.torch.close()
     text = "\n".join(report)
     print(text)
     target = args.json or ROOT / "benchmarks" / "results" / (
@@ -632,4 +672,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--torch-worker"]:
+        torch_worker()
+    else:
+        main()

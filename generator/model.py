@@ -4,9 +4,9 @@
         -> logits (batch, time, vocab)
 
 `build_model` makes the training model from a `ModelConfig`; `StepModel` runs the same weights
-one token at a time, carrying each layer's (h, c) state, for fast sampling. The LSTM layers are
-`generator.lstm.LSTM`: Keras' LSTM with its defaults (tanh, sigmoid, no recurrent dropout, not
-unrolled), so that on a GPU they run on the cuDNN kernel, and a fused sequence loop on the CPU.
+one token at a time, carrying each layer's (h, c) state, for fast sampling. The LSTM layers keep
+Keras' defaults (tanh, sigmoid, no recurrent dropout, not unrolled) so that on a GPU they run on
+the cuDNN kernel.
 """
 
 from __future__ import annotations
@@ -46,12 +46,10 @@ def build_model(config: ModelConfig):
     """The training model: int ids (batch, time) -> logits (batch, time, vocab)."""
     import keras
 
-    from generator.lstm import LSTM
-
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     x = keras.layers.Embedding(config.vocab_size, config.embed_dim, name="embed")(ids)
     for i in range(config.layers):
-        x = LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(config.vocab_size, name="logits")(x)  # (batch, time, vocab)

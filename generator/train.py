@@ -212,7 +212,7 @@ def _fit(model_config, config: TrainConfig, batches, val_windows, on_epoch_end) 
     keras.utils.set_random_seed(config.seed)
     model = build_model(model_config)
     compile_model(model, config, config.epochs * batches.steps_per_epoch)
-    spec = tf.TensorSpec((None, config.seq_len), tf.int32)  # a known length: the fused LSTM
+    spec = tf.TensorSpec((None, None), tf.int32)
     dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=(spec, spec))
 
     class Callback(keras.callbacks.Callback):
