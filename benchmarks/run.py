@@ -556,6 +556,33 @@ def table(title: str, rows: list[dict], columns: list[tuple[str, str, str]]) -> 
     return "\n".join(lines) + "\n"
 
 
+# (section, JSON key, table title, columns: (key, heading, format))
+SECTIONS = [
+    ("train", "training", f"Training, batch {BATCH}, sequence {SEQ}, vocabulary {VOCAB}", [
+        ("size", "size", ""), ("trainer", "trainer", ""), ("tokens_per_s", "tokens/s", ",.0f"),
+        ("gflops", "GFLOP/s", ".0f"), ("peak_share", "of matmul peak", ".0%"),
+        ("gen_ratio", "gen / this", ".2f"),
+    ]),
+    ("sample", "sampling", "Sampling (temperature 1, no top-k/top-p unless named)", [
+        ("size", "size", ""), ("sampler", "sampler", ""), ("streams", "streams", "d"),
+        ("tokens_per_s", "tokens/s", ",.0f"),
+        ("gen_1_stream_ratio", "gen 1 stream / this", ".2f"),
+    ]),
+    ("encode", "encoding", "Encoding MIDI (worker processes on all cores; token cache)", [
+        ("corpus", "corpus", ""), ("run", "run", ""), ("files", "files", "d"),
+        ("events", "events", ",d"), ("seconds", "s", ".2f"), ("files_per_s", "files/s", ",.0f"),
+        ("events_per_s", "events/s", ",.0f"),
+    ]),
+    ("startup", "startup", "Start-up (fastest wall time)", [
+        ("command", "command", ""), ("seconds", "s", ".2f"),
+    ]),
+    ("memory", "memory", "Peak memory of gen train (1 x 64, 20 steps)", [
+        ("corpus_mb", "corpus MB", ".1f"), ("peak_mb", "peak RSS MB", ".0f"),
+        ("ratio_to_small", "x small", ".2f"),
+    ]),
+]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: check that it runs")
@@ -589,76 +616,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
         work = Path(tmp)
         env = dict(os.environ)
-        if "train" in sections:
-            rows = results["training"] = bench_training(tf, args)
-            report.append(
-                table(
-                    f"Training, batch {BATCH}, sequence {SEQ}, vocabulary {VOCAB}",
-                    rows,
-                    [
-                        ("size", "size", ""),
-                        ("trainer", "trainer", ""),
-                        ("tokens_per_s", "tokens/s", ",.0f"),
-                        ("gflops", "GFLOP/s", ".0f"),
-                        ("peak_share", "of matmul peak", ".0%"),
-                        ("gen_ratio", "gen / this", ".2f"),
-                    ],
-                )
-            )
-        if "sample" in sections:
-            rows = results["sampling"] = bench_sampling(tf, args)
-            report.append(
-                table(
-                    "Sampling (temperature 1, no top-k/top-p unless named)",
-                    rows,
-                    [
-                        ("size", "size", ""),
-                        ("sampler", "sampler", ""),
-                        ("streams", "streams", "d"),
-                        ("tokens_per_s", "tokens/s", ",.0f"),
-                        ("gen_1_stream_ratio", "gen 1 stream / this", ".2f"),
-                    ],
-                )
-            )
-        if "encode" in sections:
-            rows = results["encoding"] = bench_encoding(args, work)
-            report.append(
-                table(
-                    "Encoding MIDI (worker processes on all cores; token cache)",
-                    rows,
-                    [
-                        ("corpus", "corpus", ""),
-                        ("run", "run", ""),
-                        ("files", "files", "d"),
-                        ("events", "events", ",d"),
-                        ("seconds", "s", ".2f"),
-                        ("files_per_s", "files/s", ",.0f"),
-                        ("events_per_s", "events/s", ",.0f"),
-                    ],
-                )
-            )
-        if "startup" in sections:
-            rows = results["startup"] = bench_startup(args, work, env)
-            report.append(
-                table(
-                    "Start-up (median wall time)",
-                    rows,
-                    [("command", "command", ""), ("seconds", "s", ".2f")],
-                )
-            )
-        if "memory" in sections:
-            rows = results["memory"] = bench_memory(args, work, env)
-            report.append(
-                table(
-                    "Peak memory of gen train (1 x 64, 20 steps)",
-                    rows,
-                    [
-                        ("corpus_mb", "corpus MB", ".1f"),
-                        ("peak_mb", "peak RSS MB", ".0f"),
-                        ("ratio_to_small", "x small", ".2f"),
-                    ],
-                )
-            )
+        for name, key, title, columns in SECTIONS:
+            if name not in sections:
+                continue
+            if name in ("train", "sample"):
+                rows = {"train": bench_training, "sample": bench_sampling}[name](tf, args)
+            elif name == "encode":
+                rows = bench_encoding(args, work)
+            else:
+                rows = {"startup": bench_startup, "memory": bench_memory}[name](args, work, env)
+            results[key] = rows
+            report.append(table(title, rows, columns))
     if args.torch:
         args.torch.close()
     text = "\n".join(report)

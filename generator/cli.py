@@ -26,6 +26,24 @@ def checkpoint_dir_option(help_text: str):
     )
 
 
+def checkpoint_option(what: str):
+    """The --checkpoint option of the commands that use a trained run."""
+    return click.option(
+        "--checkpoint",
+        type=click.Path(path_type=Path),
+        help=f"Run folder to {what} (default: the latest under --checkpoint-dir).",
+    )
+
+
+weights_option = click.option(
+    "--weights",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Best-validation or latest weights of the run.",
+)
+
+
 class GenGroup(click.Group):
     """A click group that shows a `GenError` as one `Error: ...` line with exit status 1."""
 
@@ -180,19 +198,9 @@ def train(
     help="Output file ('-' for standard output); with --num-outputs N, NAME-1.mid "
     "... NAME-N.mid. The checkpoint's corpus decides the format.",
 )
-@click.option(
-    "--checkpoint",
-    type=click.Path(path_type=Path),
-    help="Run folder to sample from (default: the latest under --checkpoint-dir).",
-)
+@checkpoint_option("sample from")
 @checkpoint_dir_option("Where to look for the latest run.")
-@click.option(
-    "--weights",
-    type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Best-validation or latest weights of the run.",
-)
+@weights_option
 @click.option(
     "--temperature",
     "-t",
@@ -324,11 +332,7 @@ def sample(
 
 
 @cli.command()
-@click.option(
-    "--checkpoint",
-    type=click.Path(path_type=Path),
-    help="Run folder to evaluate (default: the latest under --checkpoint-dir).",
-)
+@checkpoint_option("evaluate")
 @checkpoint_dir_option("Where to look for the latest run.")
 @click.option(
     "--path",
@@ -341,13 +345,7 @@ def sample(
     help="Generated files (a file or folder) to compare with the training corpus, instead "
     "of measuring the loss.",
 )
-@click.option(
-    "--weights",
-    type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Best-validation or latest weights of the run.",
-)
+@weights_option
 @click.option(
     "--ngram-order",
     default=6,
@@ -362,30 +360,24 @@ def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as
 
     from generator import checkpoint as ckpt_io
     from generator import evaluate as ev
+    from generator.corpora import get_corpus
 
     if path is not None and samples is not None:
         raise GenError("give --path (loss on files) or --samples (sample statistics), not both")
     if not 1 <= ngram_order <= 10:
         raise GenError(f"ngram-order must be in [1, 10], got {ngram_order}")
     ckpt = ckpt_io.load_checkpoint(checkpoint or ckpt_io.latest_run(checkpoint_dir))
+    plugin = get_corpus(ckpt.corpus_name)
     log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     if samples is not None:
-        plugin = ckpt_io_plugin(ckpt)
         result = ev.sample_stats(ckpt, plugin.find_files(samples), log)
     else:
         result = ev.held_out(ckpt, path, weights, ngram_order, log)
     if as_json:
         click.echo(json.dumps(result, indent=1))
     else:
-        for line in ev.report(result, ckpt_io_plugin(ckpt).token_name):
+        for line in ev.report(result, plugin.token_name):
             click.echo(line)
-
-
-def ckpt_io_plugin(ckpt):
-    """The corpus plugin a checkpoint was trained with."""
-    from generator.corpora import get_corpus
-
-    return get_corpus(ckpt.corpus_name)
 
 
 def main():

@@ -121,11 +121,14 @@ def sample_stats(ckpt: Checkpoint, samples: list[Path], log=print) -> dict:
     if not encoded.files:
         raise GenError("none of the samples could be read")
     corpus = _streams(plugin, ckpt_io.load_corpus_files(ckpt)["train_files"])
-    if plugin.token_name == "event":
+    from generator.corpora.midi import MidiCorpus
+    from generator.corpora.text import TextCorpus
+
+    if isinstance(plugin, MidiCorpus):  # performance events: midi, score
         measure = stats.music
-    elif plugin.token_name == "character":
+    elif isinstance(plugin, TextCorpus):
         measure = stats.verse
-    else:
+    else:  # a plugin whose tokens gen cannot read: copy rate only
         measure = None
     result = {"samples": len(encoded.files)}
     if measure is not None:

@@ -193,3 +193,10 @@ def test_sampled_events_obey_the_note_grammar(trained):
                 assert value in sounding
                 sounding.remove(value)
     assert notes > 20
+
+
+def test_out_of_range_training_options_are_refused():
+    for option in ("--epochs", "--epoch-steps", "--seq-len", "--batch-size"):
+        result = run("train", option, 0)
+        name = option.lstrip("-")
+        assert result.exit_code == 1 and f"{name} must be at least 1" in result.output, option
