@@ -87,7 +87,7 @@ def _encode_job(job: tuple[Corpus, str, str]) -> None:
     try:
         pieces, error = plugin.encode_pieces(Path(source)), None
     except GenError as exc:
-        pieces, error = None, str(exc)
+        pieces, error = None, str(exc) or "unreadable"
     # atomic: a crash never leaves a half-written entry
     write_text(target, json.dumps({"pieces": pieces, "error": error}))
 
@@ -118,7 +118,7 @@ def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -
     result.cached = len(entries) - len(todo)
     for path, target in entries:
         entry = json.loads(target.read_text())
-        if entry["error"]:
+        if entry["error"] is not None:
             result.skipped.append((path, entry["error"]))
         else:
             result.files.append(path)

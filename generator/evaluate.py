@@ -44,8 +44,9 @@ def _streams(plugin, files: list[str]) -> list[list[str]]:
     present = [Path(f) for f in files if Path(f).exists()]
     if len(present) < len(files):
         raise GenError(
-            f"{len(files) - len(present)} of the checkpoint's corpus files are gone "
-            f"(first: {next(f for f in files if not Path(f).exists())}); give --path"
+            f"{len(files) - len(present)} of the checkpoint's corpus files are gone (first: "
+            f"{next(f for f in files if not Path(f).exists())}); the n-gram baselines and the "
+            "corpus statistics need them"
         )
     return encode_corpus(plugin, present).streams
 
@@ -68,6 +69,8 @@ def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log=print):
             val,
             f"the checkpoint's validation split ({len(files['validation_files'])} files)",
         )
+    if len(files["train_files"]) > 1 or not ckpt.config["train"]["val_fraction"]:
+        raise GenError("this run has no validation split; give --path FILES to evaluate on")
     train, val = data.split_stream(train, ckpt.config["train"]["val_fraction"])
     return train, val, "the checkpoint's validation split (the end of its one file)"
 
@@ -94,7 +97,7 @@ def held_out(
         seconds = plugin.token_units(ckpt.vocab.tokens, "seconds")
         music_seconds = float(np.asarray(seconds)[val[1:]].sum())
         if music_seconds > 0:
-            result["nats_per_second"] = nats * (len(val) - 1) / music_seconds
+            result["nats_per_second"] = nats * (len(val) - 1) / music_seconds  # x tokens/second
     except GenError:
         pass  # not music
     result["ngram"] = {

@@ -78,6 +78,9 @@ def music(streams: list[list[str]]) -> dict:
     return out
 
 
+DISTINCT_CHUNK = 100  # words per chunk for distinct-n
+
+
 def _lines(streams: list[list[str]]) -> list[str]:
     return [line for s in streams for line in "".join(s).split("\n") if line.strip()]
 
@@ -99,9 +102,14 @@ def verse(streams: list[list[str]]) -> dict:
             else None
         ),
     }
-    for n in (1, 2):
-        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-        out[f"distinct_{n}"] = len(set(grams)) / len(grams) if grams else None
+    chunks = [words[i : i + DISTINCT_CHUNK] for i in range(0, len(words), DISTINCT_CHUNK)]
+    for n in (1, 2):  # per chunk of equal length, so a corpus and a few samples compare
+        shares = []
+        for chunk in chunks:
+            grams = [tuple(chunk[i : i + n]) for i in range(len(chunk) - n + 1)]
+            if len(grams) >= min(len(words) - n + 1, DISTINCT_CHUNK // 2):
+                shares.append(len(set(grams)) / len(grams))
+        out[f"distinct_{n}"] = _mean(shares)
     syllables = [min(prosody.line_syllables(line)) for line in lines]
     out["mean_syllables"] = _mean(syllables)
     ends = [prosody.last_word(line) for line in lines]

@@ -125,3 +125,33 @@ def test_train_and_sample_a_music21_collection_end_to_end(tmp_path):
     assert converter.parse("tune.musicxml", forceSource=True, storePickle=False).flatten().notes
     result = run("sample", "--checkpoint", "checkpoints/abc", "--out", "tune.abc")
     assert result.exit_code == 1 and "not .abc" in result.output
+
+
+BAD_KEY = """<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="3.1"><part-list><score-part id="P1"><part-name>x</part-name>
+</score-part></part-list><part id="P1"><measure number="1"><attributes><divisions>1</divisions>
+<key><fifths>-8</fifths></key><time><beats>4</beats><beat-type>4</beat-type></time></attributes>
+<note><pitch><step>C</step><octave>4</octave></pitch><duration>4</duration></note>
+</measure></part></score-partwise>
+"""
+
+
+def test_a_score_music21_parses_but_cannot_render_is_skipped_not_fatal(tmp_path):
+    folder = scale_corpus(tmp_path / "c", files=1)
+    (folder / "eight-flats.musicxml").write_text(BAD_KEY)
+    encoded = encode_corpus(ScoreCorpus(), ScoreCorpus().find_files(folder))
+    assert [p.name for p in encoded.files] == ["piece0.mid"]
+    ((path, reason),) = encoded.skipped
+    assert path.name == "eight-flats.musicxml" and reason
+
+
+def test_an_error_without_a_message_still_skips_the_file(tmp_path):
+    class Silent(MidiCorpus):
+        name = "silent"
+
+        def encode_file(self, path):
+            raise GenError("")
+
+    folder = scale_corpus(tmp_path / "c", files=1)
+    encoded = encode_corpus(Silent(), Silent().find_files(folder))
+    assert encoded.files == [] and encoded.skipped[0][1] == "unreadable"

@@ -71,9 +71,9 @@ def to_midi(piece) -> mido.MidiFile:
             data = translate.streamToMidiFile(piece).writestr()
         except ExpanderException:
             data = translate.streamToMidiFile(without_repeats(piece)).writestr()
-    except Exception as exc:
+        return mido.MidiFile(file=io.BytesIO(data))
+    except Exception as exc:  # music21 and mido raise many types for what they cannot do
         raise GenError(f"music21 cannot render it as MIDI ({describe(exc)})") from None
-    return mido.MidiFile(file=io.BytesIO(data))
 
 
 def write_musicxml(mid: mido.MidiFile, path: Path) -> None:

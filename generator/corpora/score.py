@@ -13,6 +13,7 @@ composer music21 knows, or one work (`music21:bach/bwv66.6`).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from generator.corpora import bach, music21_io, performance
@@ -96,11 +97,16 @@ class ScoreCorpus(MidiCorpus):
         pieces, errors = [], []
         for number, piece in enumerate(music21_io.pieces(music21_io.parse(path)), 1):
             try:
-                pieces.append(performance.midi_to_events(music21_io.to_midi(piece)))
+                mid = music21_io.to_midi(piece)
+                pieces.append(performance.midi_to_events(mid))
             except GenError as exc:
                 errors.append(f"piece {number}: {exc}")
+            except Exception as exc:  # e.g. malformed messages met while merging tracks
+                errors.append(f"piece {number}: cannot decode MIDI ({music21_io.describe(exc)})")
         if not pieces:
-            raise GenError(errors[0] if len(errors) == 1 else "; ".join(errors[:3]))
+            raise GenError("; ".join(errors[:3]) if errors else "contains no pieces of music")
+        if errors:  # a book with some unreadable tunes: keep the rest, and say so
+            print(f"{Path(path).name}: skipped {len(errors)} pieces ({errors[0]})", file=sys.stderr)
         return pieces
 
     def encode_file(self, path: Path) -> list[str]:
