@@ -150,6 +150,19 @@ def load_corpus_files(ckpt: Checkpoint) -> dict:
     return data
 
 
+def corpus_streams(ckpt: Checkpoint, plugin, which: str = "train_files") -> list[list[str]]:
+    """Token streams of the run's training (or "validation_files") files, from the token
+    cache; a `GenError` naming the first file that is gone."""
+    from generator.cache import encode_corpus
+
+    files = load_corpus_files(ckpt)[which]
+    gone = [f for f in files if not Path(f).exists()]
+    if gone:
+        kind = "training" if which == "train_files" else "validation"
+        raise GenError(f"{len(gone)} of the run's {kind} files are gone (first: {gone[0]})")
+    return encode_corpus(plugin, [Path(f) for f in files]).streams
+
+
 def load_checkpoint(path: Path) -> Checkpoint:
     """Read and check a checkpoint folder; one clear `GenError` for anything wrong."""
     path = Path(path)

@@ -38,19 +38,6 @@ def model_nats(ckpt: Checkpoint, stream: np.ndarray, which: str = "best") -> tup
     return total / count, count
 
 
-def _streams(plugin, files: list[str]) -> list[list[str]]:
-    from generator.cache import encode_corpus
-
-    present = [Path(f) for f in files if Path(f).exists()]
-    if len(present) < len(files):
-        raise GenError(
-            f"{len(files) - len(present)} of the checkpoint's corpus files are gone (first: "
-            f"{next(f for f in files if not Path(f).exists())}); the n-gram baselines and the "
-            "corpus statistics need them"
-        )
-    return encode_corpus(plugin, present).streams
-
-
 def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log=print):
     """Training and held-out id streams: the checkpoint's own split, or its training files
     and the files under `path`."""
@@ -58,12 +45,14 @@ def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log=print):
 
     files = ckpt_io.load_corpus_files(ckpt)
     vocab, lead_in = ckpt.vocab, plugin.lead_in
-    train = data.join_streams(vocab, _streams(plugin, files["train_files"]), lead_in)
+    train = data.join_streams(vocab, ckpt_io.corpus_streams(ckpt, plugin), lead_in)
     if path is not None:
         _, _, encoded = load_corpus(plugin.name, path, log, user_folder=False)
         return train, data.join_streams(vocab, encoded.streams, lead_in), str(path)
     if files["validation_files"]:
-        val = data.join_streams(vocab, _streams(plugin, files["validation_files"]), lead_in)
+        val = data.join_streams(
+            vocab, ckpt_io.corpus_streams(ckpt, plugin, "validation_files"), lead_in
+        )
         return (
             train,
             val,
@@ -123,7 +112,7 @@ def sample_stats(ckpt: Checkpoint, samples: list[Path], log=print) -> dict:
         log(f"skipped {file}: {reason}")
     if not encoded.files:
         raise GenError("none of the samples could be read")
-    corpus = _streams(plugin, ckpt_io.load_corpus_files(ckpt)["train_files"])
+    corpus = ckpt_io.corpus_streams(ckpt, plugin)
     from generator.corpora.midi import MidiCorpus
     from generator.corpora.text import TextCorpus
 

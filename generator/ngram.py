@@ -42,16 +42,15 @@ class NGram:
             for end in range(n, len(ids) + 1):
                 gram = tuple(ids[end - n : end])
                 context, token = gram[:-1], gram[-1]
-                if n == top or end == n:  # raw counts (also at the stream's very start)
-                    add = 1
-                else:  # continuation counts: one per distinct preceding token
+                # raw counts at the top order (and at the stream's very start); below it,
+                # continuation counts: one per distinct preceding token
+                if n < top and end > n:
                     key = (ids[end - n - 1], gram)
                     if key in seen_before:
                         continue
                     seen_before.add(key)
-                    add = 1
                 row = table[context]
-                row[token] = row.get(token, 0) + add
+                row[token] = row.get(token, 0) + 1
             self.totals[n] = {ctx: sum(row.values()) for ctx, row in table.items()}
         return self
 

@@ -167,18 +167,10 @@ def write_samples(
 
 def copy_report(ckpt, plugin, outputs: list[list[str]]) -> str:
     """One line: how much of the outputs repeats the training corpus verbatim."""
-    from generator.cache import encode_corpus
     from generator.metrics import copy_rate
 
     try:
-        files = ckpt_io.load_corpus_files(ckpt)["train_files"]
-    except GenError as exc:
-        return f"copy rate not measured: {exc}"
-    present = [Path(f) for f in files if Path(f).exists()]
-    if len(present) < len(files):
-        return f"copy rate not measured: {len(files) - len(present)} training files are gone"
-    try:
-        streams = encode_corpus(plugin, present).streams  # from the token cache
+        streams = ckpt_io.corpus_streams(ckpt, plugin)  # from the token cache
     except GenError as exc:
         return f"copy rate not measured: {exc}"
     rate = copy_rate(outputs, streams, plugin.copy_ngram)

@@ -7,6 +7,7 @@ path as a user's files. Later uses find the converted files there.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,13 @@ from generator.errors import GenError
 from generator.progress import map_with_progress
 
 SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")  # not the .rntxt harmonic analyses
+
+
+def default_limit() -> int | None:
+    """How many chorales the built-in corpora use: all, unless $GEN_DEFAULT_CORPUS_LIMIT
+    (which lets tests use a few) says otherwise."""
+    limit = os.environ.get("GEN_DEFAULT_CORPUS_LIMIT")
+    return int(limit) if limit else None
 
 
 def chorale_paths() -> list[Path]:

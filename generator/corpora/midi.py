@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,16 @@ from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
 MAX_NOTE_SECONDS = 5.0  # written notes end after this long (longer than a chorale's fermatas)
+
+
+def events_of(mid) -> list[str]:
+    """Performance events of a parsed MIDI file; a `GenError` for anything that fails."""
+    try:
+        return performance.midi_to_events(mid)
+    except GenError:
+        raise
+    except Exception as exc:  # e.g. malformed meta messages found while merging tracks
+        raise GenError(f"cannot decode MIDI ({describe(exc)})") from None
 
 
 class MidiCorpus(Corpus):
@@ -37,8 +46,7 @@ class MidiCorpus(Corpus):
         }
 
     def default_files(self, cache_dir: Path) -> list[Path]:
-        limit = os.environ.get("GEN_DEFAULT_CORPUS_LIMIT")  # lets tests use a few chorales
-        return bach.chorale_midi_files(cache_dir, int(limit) if limit else None)
+        return bach.chorale_midi_files(cache_dir, bach.default_limit())
 
     def encode_file(self, path: Path) -> list[str]:
         import mido
@@ -47,12 +55,7 @@ class MidiCorpus(Corpus):
             mid = mido.MidiFile(path)
         except Exception as exc:  # mido raises many types for broken files
             raise GenError(f"not a readable MIDI file ({describe(exc)})") from None
-        try:
-            return performance.midi_to_events(mid)
-        except GenError:
-            raise
-        except Exception as exc:  # e.g. malformed meta messages found while merging tracks
-            raise GenError(f"cannot decode MIDI ({describe(exc)})") from None
+        return events_of(mid)
 
     def write(self, tokens: list[str], path: Path) -> None:
         mid = performance.events_to_midi(tokens, MAX_NOTE_SECONDS)

@@ -12,17 +12,16 @@ composer music21 knows, or one work (`music21:bach/bwv66.6`).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from generator.corpora import bach, music21_io, performance
-from generator.corpora.midi import MidiCorpus
+from generator.corpora import bach, music21_io
+from generator.corpora.midi import MidiCorpus, events_of
 from generator.errors import GenError
 
 PREFIX = "music21:"
-SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".abc", ".krn")
-MIDI_SUFFIXES = (".mid", ".midi")
+SCORE_SUFFIXES = (*music21_io.MUSICXML_SUFFIXES, ".abc", ".krn")
+MIDI_SUFFIXES = MidiCorpus.input_suffixes
 
 
 def _corpus_root() -> Path:
@@ -88,8 +87,7 @@ class ScoreCorpus(MidiCorpus):
         return super().find_files(path)
 
     def default_files(self, cache_dir: Path) -> list[Path]:
-        limit = os.environ.get("GEN_DEFAULT_CORPUS_LIMIT")  # lets tests use a few chorales
-        return bach.chorale_paths()[: int(limit) if limit else None]
+        return bach.chorale_paths()[: bach.default_limit()]
 
     def encode_pieces(self, path: Path) -> list[list[str]]:
         if Path(path).suffix.lower() in MIDI_SUFFIXES:
@@ -97,12 +95,9 @@ class ScoreCorpus(MidiCorpus):
         pieces, errors = [], []
         for number, piece in enumerate(music21_io.pieces(music21_io.parse(path)), 1):
             try:
-                mid = music21_io.to_midi(piece)
-                pieces.append(performance.midi_to_events(mid))
+                pieces.append(events_of(music21_io.to_midi(piece)))
             except GenError as exc:
                 errors.append(f"piece {number}: {exc}")
-            except Exception as exc:  # e.g. malformed messages met while merging tracks
-                errors.append(f"piece {number}: cannot decode MIDI ({music21_io.describe(exc)})")
         if not pieces:
             raise GenError("; ".join(errors[:3]) if errors else "contains no pieces of music")
         if errors:  # a book with some unreadable tunes: keep the rest, and say so

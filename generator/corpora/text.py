@@ -7,7 +7,6 @@ map to `<unk>`, which the sampler never emits.
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from pathlib import Path
 
@@ -47,8 +46,7 @@ class TextCorpus(Corpus):
         return {"normalisation": "NFC", "line_ends": "LF"}
 
     def default_files(self, cache_dir: Path) -> list[Path]:
-        limit = os.environ.get("GEN_DEFAULT_CORPUS_LIMIT")  # lets tests use a few chorales
-        return bach.chorale_text_files(cache_dir, int(limit) if limit else None)
+        return bach.chorale_text_files(cache_dir, bach.default_limit())
 
     def encode_file(self, path: Path) -> list[str]:
         data = Path(path).read_bytes()
