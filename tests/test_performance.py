@@ -172,7 +172,7 @@ def test_repeated_note_on_one_channel_is_ended_by_one_note_off():
 
 def test_bad_files_raise_gen_error(tmp_path):
     (tmp_path / "junk.mid").write_bytes(b"this is not midi")
-    with pytest.raises(GenError, match="not a readable MIDI file"):
+    with pytest.raises(GenError, match="not a MIDI file: it is text"):
         MidiCorpus().encode_file(tmp_path / "junk.mid")
     empty = mido.MidiFile(type=0, tracks=[mido.MidiTrack()])
     with pytest.raises(GenError, match="no notes"):

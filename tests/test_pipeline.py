@@ -34,7 +34,7 @@ def test_cache_reuses_entries_and_reports_bad_files(tmp_path):
     first = encode_corpus(plugin, files)
     assert first.cached == 0 and len(first.files) == 3
     assert first.skipped[0][0].name == "broken.mid"
-    assert "not a readable MIDI file" in first.skipped[0][1]
+    assert "truncated MIDI file" in first.skipped[0][1]
     second = encode_corpus(plugin, files)
     assert second.cached == 4 and second.streams == first.streams
     write_midi(folder / "piece0.mid", [(0, 1, 72, 90)])  # new content: encoded again

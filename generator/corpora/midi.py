@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from contextlib import contextmanager
 from pathlib import Path
 
+import mido
 import numpy as np
+from mido.midifiles import midifiles as smf
 
 from generator.corpora import bach, performance
 from generator.corpora.base import Corpus
@@ -13,6 +17,91 @@ from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
 MAX_NOTE_SECONDS = 5.0  # written notes end after this long (longer than a chorale's fermatas)
+MAX_VARIABLE_INT = 0x0FFFFFFF  # the largest delta time or length a MIDI file can hold (4 bytes)
+
+# The first bytes of files that end up named .mid by mistake, and what to call them.
+SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (compressed MusicXML?)"),
+    (b"RIFF", "a RIFF file (WAV audio, or MIDI wrapped as .rmi)"),
+    (b"ID3", "an MP3 file"),
+    (b"OggS", "an Ogg file"),
+    (b"fLaC", "a FLAC file"),
+    (b"<", "XML or HTML (MusicXML?)"),
+)
+
+
+def _read_variable_int(infile) -> int:
+    """mido's reader of a variable-length number, refusing one over `MAX_VARIABLE_INT`."""
+    value = 0
+    while True:
+        byte = smf.read_byte(infile)
+        value = (value << 7) | (byte & 0x7F)
+        if value > MAX_VARIABLE_INT:
+            raise GenError("corrupt MIDI file (a delta time or length over 4 bytes)")
+        if byte < 0x80:
+            return value
+
+
+@contextmanager
+def _bounded_numbers():
+    """While parsing, mido refuses a delta time or length longer than the format allows.
+
+    Its own reader takes every byte with the top bit set into one big integer: a corrupt run
+    of such bytes is quadratic (300 KB of 0xFF took 15 s to parse, 1 MB minutes), and an
+    integer too large for a float broke the conversion to seconds later. Leading 0x80 bytes
+    (zero padding, seen in some writers) are still accepted.
+    """
+    original = smf.read_variable_int
+    smf.read_variable_int = _read_variable_int
+    try:
+        yield
+    finally:
+        smf.read_variable_int = original
+
+
+def not_midi_reason(data: bytes) -> str:
+    """Why bytes that do not start with "MThd" are not a MIDI file, naming what they look like."""
+    for magic, kind in SIGNATURES:
+        if data.startswith(magic):
+            return f"not a MIDI file: it is {kind}"
+    if all(32 <= b < 127 or b in b"\t\n\r" for b in data[:256]):
+        return "not a MIDI file: it is text"
+    return "not a MIDI file (it does not start with 'MThd')"
+
+
+def read_midi(path: Path) -> mido.MidiFile:
+    """A parsed MIDI file; a `GenError` that says what is wrong with one that cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise GenError(f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise GenError("empty file")
+    if len(data) < 4 and b"MThd".startswith(data):  # "MTh": cut off in its first word
+        raise GenError("truncated MIDI file (it ends inside its header)")
+    if not data.startswith(b"MThd"):
+        raise GenError(not_midi_reason(data))
+    try:
+        with _bounded_numbers():
+            return mido.MidiFile(file=io.BytesIO(data))
+    except GenError:
+        raise
+    except EOFError:
+        if len(data) < 14:  # "MThd", its length and 6 bytes: format, tracks, time division
+            raise GenError("truncated MIDI file (it ends inside its header)") from None
+        tracks = int.from_bytes(data[10:12], "big")
+        raise GenError(
+            f"truncated MIDI file (it ends early; the header lists {tracks} track"
+            f"{'s' * (tracks != 1)})"
+        ) from None
+    except IndexError:  # mido decoding a meta message shorter than its type needs
+        raise GenError("corrupt MIDI file (a meta message too short for its type)") from None
+    except Exception as exc:  # mido's messages say what is wrong: "undefined status byte 0xf4"
+        raise GenError(f"corrupt MIDI file ({str(exc) or describe(exc)})") from None
 
 
 def events_of(mid) -> list[str]:
@@ -49,13 +138,7 @@ class MidiCorpus(Corpus):
         return bach.chorale_midi_files(cache_dir, bach.default_limit())
 
     def encode_file(self, path: Path) -> list[str]:
-        import mido
-
-        try:
-            mid = mido.MidiFile(path)
-        except Exception as exc:  # mido raises many types for broken files
-            raise GenError(f"not a readable MIDI file ({describe(exc)})") from None
-        return events_of(mid)
+        return events_of(read_midi(path))
 
     def write(self, tokens: list[str], path: Path) -> None:
         mid = performance.events_to_midi(tokens, MAX_NOTE_SECONDS)

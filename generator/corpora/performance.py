@@ -104,18 +104,31 @@ class _EventWriter:
 
 def midi_to_events(mid: mido.MidiFile) -> list[str]:
     """Performance events of a parsed MIDI file (all tracks and channels but drums merged)."""
+    if not mid.tracks:
+        raise GenError("no tracks")
     if mid.type == 2:
         raise GenError("type-2 MIDI (independent sequences) is not supported")
-    if mid.ticks_per_beat <= 0 or mid.ticks_per_beat >= 0x8000:
-        raise GenError("SMPTE time division is not supported")
+    division = mid.ticks_per_beat  # 16 bits: mido reads them signed, a MidiFile made in code
+    if division >= 0x8000:  # may hold them unsigned
+        division -= 0x10000
+    if division < 0:  # top bit set: -frames per second, then ticks per frame
+        raise GenError(
+            f"SMPTE time division ({-(division >> 8)} frames/s, {division & 0xFF} ticks a frame)"
+            " is not supported; save it with ticks per beat"
+        )
+    if division == 0:
+        raise GenError("the header gives 0 ticks per beat")
     writer = _EventWriter()
     held = Counter()  # (channel, pitch) -> 1 while that channel holds the pitch
     per_pitch = Counter()  # pitch -> held notes over all channels
     seconds = 0.0
     for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
         seconds += msg.time
-        if seconds > MAX_SECONDS:
-            raise GenError(f"longer than {MAX_SECONDS // 3600} hours; broken delta times?")
+        if seconds > MAX_SECONDS:  # refused here, before any time shift for it is written
+            raise GenError(
+                f"an event comes {seconds / 3600:,.1f} hours in, past the "
+                f"{MAX_SECONDS // 3600}-hour limit: a corrupt delta time or tempo?"
+            )
         if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
             continue
         step = round(seconds * STEPS_PER_SECOND)

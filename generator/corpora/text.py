@@ -7,6 +7,7 @@ map to `<unk>`, which the sampler never emits.
 
 from __future__ import annotations
 
+import codecs
 import unicodedata
 from pathlib import Path
 
@@ -23,6 +24,26 @@ def normalise(text: str) -> str:
     """NFC form with Unix line ends."""
     text = text.replace("\r\n", NEWLINE).replace("\r", NEWLINE)
     return unicodedata.normalize("NFC", text)
+
+
+def wide_text_reason(data: bytes) -> str | None:
+    """Why `data` is UTF-16 or UTF-32 text rather than UTF-8 (what Windows editors and
+    PowerShell often write), or None. Told apart by the byte-order mark, or without one by
+    ASCII text with a NUL byte after (or before) every character."""
+    for bom, name in (
+        (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16: FF FE 00 00 starts with FF FE
+        (codecs.BOM_UTF32_BE, "UTF-32"),
+        (codecs.BOM_UTF16_LE, "UTF-16"),
+        (codecs.BOM_UTF16_BE, "UTF-16"),
+    ):
+        if data.startswith(bom):
+            return f"{name} text; save it as UTF-8"
+    head = data[: min(len(data), 64) // 2 * 2]  # whole code units
+    for chars, zeros in ((head[0::2], head[1::2]), (head[1::2], head[0::2])):  # LE, BE
+        printable = all(32 <= b < 127 or b in b"\t\n\r" for b in chars)
+        if len(head) >= 4 and printable and not zeros.strip(b"\x00"):
+            return "UTF-16 text (no byte-order mark); save it as UTF-8"
+    return None
 
 
 class TextCorpus(Corpus):
@@ -52,6 +73,9 @@ class TextCorpus(Corpus):
         data = Path(path).read_bytes()
         if not data.strip():
             raise GenError("empty file")
+        wide = wide_text_reason(data)
+        if wide:
+            raise GenError(wide)
         nul = data.find(b"\x00")
         if nul >= 0:
             raise GenError(f"binary file (NUL byte at offset {nul})")
