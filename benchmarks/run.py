@@ -207,8 +207,9 @@ def bench_training(tf, args) -> list[dict]:
     import keras
     import numpy as np
 
+    from generator.fitting import compile_model
     from generator.model import ModelConfig, build_model
-    from generator.train import TrainConfig, compile_model
+    from generator.train import TrainConfig
 
     torch = args.torch
     rng = np.random.default_rng(0)

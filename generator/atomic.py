@@ -6,6 +6,7 @@ A crash at any moment leaves either the previous file or the new one, never half
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,3 +33,28 @@ def write_text(path: Path | str, text: str) -> None:
     """Write UTF-8 text to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def remove_leftovers(folder: Path | str) -> list[Path]:
+    """Remove the temporary files that processes killed mid-write (kill -9, power loss) left
+    in `folder`; files of processes still running are kept. Returns what was removed."""
+    removed = []
+    for path in Path(folder).glob(".*.tmp*"):
+        match = re.fullmatch(r"\..+\.tmp(\d+)(\..*)?", path.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

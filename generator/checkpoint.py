@@ -6,6 +6,9 @@
         best.weights.h5    weights with the lowest validation loss so far
         last.weights.h5    weights after the latest epoch
         metrics.json       loss per epoch, best validation loss, files used and skipped, time
+        corpus.json        the training and validation files (absolute paths)
+        resume.h5          where training stands: the latest weights, the optimiser's state and
+                           the step, epoch and metrics as JSON, in one file (see `save_resume`)
 
 Everything but the weights is JSON; weights are plain HDF5 arrays, so loading a checkpoint never
 runs code from it. Every file is written to a temporary name in the same folder and renamed, so
@@ -16,11 +19,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.atomic import atomic_path, write_text
+import numpy as np
+
+from generator.atomic import atomic_path
 from generator.errors import GenError
 from generator.model import ModelConfig
 from generator.vocab import Vocab
@@ -29,17 +38,121 @@ FORMAT = "gen-checkpoint/1"
 CONFIG, VOCAB, METRICS, CORPUS = "config.json", "vocab.json", "metrics.json", "corpus.json"
 CORPUS_FORMAT = "gen-corpus/1"
 WEIGHTS = {"best": "best.weights.h5", "last": "last.weights.h5"}
+RESUME, RESUME_FORMAT = "resume.h5", "gen-resume/1"
+# A run folder holds best + last weights and resume.h5 (weights + Adam's two moments): five
+# copies of the parameters, and a sixth while one file is rewritten. Ask for twice that free.
+SPACE_COPIES = 12
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[Path]:
+    """An atomic write whose failure (a full disk, a folder made read-only) is one clear
+    `GenError`; the previous version of the file is left as it was."""
+    try:
+        with atomic_path(path) as tmp:
+            yield tmp
+    except OSError as exc:
+        raise GenError(
+            f"cannot write '{path}': {exc.strerror or exc}; the previous checkpoint files in "
+            f"'{path.parent}' are intact"
+        ) from None
 
 
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (temporary file in the same folder, then rename)."""
-    write_text(path, json.dumps(data, indent=2))
+    with _writing(Path(path)) as tmp:
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def save_weights(model, run_dir: Path, which: str) -> None:
     """Save `model`'s weights as `which` ("best" or "last") atomically."""
-    with atomic_path(Path(run_dir) / WEIGHTS[which]) as tmp:  # keeps Keras' .weights.h5
+    with _writing(Path(run_dir) / WEIGHTS[which]) as tmp:  # keeps Keras' .weights.h5
         model.save_weights(tmp)
+
+
+def check_space(run_dir: Path, num_params: int) -> None:
+    """Refuse to start training where the checkpoints would not fit on the disk."""
+    need = num_params * 4 * SPACE_COPIES + 2**20
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise GenError(
+            f"only {free / 2**20:.1f} MB free for checkpoints in '{run_dir}'; a model of "
+            f"{num_params:,} parameters needs about {need / 2**20:.1f} MB there"
+        )
+
+
+def save_resume(model, run_dir: Path, state: dict) -> None:
+    """Write resume.h5 atomically: every model variable (weights, and the dropout layers'
+    random-generator state), every optimiser variable (step count, Adam's moments) and
+    `state` (JSON: step, epoch, metrics) in one file, so they can never disagree."""
+    import h5py
+
+    with _writing(Path(run_dir) / RESUME) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = RESUME_FORMAT
+        f.attrs["state"] = json.dumps(state)
+        for group, variables in (
+            ("model", model.variables),
+            ("optimizer", model.optimizer.variables),
+        ):
+            g = f.create_group(group)
+            for i, variable in enumerate(variables):
+                g.create_dataset(f"{i:04d}", data=np.asarray(variable)).attrs["path"] = (
+                    variable.path
+                )
+
+
+def _open_resume(run_dir: Path):
+    """resume.h5 opened for reading, its format checked."""
+    import h5py
+
+    path = Path(run_dir) / RESUME
+    if not path.exists():
+        raise GenError(
+            f"'{run_dir}' has no {RESUME} (a run that never finished a checkpoint, or one "
+            "written before gen could resume); start a new run from its weights with --init-from"
+        )
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise GenError(f"'{path}' is not readable: {exc}") from None
+    if f.attrs.get("format") != RESUME_FORMAT:
+        f.close()
+        raise GenError(f"'{path}' is not of format {RESUME_FORMAT}")
+    return f
+
+
+def _layer_path(path: str) -> str:
+    """A variable's path without the process-wide counter Keras puts in the names of random
+    generators and optimisers ("seed_generator_3/seed_generator_state", "adam_1/iteration")."""
+    return re.sub(r"^(seed_generator|adam)_\d+/", r"\1/", path)
+
+
+def resume_state(run_dir: Path) -> dict:
+    """The JSON state stored in a run's resume.h5 (step, epoch, metrics), without weights."""
+    with _open_resume(run_dir) as f:
+        return json.loads(f.attrs["state"])
+
+
+def load_resume(model, run_dir: Path) -> dict:
+    """Restore the model's and its (built) optimiser's variables from resume.h5; its state."""
+    with _open_resume(run_dir) as f:
+        for group, variables in (
+            ("model", model.variables),
+            ("optimizer", model.optimizer.variables),
+        ):
+            stored = f[group]
+            if len(stored) != len(variables):
+                raise GenError(f"{RESUME} in '{run_dir}' does not fit the run's model")
+            for i, variable in enumerate(variables):
+                data = stored[f"{i:04d}"]
+                name, shape = _layer_path(data.attrs["path"]), data.shape
+                if name != _layer_path(variable.path) or shape != tuple(variable.shape):
+                    raise GenError(
+                        f"{RESUME} in '{run_dir}' does not fit the run's model "
+                        f"({name} {shape} for {variable.path})"
+                    )
+                variable.assign(data[()])
+        return json.loads(f.attrs["state"])
 
 
 def new_run_dir(root: Path, corpus_name: str, run: str | None = None) -> Path:
@@ -108,8 +221,20 @@ class Checkpoint:
         try:
             model.load_weights(self.weights_path(which))
         except (OSError, ValueError, KeyError) as exc:
-            raise GenError(f"weights in '{self.path}' do not fit its config: {exc}") from None
+            raise GenError(
+                f"weights in '{self.path}' do not fit its config: {_gist(str(exc))}"
+            ) from None
         return model
+
+
+def _gist(message: str) -> str:
+    """One line of a long Keras loading error: the line that names shapes or counts."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()] or ["unreadable"]
+    for line in lines:
+        if "shape" in line or "expected" in line or "signature" in line:
+            line = re.sub(r"Target variable: .*", "", line)
+            return line[:200].strip()
+    return lines[0][:200]
 
 
 def save_config(run_dir: Path, corpus, model_config: ModelConfig, train: dict, vocab) -> None:
@@ -186,11 +311,24 @@ def load_checkpoint(path: Path) -> Checkpoint:
     vocab = Vocab.load(path / VOCAB)
     try:
         model_config = ModelConfig.from_dict(config["model"])
-    except TypeError as exc:
+    except (GenError, TypeError, ValueError) as exc:
         raise GenError(f"checkpoint '{path}' has an unusable model config: {exc}") from None
     if model_config.vocab_size != len(vocab):
         raise GenError(f"checkpoint '{path}': vocab.json does not match the model's vocab size")
     return Checkpoint(path, config, vocab, model_config)
+
+
+def plugin_of(ckpt: Checkpoint):
+    """The corpus plugin that wrote the checkpoint; a `GenError` naming it if it is gone."""
+    from generator.corpora import get_corpus
+
+    try:
+        return get_corpus(ckpt.corpus_name)
+    except GenError as exc:
+        raise GenError(
+            f"checkpoint '{ckpt.path}' was written by corpus plugin '{ckpt.corpus_name}', "
+            f"which this gen cannot load ({exc})"
+        ) from None
 
 
 def check_corpus(ckpt: Checkpoint, corpus) -> None:

@@ -48,10 +48,18 @@ class GenGroup(click.Group):
     """A click group that shows a `GenError` as one `Error: ...` line with exit status 1."""
 
     def invoke(self, ctx):
+        from generator.errors import Interrupted
+
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:  # saved and stopped on a signal: not an error
+            click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
         except GenError as exc:
             raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:  # a Ctrl-C outside training's own handling
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=GenGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,6 +142,26 @@ def corpora():
     "training split); for corpora too large to wait a whole pass.",
 )
 @click.option(
+    "--save-minutes",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Also save a resumable checkpoint this often during an epoch (0: after every step).",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(path_type=Path),
+    help="Continue an interrupted run folder exactly where it stopped, with its own settings "
+    "(only --max-minutes and --save-minutes may be given with it).",
+)
+@click.option(
+    "--init-from",
+    type=click.Path(path_type=Path),
+    help="Start a new run from another run's best weights, shape and vocabulary (fine-tuning; "
+    "the new corpus's tokens must be in its vocabulary).",
+)
+@click.option(
     "--augment/--no-augment",
     default=True,
     show_default=True,
@@ -162,13 +190,37 @@ def train(
     val_fraction,
     max_minutes,
     epoch_steps,
+    save_minutes,
+    resume_dir,
+    init_from,
     augment,
     seed,
 ):
-    """Train a model on a corpus and save it under --checkpoint-dir."""
-    from generator.train import TrainConfig
+    """Train a model on a corpus and save it under --checkpoint-dir.
+
+    Checkpoints are written after every epoch and every --save-minutes; Ctrl-C or SIGTERM
+    saves one and stops, and --resume continues the run exactly where it stood."""
+    from generator.train import TrainConfig, resume
     from generator.train import train as run_training
 
+    ctx = click.get_current_context()
+    given = [
+        p.opts[0]
+        for p in ctx.command.params
+        if ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if resume_dir is not None:
+        extra = [o for o in given if o not in ("--resume", "--max-minutes", "--save-minutes")]
+        if extra:
+            raise GenError(
+                f"--resume continues a run with its own settings; {', '.join(extra)} cannot "
+                "be given with it (use --init-from to start a new run from its weights)"
+            )
+        run_dir = resume(resume_dir, click.echo, max_minutes=max_minutes, save_minutes=save_minutes)
+        return _sample_hint(run_dir)
+    shape = [o for o in given if o in ("--layers", "--units", "--embed-dim", "--dropout")]
+    if init_from is not None and shape:
+        raise GenError(f"--init-from takes the model's shape from its run; drop {', '.join(shape)}")
     config = TrainConfig(
         seq_len=seq_len,
         batch_size=batch_size,
@@ -179,14 +231,29 @@ def train(
         seed=seed,
         max_minutes=max_minutes,
         epoch_steps=epoch_steps,
+        save_minutes=save_minutes,
     )
     model_options = {"layers": layers, "units": units, "embed_dim": embed_dim, "dropout": dropout}
-    from generator.corpora import get_corpus
-
     run_dir = run_training(
-        corpus_name, path, checkpoint_dir, model_options, config, run, click.echo, val_path
+        corpus_name,
+        path,
+        checkpoint_dir,
+        model_options,
+        config,
+        run,
+        click.echo,
+        val_path,
+        init_from,
     )
-    out = "song.mid" if corpus_name == "midi" else f"sample{get_corpus(corpus_name).suffix}"
+    _sample_hint(run_dir)
+
+
+def _sample_hint(run_dir: Path) -> None:
+    """The last line of `gen train`: how to sample from the run."""
+    from generator import checkpoint as ckpt_io
+
+    plugin = ckpt_io.plugin_of(ckpt_io.load_checkpoint(run_dir))
+    out = "song.mid" if plugin.name == "midi" else f"sample{plugin.suffix}"
     click.echo(f"done; write a sample with: gen sample --checkpoint {run_dir} --out {out}")
 
 
@@ -360,14 +427,13 @@ def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as
 
     from generator import checkpoint as ckpt_io
     from generator import evaluate as ev
-    from generator.corpora import get_corpus
 
     if path is not None and samples is not None:
         raise GenError("give --path (loss on files) or --samples (sample statistics), not both")
     if not 1 <= ngram_order <= 10:
         raise GenError(f"ngram-order must be in [1, 10], got {ngram_order}")
     ckpt = ckpt_io.load_checkpoint(checkpoint or ckpt_io.latest_run(checkpoint_dir))
-    plugin = get_corpus(ckpt.corpus_name)
+    plugin = ckpt_io.plugin_of(ckpt)
     log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     if samples is not None:
         result = ev.sample_stats(ckpt, plugin.find_files(samples), log)

@@ -40,8 +40,11 @@ def split_stream(stream: np.ndarray, val_fraction: float) -> tuple[np.ndarray, n
 class WindowBatches:
     """Endless batches of (inputs, targets), each (batch, seq_len), from one id stream.
 
-    Every epoch starts the windows at a new random offset and shuffles their order; each
-    window is passed through one randomly chosen augmentation map (row 0 is the identity).
+    Every pass over the stream starts the windows at a new random offset and shuffles their
+    order; each window is passed through one randomly chosen augmentation map (row 0 is the
+    identity). Every pass and every batch draws from its own generator, seeded by (seed, pass)
+    and (seed, step), so the batches are a pure function of the seed and the global step: a
+    resumed run continues with exactly the batches an uninterrupted run would have seen.
     """
 
     def __init__(self, stream, seq_len, batch_size, aug_maps=None, seed=0, epoch_steps=None):
@@ -52,7 +55,7 @@ class WindowBatches:
             )
         self.stream, self.seq_len, self.batch_size = stream, seq_len, batch_size
         self.aug_maps = aug_maps
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.epoch_steps = epoch_steps
 
     @property
@@ -64,19 +67,40 @@ class WindowBatches:
         windows = (len(self.stream) - 1) // self.seq_len
         return max(1, -(-windows // self.batch_size))
 
+    def _starts(self, pass_index: int) -> np.ndarray:
+        """Shuffled window start positions of one pass over the stream."""
+        rng = np.random.default_rng([self.seed, pass_index])
+        offset = int(rng.integers(0, self.seq_len))
+        count = (len(self.stream) - 1 - offset) // self.seq_len
+        if count < 1:  # the stream is barely one window long
+            offset, count = 0, 1
+        return rng.permutation(offset + np.arange(count) * self.seq_len)
+
     def __iter__(self):
+        return self.from_step(0)
+
+    def from_step(self, step: int):
+        """The endless batches from global step `step` on (0 is the first batch). Passes are
+        laid end to end and cut into full batches, so every batch has `batch_size` windows
+        (each step weighs the same, and the step function sees one shape)."""
         span = np.arange(self.seq_len + 1)
+        skip = step * self.batch_size  # windows before the first batch wanted
+        pending, pass_index = np.zeros(0, np.int64), 0
         while True:
-            offset = int(self.rng.integers(0, self.seq_len))
-            count = (len(self.stream) - 1 - offset) // self.seq_len
-            if count < 1:  # the stream is barely one window long
-                offset, count = 0, 1
-            starts = self.rng.permutation(offset + np.arange(count) * self.seq_len)
-            for b in range(0, count, self.batch_size):
-                windows = self.stream[starts[b : b + self.batch_size, None] + span]
+            starts = self._starts(pass_index)
+            pass_index += 1
+            if skip >= len(starts):
+                skip -= len(starts)
+                continue
+            pending, skip = np.concatenate([pending, starts[skip:]]), 0
+            while len(pending) >= self.batch_size:
+                take, pending = pending[: self.batch_size], pending[self.batch_size :]
+                windows = self.stream[take[:, None] + span]  # (batch, seq_len + 1)
                 if self.aug_maps is not None and len(self.aug_maps) > 1:
-                    pick = self.rng.integers(0, len(self.aug_maps), len(windows))
+                    rng = np.random.default_rng([self.seed, step])
+                    pick = rng.integers(0, len(self.aug_maps), len(windows))
                     windows = self.aug_maps[pick[:, None], windows]
+                step += 1
                 yield windows[:, :-1], windows[:, 1:]  # (batch, seq_len) each
 
 

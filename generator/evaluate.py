@@ -16,7 +16,6 @@ import numpy as np
 from generator import checkpoint as ckpt_io
 from generator import data
 from generator.checkpoint import Checkpoint, check_corpus
-from generator.corpora import get_corpus
 from generator.errors import GenError
 
 
@@ -41,27 +40,18 @@ def model_nats(ckpt: Checkpoint, stream: np.ndarray, which: str = "best") -> tup
 def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log=print):
     """Training and held-out id streams: the checkpoint's own split, or its training files
     and the files under `path`."""
-    from generator.train import load_corpus
+    from generator.train import load_corpus, saved_split
 
-    files = ckpt_io.load_corpus_files(ckpt)
-    vocab, lead_in = ckpt.vocab, plugin.lead_in
-    train = data.join_streams(vocab, ckpt_io.corpus_streams(ckpt, plugin), lead_in)
     if path is not None:
+        train = data.join_streams(ckpt.vocab, ckpt_io.corpus_streams(ckpt, plugin), plugin.lead_in)
         _, _, encoded = load_corpus(plugin.name, path, log, user_folder=False)
-        return train, data.join_streams(vocab, encoded.streams, lead_in), str(path)
-    if files["validation_files"]:
-        val = data.join_streams(
-            vocab, ckpt_io.corpus_streams(ckpt, plugin, "validation_files"), lead_in
-        )
-        return (
-            train,
-            val,
-            f"the checkpoint's validation split ({len(files['validation_files'])} files)",
-        )
-    if len(files["train_files"]) > 1 or not ckpt.config["train"]["val_fraction"]:
+        return train, data.join_streams(ckpt.vocab, encoded.streams, plugin.lead_in), str(path)
+    train, val = saved_split(ckpt, plugin)
+    if not len(val):
         raise GenError("this run has no validation split; give --path FILES to evaluate on")
-    train, val = data.split_stream(train, ckpt.config["train"]["val_fraction"])
-    return train, val, "the checkpoint's validation split (the end of its one file)"
+    held = ckpt_io.load_corpus_files(ckpt)["validation_files"]
+    where = f"{len(held)} files" if held else "the end of its one file"
+    return train, val, f"the checkpoint's validation split ({where})"
 
 
 def held_out(
@@ -70,7 +60,7 @@ def held_out(
     """The model's held-out loss in every unit, and n-gram baselines on the same tokens."""
     from generator import ngram
 
-    plugin = get_corpus(ckpt.corpus_name)
+    plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)
     train, val, source = split_ids(ckpt, plugin, path, log)
     nats, count = model_nats(ckpt, val, which)
@@ -106,7 +96,7 @@ def sample_stats(ckpt: Checkpoint, samples: list[Path], log=print) -> dict:
     from generator.cache import encode_corpus
     from generator.metrics import copy_rate
 
-    plugin = get_corpus(ckpt.corpus_name)
+    plugin = ckpt_io.plugin_of(ckpt)
     encoded = encode_corpus(plugin, samples)
     for file, reason in encoded.skipped:
         log(f"skipped {file}: {reason}")
@@ -138,7 +128,7 @@ def held_out_loss(ckpt: Checkpoint, path: Path, which: str = "best", log=print) 
     """The model's loss on the files under `path` (no baselines)."""
     from generator.train import load_corpus
 
-    plugin = get_corpus(ckpt.corpus_name)
+    plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)
     _, _, encoded = load_corpus(plugin.name, path, log)
     stream = data.join_streams(ckpt.vocab, encoded.streams, plugin.lead_in)

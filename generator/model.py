@@ -38,8 +38,21 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """The config stored in a checkpoint; a `GenError` for any setting this version does
+        not know (a checkpoint can never add layers, or code, to the model)."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise GenError(f"unknown model settings {unknown}")
+        return cls(**data)
+
+    @property
+    def num_params(self) -> int:
+        """Trainable parameters: embedding, each LSTM's 4 gates, the output layer."""
+        total, width = self.vocab_size * self.embed_dim, self.embed_dim
+        for _ in range(self.layers):
+            total += 4 * self.units * (width + self.units + 1)
+            width = self.units
+        return total + width * self.vocab_size + self.vocab_size
 
 
 def build_model(config: ModelConfig):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from generator import checkpoint as ckpt_io
 from generator.atomic import atomic_path
-from generator.corpora import get_corpus
 from generator.corpora import verse as verse_forms
 from generator.errors import GenError
 from generator.progress import iterate_with_progress
@@ -113,7 +112,7 @@ def write_samples(
     if not verse.constrained and verse.lines and verse.stanzas:
         raise GenError("give --lines or --stanzas, not both (or use them with --form)")
     ckpt = ckpt_io.load_checkpoint(checkpoint)
-    plugin = get_corpus(ckpt.corpus_name)
+    plugin = ckpt_io.plugin_of(ckpt)
     # everything a user can get wrong is checked before TensorFlow and the weights load
     targets = _targets(out, num, plugin, force)
     primer_tokens = plugin.encode_primer(primer) if primer else []

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator import checkpoint
-from generator.corpora import get_corpus
 from generator.errors import GenError
 from generator.vocab import SPECIALS
 
@@ -246,7 +245,7 @@ class Sampler:
         from generator.tf_setup import import_tensorflow
 
         self.tf = import_tensorflow()
-        self.plugin = get_corpus(ckpt.corpus_name)
+        self.plugin = checkpoint.plugin_of(ckpt)
         checkpoint.check_corpus(ckpt, self.plugin)
         self.vocab = ckpt.vocab
         self.step_model = StepModel(ckpt.load_model(which), ckpt.model_config)

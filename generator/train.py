@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import math
-import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from generator import checkpoint, data
+from generator.atomic import remove_leftovers
 from generator.cache import EncodedCorpus, cache_dir, encode_corpus
 from generator.corpora import get_corpus
 from generator.errors import GenError
-from generator.model import ModelConfig, build_model
+from generator.fitting import RunState
+from generator.model import ModelConfig
 from generator.vocab import Vocab
+
+MAX_UNKNOWN_SHARE = 0.01  # --init-from: most tokens a new corpus may have outside the vocabulary
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class TrainConfig:
     seed: int = 0  # seeds the split, window order, augmentation and initial weights
     max_minutes: float | None = None  # stop after the epoch that passes this budget
     epoch_steps: int | None = None  # steps per epoch; None: one pass over the training split
+    save_minutes: float | None = 10.0  # also write resume.h5 this often during an epoch
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "epochs", "epoch_steps"):
@@ -37,6 +41,8 @@ class TrainConfig:
                 raise GenError(f"{name.replace('_', '-')} must be at least 1")
         if self.learning_rate <= 0:
             raise GenError("learning-rate must be positive")
+        if self.save_minutes is not None and self.save_minutes < 0:
+            raise GenError("save-minutes must be 0 (after every step) or more")
         if not 0.0 <= self.val_fraction < 1.0:
             raise GenError(f"val-fraction must be in [0, 1), got {self.val_fraction}")
 
@@ -84,38 +90,38 @@ def _split(vocab: Vocab, encoded: EncodedCorpus, config: TrainConfig, lead_in=()
     return train, val, [names[i] for i in train_idx], [names[i] for i in val_idx]
 
 
-class _EpochEnd:
-    """Keras callback body: save last/best weights and metrics after each epoch."""
+def saved_split(ckpt, plugin) -> tuple[np.ndarray, np.ndarray]:
+    """A run's training and validation id streams, rebuilt from the files in its corpus.json
+    (from the token cache) exactly as `train` first built them."""
+    files = checkpoint.load_corpus_files(ckpt)
+    lead_in = plugin.lead_in
+    train_ids = data.join_streams(ckpt.vocab, checkpoint.corpus_streams(ckpt, plugin), lead_in)
+    if files["validation_files"]:
+        streams = checkpoint.corpus_streams(ckpt, plugin, "validation_files")
+        return train_ids, data.join_streams(ckpt.vocab, streams, lead_in)
+    return data.split_stream(train_ids, ckpt.config["train"]["val_fraction"])
 
-    def __init__(self, run_dir: Path, metrics: dict, config: TrainConfig, log, token_name: str):
-        self.run_dir, self.metrics, self.config, self.log = run_dir, metrics, config, log
-        self.unit = f"nats/{token_name}"
-        self.start = time.time()
 
-    def __call__(self, model, epoch: int, logs: dict) -> bool:
-        """Returns False when training must stop."""
-        loss, val = logs.get("loss"), logs.get("val_loss", logs.get("loss"))
-        if loss is None or not math.isfinite(loss) or not math.isfinite(val):
-            self.log(f"epoch {epoch + 1}: loss is {loss}; stopped, last good checkpoint kept")
-            self.metrics["stopped"] = "non-finite loss"
-            return False
-        seconds = time.time() - self.start
-        self.metrics["history"].append(
-            {"epoch": epoch + 1, "loss": loss, "val_loss": val, "seconds": round(seconds, 1)}
+def _init_from(path: Path, plugin, encoded: EncodedCorpus, log):
+    """The checkpoint to start from, checked against the new corpus: its vocabulary must
+    hold all but a sliver of the tokens the new corpus uses."""
+    ckpt = checkpoint.load_checkpoint(path)
+    tokens = [t for stream in encoded.streams for t in stream]
+    unknown = ckpt.vocab.unknown(tokens)
+    share = sum(t not in ckpt.vocab.index for t in tokens) / max(1, len(tokens))
+    if share > MAX_UNKNOWN_SHARE:
+        shown = ", ".join(repr(t) for t in unknown[:5])
+        raise GenError(
+            f"the vocabulary of '{path}' ({ckpt.corpus_name}, {len(ckpt.vocab)} tokens) lacks "
+            f"{len(unknown)} tokens that make up {share:.1%} of this corpus ({shown}); "
+            "it cannot be fine-tuned on it"
         )
-        checkpoint.save_weights(model, self.run_dir, "last")
-        best = self.metrics.get("best_val_loss")
-        if best is None or val < best:
-            checkpoint.save_weights(model, self.run_dir, "best")
-            self.metrics.update(best_val_loss=val, best_epoch=epoch + 1)
-        self.metrics.update(epochs=epoch + 1, train_seconds=round(seconds, 1))
-        checkpoint.write_json(self.run_dir / checkpoint.METRICS, self.metrics)
-        self.log(
-            f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} {self.unit} "
-            f"({val / math.log(2):.3f} bits), {seconds:.0f} s"
-        )
-        budget = self.config.max_minutes
-        return budget is None or seconds < budget * 60
+    if unknown:
+        log(f"{len(unknown)} rare tokens of this corpus ({share:.2%} of it) become <unk>")
+    if ckpt.corpus_name != plugin.name:
+        log(f"note: '{path}' was trained on corpus '{ckpt.corpus_name}', this is '{plugin.name}'")
+    log(f"starting from the weights of {ckpt.path} ({ckpt.weights_path('best').name})")
+    return ckpt
 
 
 def train(
@@ -127,13 +133,21 @@ def train(
     run: str | None = None,
     log=print,
     val_path: Path | None = None,
+    init_from: Path | None = None,
 ) -> Path:
     """Train a model on a corpus and return its checkpoint folder. With `val_path`, those
-    files are the validation set and all of the corpus is trained on."""
+    files are the validation set and all of the corpus is trained on. With `init_from`, the
+    model (shape, vocabulary, weights) comes from that checkpoint and `model_options` are
+    not used."""
     plugin, source, encoded = load_corpus(corpus_name, path, log)
-    vocab = Vocab.build(
-        encoded.streams, base=plugin.base_vocabulary(), min_count=plugin.min_token_count
-    )
+    start = _init_from(init_from, plugin, encoded, log) if init_from else None
+    if start is not None:
+        vocab, model_config = start.vocab, start.model_config
+    else:
+        vocab = Vocab.build(
+            encoded.streams, base=plugin.base_vocabulary(), min_count=plugin.min_token_count
+        )
+        model_config = ModelConfig(vocab_size=len(vocab), **model_options)
     if val_path is None:
         train_ids, val_ids, train_files, val_files = _split(vocab, encoded, config, plugin.lead_in)
     else:
@@ -142,18 +156,16 @@ def train(
         val_ids = data.join_streams(vocab, held_out.streams, plugin.lead_in)
         train_files = [str(Path(f).resolve()) for f in encoded.files]
         val_files = [str(Path(f).resolve()) for f in held_out.files]
-    batches = data.WindowBatches(
-        train_ids,
-        config.seq_len,
-        config.batch_size,
-        plugin.augmentations(vocab.tokens) if config.augment else None,
-        config.seed,
-        config.epoch_steps,
-    )
-    val_windows = data.validation_windows(val_ids, config.seq_len)
-    model_config = ModelConfig(vocab_size=len(vocab), **model_options)
+    batches = _batches(plugin, vocab, train_ids, config)  # checks the split is long enough
     run_dir = checkpoint.new_run_dir(root, plugin.name, run)
+    try:
+        checkpoint.check_space(run_dir, model_config.num_params)
+    except GenError:
+        run_dir.rmdir()  # still empty: leave nothing behind
+        raise
     train_settings = asdict(config) | {"corpus_path": source}
+    if start is not None:
+        train_settings["init_from"] = str(start.path.resolve())
     checkpoint.save_config(run_dir, plugin, model_config, train_settings, vocab)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
     metrics = {
@@ -168,69 +180,73 @@ def train(
         f"training on {len(train_ids):,} tokens, validating on {len(val_ids):,}; "
         f"checkpoints in {run_dir}"
     )
-    _fit(
-        model_config,
-        config,
-        batches,
-        val_windows,
-        _EpochEnd(run_dir, metrics, config, log, plugin.token_name),
-    )
-    if metrics["history"]:
-        log(
-            f"best validation loss {metrics['best_val_loss']:.4f} nats/{plugin.token_name} "
-            f"at epoch {metrics['best_epoch']}; saved in {run_dir}"
-        )
+    init_weights = start.weights_path("best") if start is not None else None
+    state = RunState(metrics=metrics)
+    _run(plugin, model_config, config, batches, val_ids, run_dir, state, log, init_weights)
     return run_dir
 
 
-def compile_model(model, config: TrainConfig, total_steps: int) -> None:
-    """Adam with a linear warm-up (100 steps, or a tenth of a short run) to the peak learning
-    rate, cosine decay to 5 % of it by `total_steps`, and global gradient-norm clipping."""
-    import keras
-
-    warmup = min(100, total_steps // 10)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0,
-        max(1, total_steps - warmup),
-        alpha=0.05,
-        warmup_target=config.learning_rate,
-        warmup_steps=warmup,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-
-
-def _fit(model_config, config: TrainConfig, batches, val_windows, on_epoch_end) -> None:
-    """Compile and fit the model; Ctrl-C saves the latest weights before leaving."""
-    from generator.tf_setup import import_tensorflow
-
-    tf = import_tensorflow()
-    import keras
-
-    keras.utils.set_random_seed(config.seed)
-    model = build_model(model_config)
-    compile_model(model, config, config.epochs * batches.steps_per_epoch)
-    spec = tf.TensorSpec((None, None), tf.int32)
-    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=(spec, spec))
-
-    class Callback(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if not on_epoch_end(self.model, epoch, logs or {}):
-                self.model.stop_training = True
-
-    try:
-        model.fit(
-            dataset.prefetch(2),
-            epochs=config.epochs,
-            steps_per_epoch=batches.steps_per_epoch,
-            validation_data=val_windows,
-            validation_batch_size=config.batch_size,
-            callbacks=[Callback()],
-            shuffle=False,  # WindowBatches already shuffles
-            verbose=1 if sys.stdout.isatty() else 0,
+def resume(run_dir: Path, log=print, **overrides) -> Path:
+    """Continue an interrupted run from its resume.h5 with its own settings; `overrides`
+    may change only `max_minutes` and `save_minutes`, which do not change the result."""
+    ckpt = checkpoint.load_checkpoint(run_dir)
+    plugin = checkpoint.plugin_of(ckpt)
+    checkpoint.check_corpus(ckpt, plugin)
+    saved = ckpt.config["train"]
+    config = TrainConfig(**{k: saved[k] for k in TrainConfig.__dataclass_fields__ if k in saved})
+    config = replace(config, **overrides)
+    state = RunState.from_json(checkpoint.resume_state(run_dir))
+    if state.epoch >= config.epochs:
+        raise GenError(
+            f"'{run_dir}' finished all {config.epochs} epochs; nothing to resume. Train "
+            f"further from its weights with --init-from {run_dir}"
         )
-    except KeyboardInterrupt:
-        on_epoch_end.log("interrupted: the checkpoints of the finished epochs are kept")
-        raise
+    train_ids, val_ids = saved_split(ckpt, plugin)
+    batches = _batches(plugin, ckpt.vocab, train_ids, config)
+    for path in remove_leftovers(run_dir):
+        log(f"removed {path.name}, a write the stopped run left unfinished")
+    log(
+        f"resuming {run_dir} at epoch {state.epoch + 1} of {config.epochs}, step "
+        f"{state.step} of {config.epochs * batches.steps_per_epoch}"
+    )
+    _run(
+        plugin, ckpt.model_config, config, batches, val_ids, Path(run_dir), state, log, resume=True
+    )
+    return Path(run_dir)
+
+
+def _batches(plugin, vocab: Vocab, train_ids, config: TrainConfig) -> data.WindowBatches:
+    return data.WindowBatches(
+        train_ids,
+        config.seq_len,
+        config.batch_size,
+        plugin.augmentations(vocab.tokens) if config.augment else None,
+        config.seed,
+        config.epoch_steps,
+    )
+
+
+def _run(
+    plugin,
+    model_config,
+    config,
+    batches,
+    val_ids,
+    run_dir,
+    state,
+    log,
+    init_weights=None,
+    resume=False,
+):
+    """Fit, then report the best epoch."""
+    from generator.fitting import fit
+
+    val_windows = data.validation_windows(val_ids, config.seq_len)
+    unit = f"nats/{plugin.token_name}"
+    fit(model_config, config, batches, val_windows, run_dir, state, log, unit, resume, init_weights)
+    m = state.metrics
+    if m["history"]:
+        log(
+            f"best validation loss {m['best_val_loss']:.4f} {unit} at epoch "
+            f"{m['best_epoch']}; saved in {run_dir}"
+        )

@@ -65,6 +65,7 @@ def test_train_writes_a_complete_checkpoint(trained):
         "corpus.json",
         "last.weights.h5",
         "metrics.json",
+        "resume.h5",
         "vocab.json",
     ]
     import json
@@ -146,6 +147,37 @@ def test_out_of_range_sampling_options_are_refused(trained):
     assert result.exit_code == 1 and "cannot share standard output" in result.output
     result = run("sample", "--checkpoint", run_dir, "--out", "x.mid", "--seed", -1)
     assert result.exit_code == 1 and "seed must be in [0, 2147483647]" in result.output
+    for option, value, message in (
+        ("--top-p", 0, "top-p must be in (0, 1]"),
+        ("--top-p", 1.5, "top-p must be in (0, 1]"),
+        ("--length", 0, "length must be in [1, 10000000]"),
+        ("--temperature", -1, "temperature must be > 0"),
+    ):
+        result = run("sample", "--checkpoint", run_dir, "--out", "x.mid", option, value)
+        assert result.exit_code == 1 and message in result.output, (option, result.output)
+
+
+def test_a_crash_while_writing_leaves_no_half_file_and_force_overwrites(trained, monkeypatch):
+    from generator.corpora.midi import MidiCorpus
+
+    run_dir, _ = trained
+    song = run_dir.parent / "crash.mid"
+    real_write = MidiCorpus.write
+
+    def crash(self, tokens, path):  # half a file on disk, then the writer dies
+        path.write_bytes(b"MThd\x00")
+        raise RuntimeError("writer crashed")
+
+    monkeypatch.setattr(MidiCorpus, "write", crash)
+    with pytest.raises(RuntimeError):
+        run("sample", "--checkpoint", run_dir, "--out", song, "--length", 20)
+    assert not song.exists() and not list(song.parent.glob(".crash*"))
+    monkeypatch.setattr(MidiCorpus, "write", real_write)
+    assert run("sample", "--checkpoint", run_dir, "--out", song, "--length", 20).exit_code == 0
+    first = song.read_bytes()
+    assert run("sample", "--checkpoint", run_dir, "--out", song, "--seed", 5).exit_code == 1
+    forced = run("sample", "--checkpoint", run_dir, "--out", song, "--seed", 5, "--force")
+    assert forced.exit_code == 0 and song.read_bytes() != first
 
 
 def test_corrupt_files_are_skipped_and_counted(tmp_path):

@@ -1,0 +1,240 @@
+"""The training loop: Keras' `fit` with checkpoints that survive faults.
+
+After every epoch the latest and best weights, metrics.json and resume.h5 are written. During an
+epoch resume.h5 is written again every `save_minutes`, and at once when SIGINT (Ctrl-C) or
+SIGTERM arrives, after which training stops with a message saying how to resume. A loss that is
+not finite stops training before anything is saved over the last good checkpoint.
+
+Batches are a pure function of the seed and the global step (`data.WindowBatches`), the dropout
+layers' random state is a model variable, and the optimiser's step count drives the learning-rate
+schedule; restoring resume.h5 therefore continues a run exactly where it stood.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from generator import checkpoint
+from generator.errors import GenError, Interrupted
+
+SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+
+
+@dataclass
+class RunState:
+    """Where a run stands; saved in resume.h5 and restored by `gen train --resume`."""
+
+    step: int = 0  # batches trained in all (the optimiser's step count)
+    epoch: int = 0  # epochs finished
+    epoch_loss_sum: float = 0.0  # sum of the batch losses of the unfinished epoch
+    epoch_batches: int = 0  # batches of the unfinished epoch
+    seconds: float = 0.0  # training time so far, over every session of the run
+    metrics: dict = field(default_factory=dict)  # what metrics.json holds
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> RunState:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def compile_model(model, config, total_steps: int) -> None:
+    """Adam with a linear warm-up (100 steps, or a tenth of a short run) to the peak learning
+    rate, cosine decay to 5 % of it by `total_steps`, and global gradient-norm clipping."""
+    import keras
+
+    warmup = min(100, total_steps // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0,
+        max(1, total_steps - warmup),
+        alpha=0.05,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+
+@contextmanager
+def caught_signals(log) -> Iterator[dict]:
+    """While inside, SIGINT and SIGTERM are noted in the yielded dict ("signum") instead of
+    stopping the process; a second Ctrl-C stops at once. Only the main thread can do this."""
+    caught = {"signum": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def note(signum, frame):
+        if caught["signum"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: the user does not want to wait
+        caught["signum"] = signum
+        log(f"{SIGNAL_NAMES[signum]}: saving a checkpoint after this step (Ctrl-C again quits)")
+
+    previous = {s: signal.signal(s, note) for s in SIGNAL_NAMES}
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class Checkpointer:
+    """What happens after each batch and epoch: loss checks, checkpoints, the time budget and
+    signals. `batch_end` and `epoch_end` are called by the Keras callback made in `fit`."""
+
+    def __init__(self, model, run_dir: Path, state: RunState, config, log, unit: str, caught):
+        self.model, self.run_dir, self.state, self.config = model, run_dir, state, config
+        self.log, self.unit, self.caught = log, unit, caught
+        self.started = time.monotonic() - state.seconds
+        self.last_save = time.monotonic()
+        self.call_base = (state.epoch_loss_sum, state.epoch_batches)  # before this fit call
+        self.done = False  # the time budget is spent
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 1)
+
+    def save(self) -> None:
+        """The latest weights and resume.h5 (weights, optimiser, state) for this step."""
+        self.state.seconds = self.elapsed()
+        checkpoint.save_weights(self.model, self.run_dir, "last")
+        checkpoint.save_resume(self.model, self.run_dir, self.state.to_json())
+        self.last_save = time.monotonic()
+
+    def _non_finite(self, what: str, value: float) -> None:
+        """Stop without saving: the weights are already ruined."""
+        s = self.state
+        s.metrics["stopped"] = f"{what} was {value} at step {s.step}"
+        checkpoint.write_json(self.run_dir / checkpoint.METRICS, s.metrics)
+        kept = f"epoch {s.epoch}" if s.epoch else "none yet"
+        raise GenError(
+            f"the {what} became {value} at epoch {s.epoch + 1}, step {s.step}; training stopped "
+            f"and the last good checkpoint (saved at {kept}) in '{self.run_dir}' is kept. "
+            f"Start again from it with a lower --learning-rate and --init-from {self.run_dir}"
+        )
+
+    def _interrupted(self) -> None:
+        s, signum = self.state, self.caught["signum"]
+        s.metrics["stopped"] = f"{SIGNAL_NAMES[signum]} at step {s.step}"
+        checkpoint.write_json(self.run_dir / checkpoint.METRICS, s.metrics)
+        raise Interrupted(
+            f"interrupted by {SIGNAL_NAMES[signum]} at epoch {s.epoch + 1}, step {s.step}; "
+            f"saved. Resume with: gen train --resume {self.run_dir}",
+            exit_code=128 + signum,
+        )
+
+    def batch_end(self, batch: int, loss: float) -> None:
+        """`loss`: the mean over the `batch + 1` batches of this epoch in this `fit` call."""
+        s = self.state
+        s.step += 1
+        if not math.isfinite(loss):
+            self._non_finite("training loss", loss)
+        base_sum, base_batches = self.call_base
+        s.epoch_loss_sum, s.epoch_batches = base_sum + loss * (batch + 1), base_batches + batch + 1
+        if self.caught["signum"] is not None:
+            self.save()
+            self._interrupted()
+        minutes = self.config.save_minutes
+        if minutes is not None and time.monotonic() - self.last_save >= minutes * 60:
+            self.save()
+
+    def epoch_end(self, epoch: int, val_loss: float | None) -> None:
+        s, m = self.state, self.state.metrics
+        loss = s.epoch_loss_sum / max(1, s.epoch_batches)
+        val = loss if val_loss is None else val_loss
+        if not math.isfinite(val):
+            self._non_finite("validation loss", val)
+        s.epoch, s.epoch_loss_sum, s.epoch_batches = epoch + 1, 0.0, 0
+        self.call_base = (0.0, 0)
+        seconds = self.elapsed()
+        m["history"].append({"epoch": epoch + 1, "loss": loss, "val_loss": val, "seconds": seconds})
+        if m.get("best_val_loss") is None or val < m["best_val_loss"]:
+            checkpoint.save_weights(self.model, self.run_dir, "best")
+            m.update(best_val_loss=val, best_epoch=epoch + 1)
+        m.update(epochs=epoch + 1, train_seconds=seconds)
+        m.pop("stopped", None)
+        checkpoint.write_json(self.run_dir / checkpoint.METRICS, m)
+        self.save()
+        self.log(
+            f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} {self.unit} "
+            f"({val / math.log(2):.3f} bits), {seconds:.0f} s"
+        )
+        if self.caught["signum"] is not None:
+            self._interrupted()
+        budget = self.config.max_minutes
+        if budget is not None and seconds >= budget * 60:
+            self.done = True
+
+
+def fit(
+    model_config,
+    config,
+    batches,
+    val_windows,
+    run_dir: Path,
+    state: RunState,
+    log,
+    unit: str,
+    resume: bool = False,
+    init_weights: Path | None = None,
+) -> None:
+    """Train from `state` (a new run, or one restored from resume.h5 when `resume`) to the
+    last epoch or the time budget. `init_weights`: start from another run's weights."""
+    from generator.model import build_model
+    from generator.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(model_config)
+    if init_weights is not None:
+        model.load_weights(init_weights)
+    steps = batches.steps_per_epoch
+    compile_model(model, config, config.epochs * steps)
+    if resume:
+        model.optimizer.build(model.trainable_variables)
+        checkpoint.load_resume(model, run_dir)
+    spec = tf.TensorSpec((None, None), tf.int32)
+
+    with caught_signals(log) as caught:
+        hooks = Checkpointer(model, run_dir, state, config, log, unit, caught)
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                hooks.batch_end(batch, float(logs["loss"]))
+
+            def on_epoch_end(self, epoch, logs=None):
+                hooks.epoch_end(epoch, (logs or {}).get("val_loss"))
+                self.model.stop_training = hooks.done
+
+        # A run resumed in the middle of an epoch first finishes that epoch in a `fit` call
+        # of its own, then goes on with whole epochs.
+        while state.epoch < config.epochs and not hooks.done:
+            done_in_epoch = state.step - state.epoch * steps
+            start = state.step
+            dataset = tf.data.Dataset.from_generator(
+                lambda start=start: batches.from_step(start), output_signature=(spec, spec)
+            )
+            model.fit(
+                dataset.prefetch(2),
+                initial_epoch=state.epoch,
+                epochs=state.epoch + 1 if done_in_epoch else config.epochs,
+                steps_per_epoch=steps - done_in_epoch,
+                validation_data=val_windows,
+                validation_batch_size=config.batch_size,
+                callbacks=[Callback()],
+                shuffle=False,  # WindowBatches already shuffles
+                verbose=1 if sys.stdout.isatty() else 0,
+            )
