@@ -29,6 +29,23 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             tmp.unlink()
 
 
+def check_target(path: Path | str, force: bool = False) -> Path:
+    """`path` as a file that may be written: not a folder, not an existing file unless
+    `force`, in a folder that exists and is writable; a `GenError` saying which if not."""
+    from generator.errors import GenError
+
+    path = Path(path)
+    if path.is_dir():
+        raise GenError(f"--out '{path}' is a folder; give a file name")
+    if path.exists() and not force:
+        raise GenError(f"{path} already exists; use --force to overwrite")
+    if not path.parent.is_dir():
+        raise GenError(f"output folder '{path.parent}' does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise GenError(f"output folder '{path.parent}' is not writable")
+    return path
+
+
 def write_text(path: Path | str, text: str) -> None:
     """Write UTF-8 text to `path` atomically."""
     with atomic_path(path) as tmp:

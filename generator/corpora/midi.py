@@ -12,7 +12,7 @@ from mido.midifiles import midifiles as smf
 
 from generator.corpora import bach, performance
 from generator.corpora.base import Corpus
-from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musicxml
+from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musicxml, write_pdf
 from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
@@ -121,7 +121,8 @@ class MidiCorpus(Corpus):
     description = "MIDI files (.mid, .midi) as performance events; default: Bach chorales"
     suffix = ".mid"
     input_suffixes = (".mid", ".midi")
-    output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES)  # MusicXML: sheet music
+    # MusicXML and PDF: sheet music; PNG: a piano roll
+    output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES, ".pdf", ".png")
     default_temperature = 0.8  # measured: at 1.0 sampled chorales drift into 8-note clusters
     version = "1"
     token_name = "event"
@@ -141,9 +142,16 @@ class MidiCorpus(Corpus):
         return events_of(read_midi(path))
 
     def write(self, tokens: list[str], path: Path) -> None:
+        suffix = Path(path).suffix.lower()
+        if suffix == ".png":  # a piano roll (gen sample draws its own, to colour the primer)
+            from generator import pianoroll
+
+            return pianoroll.plot_events(tokens, path)
         mid = performance.events_to_midi(tokens, MAX_NOTE_SECONDS)
-        if Path(path).suffix.lower() in MUSICXML_SUFFIXES:
+        if suffix in MUSICXML_SUFFIXES:
             write_musicxml(mid, path)
+        elif suffix == ".pdf":
+            write_pdf(mid, path)
         else:
             mid.save(path)
 

@@ -1,4 +1,8 @@
-"""Scores through music21: parse any format it reads, render to MIDI, write MusicXML.
+"""Scores through music21: parse any format it reads, render to MIDI, write MusicXML or PDF.
+
+PDF is engraved from the same MusicXML by MuseScore or, failing that, LilyPond (its
+`musicxml2ly`), whichever is installed; music21's own LilyPond writer drops much of a sampled
+performance, so it is not used.
 
 music21 caches parsed files as pickles in its scratch folder and reads them back on the next
 parse; `gen` never does either (a pickle can carry code), it parses the source every time and
@@ -8,6 +12,10 @@ keeps its own JSON token cache instead.
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import mido
@@ -15,6 +23,14 @@ import mido
 from generator.errors import GenError
 
 MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
+# MuseScore's program names across versions and packagings, tried first; then LilyPond.
+MUSESCORE_PROGRAMS = ("mscore", "musescore", "mscore4portable", "mscore4", "musescore4")
+MUSESCORE_PROGRAMS += ("mscore3", "musescore3", "mscore-portable")
+INSTALL_PDF = (
+    "install MuseScore (https://musescore.org) or LilyPond (apt install lilypond) to write "
+    "PDF; .musicxml needs nothing"
+)
+ENGRAVE_SECONDS = 300  # a stuck engraver is stopped rather than waited on for ever
 
 
 def describe(exc: Exception) -> str:
@@ -89,3 +105,49 @@ def write_musicxml(mid: mido.MidiFile, path: Path) -> None:
         score.write(fmt, fp=str(path))
     except Exception as exc:
         raise GenError(f"music21 cannot write it as MusicXML ({describe(exc)})") from None
+
+
+def pdf_engine() -> tuple[str, str]:
+    """('musescore' or 'lilypond', program path) of the first engraver installed; a
+    `GenError` saying what to install when there is none."""
+    for name in MUSESCORE_PROGRAMS:
+        found = shutil.which(name)
+        if found:
+            return "musescore", found
+    lilypond = shutil.which("lilypond")
+    if lilypond and shutil.which("musicxml2ly"):  # both ship in LilyPond's package
+        return "lilypond", lilypond
+    raise GenError(f"no MuseScore or LilyPond program found; {INSTALL_PDF}")
+
+
+def write_pdf(mid: mido.MidiFile, path: Path) -> None:
+    """Write a MIDI performance as engraved sheet music (PDF): the MusicXML that
+    `write_musicxml` writes, engraved by MuseScore or LilyPond."""
+    kind, program = pdf_engine()
+    with tempfile.TemporaryDirectory(prefix="gen-pdf-") as folder:
+        xml, pdf = Path(folder) / "score.musicxml", Path(folder) / "score.pdf"
+        write_musicxml(mid, xml)
+        if kind == "musescore":
+            # no screen here: Qt's offscreen platform lets MuseScore start without one
+            env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+            _engrave([program, "-o", str(pdf), str(xml)], env)
+        else:
+            ly = Path(folder) / "score.ly"
+            _engrave([shutil.which("musicxml2ly") or "musicxml2ly", "-o", str(ly), str(xml)])
+            _engrave([program, "-o", str(pdf.with_suffix("")), str(ly)])  # adds .pdf
+        if not pdf.is_file():
+            raise GenError(f"{Path(program).name} wrote no PDF")
+        shutil.copyfile(pdf, path)
+
+
+def _engrave(command: list[str], env=None) -> None:
+    """Run one engraving step; a `GenError` with the program's last words if it fails."""
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=ENGRAVE_SECONDS
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GenError(f"{Path(command[0]).name} failed ({describe(exc)})") from None
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no message"]
+        raise GenError(f"{Path(command[0]).name} failed (exit {done.returncode}): {last[0]}")
