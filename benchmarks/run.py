@@ -373,32 +373,42 @@ def synthetic_midi(folder: Path, files: int, seed: int = 0) -> list[Path]:
 
 
 def bench_encoding(args, work: Path) -> list[dict]:
-    from generator.cache import cache_dir, encode_corpus
+    """Files into a token store, as `gen train` does: first run (every file encoded, in
+    parallel, then the shards written) and cached run (the store opened as it is)."""
+    from generator.cache import cache_dir
     from generator.corpora import bach
     from generator.corpora.midi import MidiCorpus
+    from generator.tokenstore import TokenStore, build
 
     plugin = MidiCorpus()
     log("encoding: the Bach chorales as MIDI (converted once into the cache) ...")
     chorales = bach.chorale_midi_files(cache_dir(), args.chorales)
     synthetic = synthetic_midi(work / "synthetic", args.synthetic_files)
     rows = []
+    saved = os.environ.get("GEN_CACHE_DIR")
     for name, files in (("Bach chorales", chorales), ("synthetic 4-track", synthetic)):
-        root = work / f"tokens-{len(rows)}"
+        os.environ["GEN_CACHE_DIR"] = str(work / f"cache-{len(rows)}")  # an empty cache
+        folder = work / f"store-{len(rows)}"
         for run in ("first run", "cached"):
             start = time.perf_counter()
-            encoded = encode_corpus(plugin, files, root=root)
+            store = TokenStore(build(plugin, files, folder, log=lambda line: None)[0])
+            events = sum(store.counts().values())
             sec = time.perf_counter() - start
             rows.append(
                 {
                     "corpus": name,
                     "run": run,
                     "files": len(files),
-                    "events": encoded.num_tokens,
+                    "events": events,
                     "seconds": sec,
                     "files_per_s": len(files) / sec,
-                    "events_per_s": encoded.num_tokens / sec,
+                    "events_per_s": events / sec,
                 }
             )
+    if saved is None:
+        os.environ.pop("GEN_CACHE_DIR", None)
+    else:
+        os.environ["GEN_CACHE_DIR"] = saved
     return rows
 
 
@@ -504,44 +514,43 @@ cli(sys.argv[1:], prog_name="gen")
 
 
 def bench_memory(args, work: Path, env: dict) -> list[dict]:
+    """Peak memory of `gen train --cache` on a token store of 1 and of 50 units of text
+    (a unit is `args.mem_tokens` characters): it must not grow with the corpus."""
     log("peak memory ...")
     rng = random.Random(0)
     words = "the of and to in his with her that my thy love sweet night day heart eyes".split()
     rows = []
-    for scale in (1, 20):
-        folder = work / f"text-x{scale}"
+    for scale in (1, args.mem_scale):
+        folder, store = work / f"text-x{scale}", work / f"store-x{scale}"
         folder.mkdir(exist_ok=True)
-        for n in range(scale):  # one 0.5 MB file per unit of scale, each different
-            lines = [" ".join(rng.choices(words, k=8)) for _ in range(args.text_lines)]
-            (folder / f"part{n:03d}.txt").write_text("\n".join(lines) + "\n")
+        for n in range(scale):  # one file per unit, each different
+            text, size = [], 0
+            while size < args.mem_tokens:
+                line = " ".join(rng.choices(words, k=8))
+                text.append(line)
+                size += len(line) + 1
+            (folder / f"part{n:03d}.txt").write_text("\n".join(text) + "\n")
+        start = time.perf_counter()
+        encode = [*gen_command(), "encode", "--corpus", "text", "--path", folder, "--out", store]
+        subprocess.run(list(map(str, encode)), capture_output=True, text=True, env=env, check=True)
+        encode_seconds = time.perf_counter() - start
         cmd = [
-            sys.executable,
-            "-c",
-            PEAK,
-            "train",
-            "--corpus",
-            "text",
-            "--path",
-            folder,
-            "--checkpoint-dir",
-            work / "mem-checkpoints",
-            "--layers",
-            "1",
-            "--units",
-            "64",
-            "--epochs",
-            "1",
-            "--epoch-steps",
-            "20",
-            "--batch-size",
-            "64",
+            *(sys.executable, "-c", PEAK, "train", "--cache", store),
+            *("--checkpoint-dir", work / "mem-checkpoints", "--layers", "1", "--units", "64"),
+            *("--epochs", "1", "--epoch-steps", "20", "--batch-size", "64"),
         ]
         result = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, env=env)
         if result.returncode:
             raise RuntimeError(result.stderr[-2000:])
         peak = int(result.stderr.rsplit("PEAK_KB", 1)[1].split()[0]) * 1024
         size = sum(p.stat().st_size for p in folder.iterdir())
-        rows.append({"corpus_mb": size / 1e6, "peak_mb": peak / 1e6})
+        rows.append(
+            {
+                "tokens_m": size / 1e6,
+                "encode_s": encode_seconds,
+                "peak_mb": peak / 1e6,
+            }
+        )
     rows[1]["ratio_to_small"] = rows[1]["peak_mb"] / rows[0]["peak_mb"]
     return rows
 
@@ -577,9 +586,9 @@ SECTIONS = [
     ("startup", "startup", "Start-up (fastest wall time)", [
         ("command", "command", ""), ("seconds", "s", ".2f"),
     ]),
-    ("memory", "memory", "Peak memory of gen train (1 x 64, 20 steps)", [
-        ("corpus_mb", "corpus MB", ".1f"), ("peak_mb", "peak RSS MB", ".0f"),
-        ("ratio_to_small", "x small", ".2f"),
+    ("memory", "memory", "Peak memory of gen train --cache (1 x 64, 20 steps)", [
+        ("tokens_m", "corpus, M tokens", ".2f"), ("encode_s", "gen encode s", ".1f"),
+        ("peak_mb", "peak RSS MB", ".0f"), ("ratio_to_small", "x small", ".2f"),
     ]),
 ]  # fmt: skip
 
@@ -599,7 +608,8 @@ def main() -> None:
     args.window_tokens = 3 if args.quick else 20
     args.chorales = 8 if args.quick else None
     args.synthetic_files = 20 if args.quick else 300
-    args.text_lines = 500 if args.quick else 10_000
+    args.mem_tokens = 20_000 if args.quick else 1_000_000  # characters per unit of text
+    args.mem_scale = 5 if args.quick else 50
 
     from generator.tf_setup import import_tensorflow
 

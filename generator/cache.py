@@ -81,28 +81,51 @@ def _key(plugin: Corpus, data: bytes) -> str:
     return h.hexdigest()
 
 
-def _encode_job(job: tuple[Corpus, str, str]) -> None:
-    """Encode one file and store the result in the cache. Runs in a worker process."""
-    plugin, source, target = job
+def tokens_folder(plugin: Corpus) -> Path:
+    """The per-file token cache of a plugin."""
+    return cache_dir() / "tokens" / plugin.name
+
+
+def _encode_entry(plugin: Corpus, source: Path, target: Path) -> dict:
+    """Encode one file and store the result in the cache; the entry."""
     try:
-        pieces, error = plugin.encode_pieces(Path(source)), None
+        entry = {"pieces": plugin.encode_pieces(Path(source)), "error": None}
     except GenError as exc:
-        pieces, error = None, str(exc) or "unreadable"
+        entry = {"pieces": None, "error": str(exc) or "unreadable"}
     # atomic: a crash never leaves a half-written entry
-    write_text(target, json.dumps({"pieces": pieces, "error": error}))
+    write_text(target, json.dumps(entry))
+    return entry
 
 
-def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -> EncodedCorpus:
-    """Token streams of `files`, from the cache where present, encoding the rest in parallel."""
-    folder = (root or cache_dir()) / "tokens" / plugin.name
-    writable_folder(folder)
-    result = EncodedCorpus()
-    entries, todo = [], []
+def _encode_job(job: tuple[Corpus, str, str]) -> None:
+    """Encode one file into the cache. Runs in a worker process."""
+    plugin, source, target = job
+    _encode_entry(plugin, Path(source), Path(target))
+
+
+def cached_pieces(plugin: Corpus, path: Path, folder: Path) -> tuple[list | None, str | None, bool]:
+    """(pieces, None, cached) of one file, or (None, reason, cached) if it cannot be read:
+    from the cache in `folder` where present (cached is True), else encoded now and cached."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}", False
+    target = folder / f"{_key(plugin, data)}.json"
+    cached = target.exists()
+    entry = json.loads(target.read_text()) if cached else _encode_entry(plugin, path, target)
+    return entry["pieces"], entry["error"], cached
+
+
+def encode_missing(plugin: Corpus, files: list[Path], processes: int | None = None):
+    """Encode, in parallel, the files not yet in the cache. Returns ([(file, its cache entry
+    path)], [(file, reason)] for files that cannot be read, how many were encoded now)."""
+    folder = writable_folder(tokens_folder(plugin))
+    entries, unreadable, todo = [], [], []
     for path in files:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            result.skipped.append((path, f"cannot read: {exc.strerror or exc}"))
+            unreadable.append((path, f"cannot read: {exc.strerror or exc}"))
             continue
         target = folder / f"{_key(plugin, data)}.json"
         entries.append((path, target))
@@ -113,9 +136,16 @@ def encode_corpus(plugin: Corpus, files: list[Path], root: Path | None = None) -
             _encode_job,
             todo,
             f"Encoding {len(todo)} {plugin.name} files",
+            workers=processes,
             min_items=plugin.parallel_min_files,
         )
-    result.cached = len(entries) - len(todo)
+    return entries, unreadable, len(todo)
+
+
+def encode_corpus(plugin: Corpus, files: list[Path]) -> EncodedCorpus:
+    """Token streams of `files`, from the cache where present, encoding the rest in parallel."""
+    entries, unreadable, fresh = encode_missing(plugin, files)
+    result = EncodedCorpus(skipped=unreadable, cached=len(entries) - fresh)
     for path, target in entries:
         entry = json.loads(target.read_text())
         if entry["error"] is not None:

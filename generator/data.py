@@ -37,6 +37,53 @@ def split_stream(stream: np.ndarray, val_fraction: float) -> tuple[np.ndarray, n
     return stream[:cut], stream[cut:]
 
 
+class SegmentedStream:
+    """Several id arrays read as one: each part is (codes, lookup table from code to id), and
+    a window may run across parts. Memory-mapped parts are only read where windows fall."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray | None]]):
+        self.parts = parts
+        self.ends = np.cumsum([len(codes) for codes, _ in parts], dtype=np.int64)
+
+    @classmethod
+    def of(cls, ids: np.ndarray) -> SegmentedStream:
+        return cls([(np.asarray(ids), None)])
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    def array(self) -> np.ndarray:
+        """All of the stream's ids, read into memory."""
+        return self.slice(0, len(self))
+
+    def slice(self, start: int, stop: int) -> np.ndarray:
+        """Ids from `start` to `stop` (int32)."""
+        out, k = [], int(np.searchsorted(self.ends, start, side="right"))
+        while start < stop:
+            codes, lut = self.parts[k]
+            base = int(self.ends[k]) - len(codes)
+            piece = codes[start - base : min(stop, int(self.ends[k])) - base]
+            out.append(piece if lut is None else lut[piece])
+            start, k = base + len(codes), k + 1
+        return np.concatenate(out).astype(np.int32) if out else np.zeros(0, np.int32)
+
+    def windows(self, starts: np.ndarray, width: int) -> np.ndarray:
+        """(len(starts), width) ids of the windows beginning at `starts`."""
+        if len(self.parts) == 1 and self.parts[0][1] is None:  # one array: one fancy index
+            return np.asarray(self.parts[0][0])[starts[:, None] + np.arange(width)]
+        return np.stack([self.slice(int(s), int(s) + width) for s in starts])
+
+    def sub(self, start: int, stop: int) -> SegmentedStream:
+        """The part of the stream from `start` to `stop`, without reading it."""
+        parts = []
+        for k, (codes, lut) in enumerate(self.parts):
+            base = int(self.ends[k]) - len(codes)
+            a, b = max(start, base), min(stop, base + len(codes))
+            if a < b:
+                parts.append((codes[a - base : b - base], lut))
+        return SegmentedStream(parts)
+
+
 class WindowBatches:
     """Endless batches of (inputs, targets), each (batch, seq_len), from one id stream.
 
@@ -45,31 +92,47 @@ class WindowBatches:
     identity). Every pass and every batch draws from its own generator, seeded by (seed, pass)
     and (seed, step), so the batches are a pure function of the seed and the global step: a
     resumed run continues with exactly the batches an uninterrupted run would have seen.
+
+    With `shard` (i, n), one of n workers: this worker yields `batch_size // n` windows per
+    step, all from its own n-th of the stream (so no worker reads the whole corpus); the n
+    workers' batches together make the global batch of `batch_size`.
     """
 
-    def __init__(self, stream, seq_len, batch_size, aug_maps=None, seed=0, epoch_steps=None):
+    def __init__(
+        self, stream, seq_len, batch_size, aug_maps=None, seed=0, epoch_steps=None, shard=(0, 1)
+    ):
+        stream = stream if isinstance(stream, SegmentedStream) else SegmentedStream.of(stream)
         if len(stream) < seq_len + 1:
             raise GenError(
                 f"the training split has {len(stream)} tokens, fewer than seq-len + 1 = "
                 f"{seq_len + 1}; lower --seq-len or add files"
             )
-        self.stream, self.seq_len, self.batch_size = stream, seq_len, batch_size
+        index, count = shard
+        if batch_size % count:
+            raise GenError(f"batch size {batch_size} does not split over {count} workers")
+        self.total_tokens = len(stream)
+        if count > 1:
+            stream = stream.sub(len(stream) * index // count, len(stream) * (index + 1) // count)
+            if len(stream) < seq_len + 1:
+                raise GenError(f"the training split is too short to share among {count} workers")
+        self.stream, self.seq_len, self.batch_size = stream, seq_len, batch_size // count
+        self.global_batch = batch_size
         self.aug_maps = aug_maps
-        self.seed = seed
+        self.seeds = [seed] if count == 1 else [seed, index]
         self.epoch_steps = epoch_steps
 
     @property
     def steps_per_epoch(self) -> int:
         """Batches per epoch: as set (a shorter epoch checkpoints more often), else one pass
-        over the stream."""
+        over the (whole) stream; the same for every worker."""
         if self.epoch_steps:
             return self.epoch_steps
-        windows = (len(self.stream) - 1) // self.seq_len
-        return max(1, -(-windows // self.batch_size))
+        windows = (self.total_tokens - 1) // self.seq_len
+        return max(1, -(-windows // self.global_batch))
 
     def _starts(self, pass_index: int) -> np.ndarray:
         """Shuffled window start positions of one pass over the stream."""
-        rng = np.random.default_rng([self.seed, pass_index])
+        rng = np.random.default_rng([*self.seeds, pass_index])
         offset = int(rng.integers(0, self.seq_len))
         count = (len(self.stream) - 1 - offset) // self.seq_len
         if count < 1:  # the stream is barely one window long
@@ -83,7 +146,6 @@ class WindowBatches:
         """The endless batches from global step `step` on (0 is the first batch). Passes are
         laid end to end and cut into full batches, so every batch has `batch_size` windows
         (each step weighs the same, and the step function sees one shape)."""
-        span = np.arange(self.seq_len + 1)
         skip = step * self.batch_size  # windows before the first batch wanted
         pending, pass_index = np.zeros(0, np.int64), 0
         while True:
@@ -95,13 +157,30 @@ class WindowBatches:
             pending, skip = np.concatenate([pending, starts[skip:]]), 0
             while len(pending) >= self.batch_size:
                 take, pending = pending[: self.batch_size], pending[self.batch_size :]
-                windows = self.stream[take[:, None] + span]  # (batch, seq_len + 1)
+                windows = self.stream.windows(take, self.seq_len + 1)  # (batch, seq_len + 1)
                 if self.aug_maps is not None and len(self.aug_maps) > 1:
-                    rng = np.random.default_rng([self.seed, step])
+                    rng = np.random.default_rng([*self.seeds, step])
                     pick = rng.integers(0, len(self.aug_maps), len(windows))
                     windows = self.aug_maps[pick[:, None], windows]
                 step += 1
                 yield windows[:, :-1], windows[:, 1:]  # (batch, seq_len) each
+
+
+def validation_count(stream, seq_len: int, batch_size: int) -> int:
+    """How many batches `validation_batches` yields."""
+    length = min(seq_len, len(stream) - 1)
+    return -(-((len(stream) - 1) // length) // batch_size) if length > 0 else 0
+
+
+def validation_batches(stream: SegmentedStream, seq_len: int, batch_size: int):
+    """The non-overlapping validation windows of `validation_windows`, as batches of
+    (inputs, targets), read from the stream batch by batch (nothing is held in memory)."""
+    length = min(seq_len, len(stream) - 1)
+    count = (len(stream) - 1) // length if length > 0 else 0
+    for first in range(0, count, batch_size):
+        starts = np.arange(first, min(count, first + batch_size)) * length
+        windows = stream.windows(starts, length + 1)
+        yield windows[:, :-1], windows[:, 1:]
 
 
 def validation_windows(stream: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -40,13 +40,13 @@ def model_nats(ckpt: Checkpoint, stream: np.ndarray, which: str = "best") -> tup
 def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log=print):
     """Training and held-out id streams: the checkpoint's own split, or its training files
     and the files under `path`."""
-    from generator.train import load_corpus, saved_split
+    from generator.splits import load_corpus, saved_split
 
     if path is not None:
         train = data.join_streams(ckpt.vocab, ckpt_io.corpus_streams(ckpt, plugin), plugin.lead_in)
         _, _, encoded = load_corpus(plugin.name, path, log, user_folder=False)
         return train, data.join_streams(ckpt.vocab, encoded.streams, plugin.lead_in), str(path)
-    train, val = saved_split(ckpt, plugin)
+    train, val = (stream.array() for stream in saved_split(ckpt, plugin, log))
     if not len(val):
         raise GenError("this run has no validation split; give --path FILES to evaluate on")
     held = ckpt_io.load_corpus_files(ckpt)["validation_files"]
@@ -126,7 +126,7 @@ def sample_stats(ckpt: Checkpoint, samples: list[Path], log=print) -> dict:
 
 def held_out_loss(ckpt: Checkpoint, path: Path, which: str = "best", log=print) -> dict:
     """The model's loss on the files under `path` (no baselines)."""
-    from generator.train import load_corpus
+    from generator.splits import load_corpus
 
     plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)

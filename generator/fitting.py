@@ -23,7 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from generator import checkpoint
+from generator.curves import write_curves
 from generator.errors import GenError, Interrupted
+from generator.progress import quiet
 
 SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
 
@@ -48,9 +50,10 @@ class RunState:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def compile_model(model, config, total_steps: int) -> None:
+def compile_model(model, config, total_steps: int, peak_rate: float | None = None) -> None:
     """Adam with a linear warm-up (100 steps, or a tenth of a short run) to the peak learning
-    rate, cosine decay to 5 % of it by `total_steps`, and global gradient-norm clipping."""
+    rate (`config.learning_rate` unless given), cosine decay to 5 % of it by `total_steps`, and
+    global gradient-norm clipping."""
     import keras
 
     warmup = min(100, total_steps // 10)
@@ -58,7 +61,7 @@ def compile_model(model, config, total_steps: int) -> None:
         0.0,
         max(1, total_steps - warmup),
         alpha=0.05,
-        warmup_target=config.learning_rate,
+        warmup_target=peak_rate or config.learning_rate,
         warmup_steps=warmup,
     )
     model.compile(
@@ -94,9 +97,12 @@ class Checkpointer:
     """What happens after each batch and epoch: loss checks, checkpoints, the time budget and
     signals. `batch_end` and `epoch_end` are called by the Keras callback made in `fit`."""
 
-    def __init__(self, model, run_dir: Path, state: RunState, config, log, unit: str, caught):
+    def __init__(
+        self, model, run_dir: Path, state: RunState, config, log, unit: str, caught, chief=True
+    ):
         self.model, self.run_dir, self.state, self.config = model, run_dir, state, config
         self.log, self.unit, self.caught = log, unit, caught
+        self.chief = chief  # only the chief of several workers writes
         self.started = time.monotonic() - state.seconds
         self.last_save = time.monotonic()
         self.call_base = (state.epoch_loss_sum, state.epoch_batches)  # before this fit call
@@ -108,15 +114,20 @@ class Checkpointer:
     def save(self) -> None:
         """The latest weights and resume.h5 (weights, optimiser, state) for this step."""
         self.state.seconds = self.elapsed()
-        checkpoint.save_weights(self.model, self.run_dir, "last")
-        checkpoint.save_resume(self.model, self.run_dir, self.state.to_json())
         self.last_save = time.monotonic()
+        if self.chief:
+            checkpoint.save_weights(self.model, self.run_dir, "last")
+            checkpoint.save_resume(self.model, self.run_dir, self.state.to_json())
+
+    def _write_metrics(self) -> None:
+        if self.chief:
+            checkpoint.write_json(self.run_dir / checkpoint.METRICS, self.state.metrics)
 
     def _non_finite(self, what: str, value: float) -> None:
         """Stop without saving: the weights are already ruined."""
         s = self.state
         s.metrics["stopped"] = f"{what} was {value} at step {s.step}"
-        checkpoint.write_json(self.run_dir / checkpoint.METRICS, s.metrics)
+        self._write_metrics()
         kept = f"epoch {s.epoch}" if s.epoch else "none yet"
         raise GenError(
             f"the {what} became {value} at epoch {s.epoch + 1}, step {s.step}; training stopped "
@@ -127,7 +138,7 @@ class Checkpointer:
     def _interrupted(self) -> None:
         s, signum = self.state, self.caught["signum"]
         s.metrics["stopped"] = f"{SIGNAL_NAMES[signum]} at step {s.step}"
-        checkpoint.write_json(self.run_dir / checkpoint.METRICS, s.metrics)
+        self._write_metrics()
         raise Interrupted(
             f"interrupted by {SIGNAL_NAMES[signum]} at epoch {s.epoch + 1}, step {s.step}; "
             f"saved. Resume with: gen train --resume {self.run_dir}",
@@ -160,12 +171,18 @@ class Checkpointer:
         seconds = self.elapsed()
         m["history"].append({"epoch": epoch + 1, "loss": loss, "val_loss": val, "seconds": seconds})
         if m.get("best_val_loss") is None or val < m["best_val_loss"]:
-            checkpoint.save_weights(self.model, self.run_dir, "best")
+            if self.chief:
+                checkpoint.save_weights(self.model, self.run_dir, "best")
             m.update(best_val_loss=val, best_epoch=epoch + 1)
         m.update(epochs=epoch + 1, train_seconds=seconds)
         m.pop("stopped", None)
-        checkpoint.write_json(self.run_dir / checkpoint.METRICS, m)
+        self._write_metrics()
         self.save()
+        if self.chief:
+            try:
+                write_curves(self.run_dir, m["history"], self.unit)
+            except OSError as exc:  # the plot is a convenience; the checkpoint is saved
+                self.log(f"warning: cannot write the loss curves: {exc.strerror or exc}")
         self.log(
             f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} {self.unit} "
             f"({val / math.log(2):.3f} bits), {seconds:.0f} s"
@@ -180,8 +197,9 @@ class Checkpointer:
 def fit(
     model_config,
     config,
-    batches,
-    val_windows,
+    train_stream,
+    aug_maps,
+    val_stream,
     run_dir: Path,
     state: RunState,
     log,
@@ -190,26 +208,81 @@ def fit(
     init_weights: Path | None = None,
 ) -> None:
     """Train from `state` (a new run, or one restored from resume.h5 when `resume`) to the
-    last epoch or the time budget. `init_weights`: start from another run's weights."""
+    last epoch or the time budget, under the strategy `config.strategy` names.
+    `init_weights`: start from another run's weights."""
+    from generator import data
+    from generator.distribute import place
     from generator.model import build_model
-    from generator.tf_setup import import_tensorflow
 
-    tf = import_tensorflow()
+    where = place(config.strategy, config.precision)
     import keras
+    import tensorflow as tf
 
-    keras.utils.set_random_seed(config.seed)
-    model = build_model(model_config)
-    if init_weights is not None:
-        model.load_weights(init_weights)
+    state.metrics.setdefault("replicas", where.replicas)
+    if state.metrics["replicas"] != where.replicas:
+        raise GenError(
+            f"this run trained on {state.metrics['replicas']} replicas, and would now run on "
+            f"{where.replicas}; resume it with the same --strategy and devices"
+        )
+    global_batch = config.batch_size * where.replicas
+    if where.replicas > 1:
+        log(
+            f"{where.name}: {where.replicas} replicas, global batch {global_batch}, peak "
+            f"learning rate {where.learning_rate(config.learning_rate):.3g}"
+        )
+    shard = (where.worker, where.workers) if where.name == "multi-worker" else (0, 1)
+    batches = data.WindowBatches(
+        train_stream, config.seq_len, global_batch, aug_maps, config.seed, config.epoch_steps, shard
+    )
     steps = batches.steps_per_epoch
-    compile_model(model, config, config.epochs * steps)
-    if resume:
-        model.optimizer.build(model.trainable_variables)
-        checkpoint.load_resume(model, run_dir)
+    keras.utils.set_random_seed(config.seed)
+    with where.strategy.scope():
+        model = build_model(model_config)
+        if init_weights is not None:
+            model.load_weights(init_weights)
+        compile_model(
+            model, config, config.epochs * steps, where.learning_rate(config.learning_rate)
+        )
+        if resume:
+            model.optimizer.build(model.trainable_variables)
+            checkpoint.load_resume(model, run_dir)
     spec = tf.TensorSpec((None, None), tf.int32)
 
-    with caught_signals(log) as caught:
-        hooks = Checkpointer(model, run_dir, state, config, log, unit, caught)
+    def train_data(start: int):
+        """Batches from global step `start`: global ones, or each worker's share."""
+        if where.name != "multi-worker":
+            return tf.data.Dataset.from_generator(
+                lambda: batches.from_step(start), output_signature=(spec, spec)
+            ).prefetch(2)
+
+        def per_worker(context):
+            dataset = tf.data.Dataset.from_generator(
+                lambda: batches.from_step(start), output_signature=(spec, spec)
+            )
+            per_replica = context.get_per_replica_batch_size(global_batch)
+            if per_replica != batches.batch_size:  # several replicas on this worker
+                dataset = dataset.unbatch().batch(per_replica, drop_remainder=True)
+            return dataset.prefetch(2)
+
+        return where.strategy.distribute_datasets_from_function(per_worker)
+
+    val_data = None
+    if len(val_stream) >= 2:
+        val_data = tf.data.Dataset.from_generator(
+            lambda: data.validation_batches(val_stream, config.seq_len, config.batch_size),
+            output_signature=(spec, spec),
+        )
+        count = data.validation_count(val_stream, config.seq_len, config.batch_size)
+        val_data = val_data.apply(tf.data.experimental.assert_cardinality(count))
+        options = tf.data.Options()  # every worker scores all of it: the mean is the same
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        val_data = val_data.with_options(options)
+
+    board = []  # TensorBoard logs of the loss per epoch, in the run folder
+    if config.tensorboard and where.chief:
+        board = [keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"))]
+    with caught_signals(log) as caught, where.fitting(model):
+        hooks = Checkpointer(model, run_dir, state, config, log, unit, caught, where.chief)
 
         class Callback(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
@@ -223,18 +296,13 @@ def fit(
         # of its own, then goes on with whole epochs.
         while state.epoch < config.epochs and not hooks.done:
             done_in_epoch = state.step - state.epoch * steps
-            start = state.step
-            dataset = tf.data.Dataset.from_generator(
-                lambda start=start: batches.from_step(start), output_signature=(spec, spec)
-            )
             model.fit(
-                dataset.prefetch(2),
+                train_data(state.step),
                 initial_epoch=state.epoch,
                 epochs=state.epoch + 1 if done_in_epoch else config.epochs,
                 steps_per_epoch=steps - done_in_epoch,
-                validation_data=val_windows,
-                validation_batch_size=config.batch_size,
-                callbacks=[Callback()],
+                validation_data=val_data,
+                callbacks=[Callback(), *board],
                 shuffle=False,  # WindowBatches already shuffles
-                verbose=1 if sys.stdout.isatty() else 0,
+                verbose=1 if sys.stdout.isatty() and where.chief and not quiet() else 0,
             )

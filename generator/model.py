@@ -65,7 +65,8 @@ def build_model(config: ModelConfig):
         x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(config.vocab_size, name="logits")(x)  # (batch, time, vocab)
+    # float32 logits even under mixed precision: the softmax and loss need the range
+    logits = keras.layers.Dense(config.vocab_size, name="logits", dtype="float32")(x)
     return keras.Model(ids, logits, name="gen_lstm")
 
 

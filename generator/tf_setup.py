@@ -9,8 +9,12 @@ import tempfile
 _tf = None
 
 
-def import_tensorflow():
+def import_tensorflow(configure=None):
     """TensorFlow with Keras on its backend, its start-up chatter kept off the terminal.
+
+    `configure(tf)` runs before TensorFlow's runtime starts (device set-up that must come
+    first, such as logical devices or a multi-worker strategy); it is an error to ask for it
+    once the runtime has started.
 
     TensorFlow's C++ runtime logs device probing (oneDNN notes, "no CUDA driver") straight to
     file descriptor 2 while it starts, whatever TF_CPP_MIN_LOG_LEVEL says; that output is caught
@@ -18,6 +22,8 @@ def import_tensorflow():
     """
     global _tf
     if _tf is not None:
+        if configure is not None:
+            raise RuntimeError("TensorFlow has already started; it can no longer be configured")
         return _tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -29,6 +35,8 @@ def import_tensorflow():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # device probing logs happen here
+            if configure is not None:
+                configure(tf)
             tf.constant(0.0) + 1.0  # first op: runtime initialisation logs
         except BaseException:
             os.dup2(saved, 2)

@@ -44,6 +44,12 @@ class Vocab:
         counts = Counter()
         for stream in streams:
             counts.update(stream)
+        return cls.from_counts(counts, min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_count: int = 1) -> Vocab:
+        """The tokens counted at least `min_count` times, most frequent first (ties in the
+        counter's order, which is first-seen order)."""
         return cls(t for t, n in counts.most_common() if n >= min_count)
 
     def __len__(self) -> int:

@@ -24,7 +24,7 @@ from generator.corpora import performance as perf
 from generator.corpora.midi import MidiCorpus
 from generator.corpora.text import TextCorpus
 from generator.errors import GenError
-from generator.train import load_corpus
+from generator.splits import load_corpus
 from generator.vocab import Vocab
 
 VOCABULARY = set(perf.event_vocabulary())

@@ -48,7 +48,9 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("trained")
     corpus = scale_corpus(root / "midi", files=6)
     result = run(
-        "train", "--path", corpus, "--checkpoint-dir", root / "checkpoints", "--run", "tiny", *TINY
+        "train",
+        *("--path", corpus, "--checkpoint-dir", root / "checkpoints", "--run", "tiny"),
+        *(*TINY, "--tensorboard"),
     )
     assert result.exit_code == 0, result.output
     return root / "checkpoints" / "tiny", result.output
@@ -64,8 +66,11 @@ def test_train_writes_a_complete_checkpoint(trained):
         "config.json",
         "corpus.json",
         "last.weights.h5",
+        "loss.csv",
+        "loss.png",
         "metrics.json",
         "resume.h5",
+        "tensorboard",
         "vocab.json",
     ]
     import json
@@ -77,6 +82,11 @@ def test_train_writes_a_complete_checkpoint(trained):
     assert len(corpus["train_files"]) == 5 and len(corpus["validation_files"]) == 1  # by file
     assert not set(corpus["train_files"]) & set(corpus["validation_files"])
     assert len(metrics["history"]) == 2 and metrics["best_val_loss"] > 0
+    curve = (run_dir / "loss.csv").read_text().splitlines()
+    assert curve[0] == "epoch,loss,val_loss,seconds" and len(curve) == 3
+    assert float(curve[2].split(",")[2]) == metrics["history"][1]["val_loss"]
+    assert (run_dir / "loss.png").read_bytes().startswith(b"\x89PNG")
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
 
 
 def test_sample_writes_playable_midi_and_same_seed_same_file(trained, tmp_path):
@@ -141,7 +151,7 @@ def test_out_of_range_sampling_options_are_refused(trained):
     result = run("sample", "--checkpoint", run_dir, "--out", "x.txt")
     assert (
         result.exit_code == 1
-        and "writes .mid, .midi, .musicxml, .xml, .mxl files, not .txt" in result.output
+        and "writes .mid, .midi, .musicxml, .xml, .mxl, .pdf, .png files, not .txt" in result.output
     )
     result = run("sample", "--checkpoint", run_dir, "--out", "-", "-n", 2)
     assert result.exit_code == 1 and "cannot share standard output" in result.output
@@ -232,3 +242,72 @@ def test_out_of_range_training_options_are_refused():
         result = run("train", option, 0)
         name = option.lstrip("-")
         assert result.exit_code == 1 and f"{name} must be at least 1" in result.output, option
+
+
+def test_plot_draws_a_piano_roll_beside_each_output_with_the_primer_apart(
+    trained, tmp_path, monkeypatch
+):
+    from generator import pianoroll
+
+    drawn = []  # (notes, primer notes) of each piano roll
+    real_figure = pianoroll.figure
+
+    def spy(notes, bars=(), primer_notes=0, *args, **kwargs):
+        drawn.append((len(notes), primer_notes))
+        return real_figure(notes, bars, primer_notes, *args, **kwargs)
+
+    monkeypatch.setattr(pianoroll, "figure", spy)
+    run_dir, _ = trained
+    primer = scale_corpus(tmp_path / "primer", files=1) / "piece0.mid"
+    song = tmp_path / "song.mid"
+    args = ["sample", "--checkpoint", run_dir, "--length", 60, "--seed", 3, "--primer", primer]
+    result = run(*args, "--out", song, "--plot")
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'song.png'} (piano roll)" in result.output
+    assert (tmp_path / "song.png").read_bytes().startswith(b"\x89PNG")
+    assert drawn[0][1] == 14 and drawn[0][0] > 14  # the primer's 14 notes, then the model's
+    assert drawn[0][0] == notes_balance(song)[0]  # the roll shows what the MIDI file plays
+    refused = run(*args, "--out", song, "--plot")  # both files exist now
+    assert refused.exit_code == 1 and "already exists; use --force" in refused.output
+    (tmp_path / "song.mid").unlink()
+    refused = run(*args, "--out", song, "--plot")  # the piano roll alone is protected too
+    assert refused.exit_code == 1 and "song.png already exists" in refused.output
+    only = tmp_path / "only.png"  # a .png output is the piano roll alone
+    assert run(*args, "--out", only).exit_code == 0
+    assert only.read_bytes().startswith(b"\x89PNG") and not (tmp_path / "only.mid").exists()
+    assert drawn[-1][1] == 14
+    result = run("sample", "--checkpoint", run_dir, "--out", "-", "--plot")
+    assert result.exit_code == 1 and "give --out NAME, not '-'" in result.output
+
+
+def test_pdf_without_an_engraver_is_refused_before_the_model_loads(trained, tmp_path, monkeypatch):
+    import generator.outputs
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(generator.outputs, "Sampler", no_model)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no MuseScore, no LilyPond
+    result = run("sample", "--checkpoint", trained[0], "--out", tmp_path / "song.pdf")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "install MuseScore (https://musescore.org) or LilyPond (apt install lilypond)" in (
+        result.output
+    )
+    assert not (tmp_path / "song.pdf").exists()
+
+
+@pytest.mark.slow  # LilyPond alone takes seconds to start
+def test_pdf_is_engraved_where_an_engraver_is_installed(trained, tmp_path):
+    from generator.corpora.music21_io import pdf_engine
+    from generator.errors import GenError
+
+    try:
+        pdf_engine()
+    except GenError:
+        pytest.skip("no MuseScore or LilyPond installed")
+    song = tmp_path / "song.pdf"
+    result = run("sample", "--checkpoint", trained[0], "--out", song, "--seconds", 4, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert song.read_bytes().startswith(b"%PDF") and not list(tmp_path.glob(".song*"))

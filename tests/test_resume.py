@@ -95,7 +95,7 @@ def test_resume_after_kill_9_mid_epoch_matches_an_uninterrupted_run(corpus):
     assert STEPS < saved["step"] < 3 * STEPS and saved["epoch"] >= 1
     result = run("train", "--resume", run_dir)
     assert result.exit_code == 0, result.output
-    assert f"step {saved['step']} of {3 * STEPS}" in result.output
+    assert f"at epoch 2 of 3, step {saved['step']}\n" in result.output
     whole_dir = run_dir.parent / "whole"
     for a, b in zip(history(whole_dir), history(run_dir), strict=True):
         assert a["epoch"] == b["epoch"]
@@ -132,10 +132,10 @@ def test_a_signal_saves_and_says_how_to_resume(corpus, signum):
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(corpus, monkeypatch):
     compile_model = fitting.compile_model
 
-    def poisoned(model, config, total_steps):  # the loss turns NaN in the second epoch
+    def poisoned(model, config, total_steps, peak_rate=None):  # NaN in the second epoch
         import tensorflow as tf
 
-        compile_model(model, config, total_steps)
+        compile_model(model, config, total_steps, peak_rate)
         loss = model.loss
 
         def nan_later(y, logits):
@@ -201,8 +201,11 @@ def test_an_unusable_checkpoint_folder_is_refused_before_training(corpus):
 @pytest.fixture
 def finished(corpus):
     """A finished tiny run, 'base'."""
-    result = run("train", "--path", corpus, "--run", "base", *TINY[:-1], 1)
+    result = run("train", "--path", corpus, "--run", "base", *TINY[:-1], 1, "--json")
     assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)  # --json: the run as `gen info --json` gives it
+    assert described["epochs"] == described["epochs_planned"] == 1
+    assert described["resumable"] is False and described["best_val_loss"] > 0
     return corpus.parent / "work" / "checkpoints" / "base"
 
 

@@ -1,0 +1,157 @@
+"""Beyond one device: the sharded token store, `gen encode`, and training under tf.distribute's
+mirrored and multi-worker strategies (on CPUs, as on CI)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import scale_corpus, write_midi
+
+from generator import data
+from generator.cache import encode_corpus
+from generator.cli import cli
+from generator.corpora.midi import MidiCorpus
+from generator.tokenstore import TokenStore, build
+from generator.vocab import Vocab
+
+TINY = [
+    *("--layers", "1", "--units", "16", "--embed-dim", "8", "--dropout", "0"),
+    *("--seq-len", "16", "--epoch-steps", "10", "--epochs", "2"),
+]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def gen_process(*args, env=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "generator", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def history(run_dir: Path) -> list[dict]:
+    return json.loads((run_dir / "metrics.json").read_text())["history"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = scale_corpus(tmp_path / "midi", files=6)
+    write_midi(folder / "long.mid", [(b * 0.25, 0.25, 60 + b % 12, 90) for b in range(64)])
+    (folder / "broken.mid").write_bytes(b"MThd\x00")
+    return folder
+
+
+def test_store_streams_are_the_in_memory_streams_for_any_process_count(corpus, tmp_path):
+    plugin = MidiCorpus()
+    files = plugin.find_files(corpus)
+    one, _ = build(plugin, files, tmp_path / "one", shard_files=2, processes=1)
+    three, _ = build(plugin, files, tmp_path / "three", shard_files=2, processes=3)
+    for path in sorted(Path(one).iterdir()):  # byte for byte, shard by shard
+        assert path.read_bytes() == (Path(three) / path.name).read_bytes(), path.name
+    store = TokenStore(three)
+    assert len(store.shards) == 4 and [Path(p).name for p, _ in store.skipped] == ["broken.mid"]
+    assert all(isinstance(shard.ids, np.memmap) for shard in store.shards)  # never read whole
+    vocab = Vocab(plugin.base_vocabulary())
+    expected = data.join_streams(vocab, encode_corpus(plugin, files).streams)
+    stream = store.stream(store.usable, vocab)
+    assert np.array_equal(stream.array(), expected)
+    starts = np.array([0, 5, len(expected) - 20, 37])  # windows across shard boundaries
+    assert np.array_equal(stream.windows(starts, 20), expected[starts[:, None] + np.arange(20)])
+    assert np.array_equal(stream.sub(7, 90).array(), expected[7:90])
+
+
+def test_encode_in_parts_resumes_and_trains_from_the_store(corpus, tmp_path):
+    store = tmp_path / "store"
+    args = ("encode", "--path", corpus, "--out", store, "--shard-files", 2)
+    first = run(*args, "--part", "1/2")
+    assert first.exit_code == 0 and "lacks 2 of its 4 shards (first: shard-00001)" in first.output
+    done = run(*args, "--part", "2/2")
+    assert done.exit_code == 0, done.output
+    assert "7 files, 1 skipped" in done.output and f"gen train --cache {store}" in done.output
+    again = run(*args)  # nothing left to do: finished shards are kept
+    assert again.exit_code == 0 and "(0 files encoded)" not in again.output
+    other = run("encode", "--path", corpus / "piece0.mid", "--out", store)
+    assert other.exit_code == 1 and "holds the tokens of another corpus" in other.output
+    trained = run("train", "--cache", store, "--run", "cached", "--batch-size", 8, *TINY)
+    assert trained.exit_code == 0, trained.output
+    assert "7 files used, 1 skipped" in trained.output
+    config = json.loads((Path("checkpoints/cached/config.json")).read_text())
+    assert config["corpus"]["name"] == "midi" and config["train"]["cache"] == str(store)
+    result = run("train", "--cache", store, "--path", corpus)
+    assert result.exit_code == 1 and "not both" in result.output
+    result = run("train", "--cache", store, "--corpus", "text")
+    assert result.exit_code == 1 and "holds corpus 'midi', not 'text'" in result.output
+
+
+def test_mirrored_over_two_cpu_devices_matches_one_device(corpus):
+    """Two replicas of batch 4 are one batch of 8: with the learning rate given divided by
+    the square root of the replicas (the scaling `gen` applies), the losses agree."""
+    rate = 0.01
+    one = run("train", "--path", corpus, "--run", "one", "--batch-size", 8, *TINY)
+    assert one.exit_code == 0, one.output
+    proc = gen_process(
+        *("train", "--path", corpus, "--run", "two", "--batch-size", 4, *TINY),
+        *("--strategy", "mirrored", "--learning-rate", rate / math.sqrt(2)),
+        env={"GEN_CPU_DEVICES": "2"},
+    )
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    assert "mirrored: 2 replicas, global batch 8, peak learning rate 0.01" in output
+    for a, b in zip(
+        history(Path("checkpoints/one")), history(Path("checkpoints/two")), strict=True
+    ):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_trains_with_two_local_workers_and_only_the_chief_writes(corpus, tmp_path):
+    hosts = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    procs = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        procs.append(
+            gen_process(
+                *("train", "--path", corpus, "--run", "mw", "--batch-size", 4, *TINY),
+                "--strategy",
+                "multi-worker",
+                env={"TF_CONFIG": json.dumps(tf_config), "TMPDIR": str(tmp_path)},
+            )
+        )
+    try:
+        outputs = [proc.communicate(timeout=300)[0] for proc in procs]
+    finally:
+        for proc in procs:  # never leave a worker waiting for its peer
+            proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert "multi-worker: 2 replicas, global batch 8" in outputs[0]
+    assert "the chief saved the run" in outputs[1]
+    runs = list(Path("checkpoints").iterdir())
+    assert [r.name for r in runs] == ["mw"]  # one run folder, written by the chief
+    chief = history(runs[0])
+    assert len(chief) == 2 and all(math.isfinite(h["val_loss"]) for h in chief)
+    assert (runs[0] / "resume.h5").exists()
+    assert not list(tmp_path.glob("gen-worker-*"))  # the other worker's scratch folder is gone
