@@ -23,7 +23,9 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp = path.with_name(f".{stem}.tmp{os.getpid()}{suffixes}")
     try:
         yield tmp
+        _sync(tmp)  # the new contents are on the disk before the name points at them
         os.replace(tmp, path)
+        _sync(path.parent)  # and so is the rename
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -46,6 +48,20 @@ def check_target(path: Path | str, force: bool = False) -> Path:
     return path
 
 
+def _sync(path: Path) -> None:
+    """fsync a file or folder, so a power cut cannot leave a renamed but empty file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot sync folders
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_text(path: Path | str, text: str) -> None:
     """Write UTF-8 text to `path` atomically."""
     with atomic_path(path) as tmp:
@@ -66,8 +82,10 @@ def remove_leftovers(folder: Path | str) -> list[Path]:
 
 
 def _running(pid: int) -> bool:
+    """Whether process `pid` is alive. This process counts as dead: it cleans up before it
+    writes, so a file with its number comes from an earlier process that had the same pid."""
     if pid == os.getpid():
-        return True
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

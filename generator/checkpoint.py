@@ -4,7 +4,7 @@
         config.json        format, corpus plugin + its settings, model and training settings
         vocab.json         the vocabulary ("gen-vocab/1")
         best.weights.h5    weights with the lowest validation loss so far
-        last.weights.h5    weights after the latest epoch
+        last.weights.h5    the latest weights (after an epoch, a timed save or a stop)
         metrics.json       loss per epoch, best validation loss, files used and skipped, time
         corpus.json        the training and validation files (absolute paths)
         resume.h5          where training stands: the latest weights, the optimiser's state and
@@ -39,6 +39,7 @@ CONFIG, VOCAB, METRICS, CORPUS = "config.json", "vocab.json", "metrics.json", "c
 CORPUS_FORMAT = "gen-corpus/1"
 WEIGHTS = {"best": "best.weights.h5", "last": "last.weights.h5"}
 RESUME, RESUME_FORMAT = "resume.h5", "gen-resume/1"
+LOCK = ".lock"  # held by the process training the run
 # A run folder holds best + last weights and resume.h5 (weights + Adam's two moments): five
 # copies of the parameters, and a sixth while one file is rewritten. Ask for twice that free.
 SPACE_COPIES = 12
@@ -81,6 +82,32 @@ def check_space(run_dir: Path, num_params: int) -> None:
         )
 
 
+@contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder for this process: a second `gen train --resume` of the same run
+    (or one started while the first still saves) is refused instead of writing over it."""
+    import fcntl
+
+    path = Path(run_dir) / LOCK
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise GenError(
+                f"run folder '{run_dir}' is in use by another gen process "
+                f"(pid {lock.read().strip() or '?'})"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
 def save_resume(model, run_dir: Path, state: dict) -> None:
     """Write resume.h5 atomically: every model variable (weights, and the dropout layers'
     random-generator state), every optimiser variable (step count, Adam's moments) and
@@ -96,9 +123,10 @@ def save_resume(model, run_dir: Path, state: dict) -> None:
         ):
             g = f.create_group(group)
             for i, variable in enumerate(variables):
-                g.create_dataset(f"{i:04d}", data=np.asarray(variable)).attrs["path"] = (
-                    variable.path
-                )
+                # a checksum per array: a damaged file fails to load instead of training on
+                data = np.asarray(variable)
+                stored = g.create_dataset(f"{i:04d}", data=data, fletcher32=data.ndim > 0)
+                stored.attrs["path"] = variable.path
 
 
 def _open_resume(run_dir: Path):
@@ -107,9 +135,15 @@ def _open_resume(run_dir: Path):
 
     path = Path(run_dir) / RESUME
     if not path.exists():
+        has_weights = any((Path(run_dir) / w).exists() for w in WEIGHTS.values())
         raise GenError(
-            f"'{run_dir}' has no {RESUME} (a run that never finished a checkpoint, or one "
-            "written before gen could resume); start a new run from its weights with --init-from"
+            f"'{run_dir}' has no {RESUME}: "
+            + (
+                "it was written before gen could resume; start a new run from its weights "
+                "with --init-from"
+                if has_weights
+                else "it stopped before its first checkpoint; start it again"
+            )
         )
     try:
         f = h5py.File(path, "r")
@@ -127,15 +161,28 @@ def _layer_path(path: str) -> str:
     return re.sub(r"^(seed_generator|adam)_\d+/", r"\1/", path)
 
 
+@contextmanager
+def _reading_resume(run_dir: Path):
+    """resume.h5 open for reading; any damage found on the way is one `GenError`."""
+    with _open_resume(run_dir) as f:
+        try:
+            yield f
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise GenError(
+                f"'{Path(run_dir) / RESUME}' is damaged ({exc}); start a new run from the "
+                f"run's weights with --init-from {run_dir}"
+            ) from None
+
+
 def resume_state(run_dir: Path) -> dict:
     """The JSON state stored in a run's resume.h5 (step, epoch, metrics), without weights."""
-    with _open_resume(run_dir) as f:
+    with _reading_resume(run_dir) as f:
         return json.loads(f.attrs["state"])
 
 
 def load_resume(model, run_dir: Path) -> dict:
     """Restore the model's and its (built) optimiser's variables from resume.h5; its state."""
-    with _open_resume(run_dir) as f:
+    with _reading_resume(run_dir) as f:
         for group, variables in (
             ("model", model.variables),
             ("optimizer", model.optimizer.variables),
@@ -235,6 +282,17 @@ def _gist(message: str) -> str:
             line = re.sub(r"Target variable: .*", "", line)
             return line[:200].strip()
     return lines[0][:200]
+
+
+def check_weights_file(path: Path) -> None:
+    """A `GenError` unless `path` is a readable HDF5 file (what Keras writes weights as)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as exc:
+        raise GenError(f"cannot read the weights '{path}': {exc}") from None
 
 
 def save_config(run_dir: Path, corpus, model_config: ModelConfig, train: dict, vocab) -> None:

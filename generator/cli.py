@@ -196,7 +196,10 @@ def corpora(as_json):
     "--val-fraction", default=0.1, show_default=True, help="Share of files held out for validation."
 )
 @click.option(
-    "--max-minutes", type=float, help="Stop after the epoch that passes this many minutes."
+    "--max-minutes",
+    type=float,
+    help="Stop after the epoch that passes this many minutes of training (counted over the "
+    "whole run, resumed sessions included).",
 )
 @click.option(
     "--epoch-steps",
@@ -320,10 +323,14 @@ def train(
                 f"--resume continues a run with its own settings; {', '.join(extra)} cannot "
                 "be given with it (use --init-from to start a new run from its weights)"
             )
-        spread = {"strategy": strategy} if "--strategy" in given else {}
-        run_dir = resume(
-            resume_dir, log, max_minutes=max_minutes, save_minutes=save_minutes, **spread
-        )
+        # only what was given replaces the run's own settings
+        chosen = {
+            "--max-minutes": ("max_minutes", max_minutes),
+            "--save-minutes": ("save_minutes", save_minutes),
+            "--strategy": ("strategy", strategy),
+        }
+        overrides = dict(chosen[o] for o in given if o in chosen)
+        run_dir = resume(resume_dir, log, **overrides)
         return _train_result(run_dir, as_json)
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise GenError("--tensorboard needs the tensorboard package: pip install tensorboard")

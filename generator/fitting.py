@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from generator import checkpoint
 from generator.curves import write_curves
 from generator.errors import GenError, Interrupted
@@ -42,12 +44,29 @@ class RunState:
     metrics: dict = field(default_factory=dict)  # what metrics.json holds
 
     def to_json(self) -> dict:
+        """The state as JSON-able values (what resume.h5 stores)."""
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> RunState:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_json(cls, data) -> RunState:
+        """The state resume.h5 stored; a `GenError` if it is not one."""
+        try:
+            state = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            valid = (
+                all(
+                    isinstance(getattr(state, k), int) and getattr(state, k) >= 0
+                    for k in ("step", "epoch", "epoch_batches")
+                )
+                and isinstance(state.metrics, dict)
+                and isinstance(state.metrics.get("history"), list)
+                and isinstance(state.seconds, (int, float))
+                and isinstance(state.epoch_loss_sum, (int, float))
+            )
+        except (KeyError, TypeError):
+            valid = False
+        if not valid:
+            raise GenError("resume.h5 holds no valid training state; it is damaged")
+        return state
 
 
 def compile_model(model, config, total_steps: int, peak_rate: float | None = None) -> None:
@@ -98,26 +117,44 @@ class Checkpointer:
     signals. `batch_end` and `epoch_end` are called by the Keras callback made in `fit`."""
 
     def __init__(
-        self, model, run_dir: Path, state: RunState, config, log, unit: str, caught, chief=True
+        self,
+        model,
+        run_dir: Path,
+        state: RunState,
+        config,
+        log,
+        unit: str,
+        caught,
+        steps: int,
+        chief=True,
     ):
         self.model, self.run_dir, self.state, self.config = model, run_dir, state, config
         self.log, self.unit, self.caught = log, unit, caught
+        self.steps = steps  # per epoch
         self.chief = chief  # only the chief of several workers writes
+        # where the checkpoint on disk stands (a resumed run starts from one)
+        self.saved_at = f"epoch {state.epoch}, step {state.step}" if state.step else None
         self.started = time.monotonic() - state.seconds
         self.last_save = time.monotonic()
         self.call_base = (state.epoch_loss_sum, state.epoch_batches)  # before this fit call
         self.done = False  # the time budget is spent
 
     def elapsed(self) -> float:
+        """Seconds of training in this run, over every session."""
         return round(time.monotonic() - self.started, 1)
 
     def save(self) -> None:
-        """The latest weights and resume.h5 (weights, optimiser, state) for this step."""
-        self.state.seconds = self.elapsed()
+        """The latest weights and resume.h5 (weights, optimiser, state) for this step; never
+        weights that are not finite (a finite loss can still have a NaN gradient)."""
+        s = self.state
+        if not all(np.isfinite(w).all() for w in self.model.get_weights()):
+            self._non_finite("weights", "not finite")
+        s.seconds = self.elapsed()
         self.last_save = time.monotonic()
         if self.chief:
             checkpoint.save_weights(self.model, self.run_dir, "last")
-            checkpoint.save_resume(self.model, self.run_dir, self.state.to_json())
+            checkpoint.save_resume(self.model, self.run_dir, s.to_json())
+        self.saved_at = f"epoch {s.epoch}, step {s.step}"
 
     def _write_metrics(self) -> None:
         if self.chief:
@@ -128,11 +165,16 @@ class Checkpointer:
         s = self.state
         s.metrics["stopped"] = f"{what} was {value} at step {s.step}"
         self._write_metrics()
-        kept = f"epoch {s.epoch}" if s.epoch else "none yet"
+        if self.saved_at is None:
+            raise GenError(
+                f"the {what} became {value} at epoch {s.epoch + 1}, step {s.step}, before any "
+                "checkpoint; training stopped. Try a lower --learning-rate"
+            )
         raise GenError(
             f"the {what} became {value} at epoch {s.epoch + 1}, step {s.step}; training stopped "
-            f"and the last good checkpoint (saved at {kept}) in '{self.run_dir}' is kept. "
-            f"Start again from it with a lower --learning-rate and --init-from {self.run_dir}"
+            f"and the last good checkpoint (saved at {self.saved_at}) in '{self.run_dir}' is "
+            f"kept. Start again from it with a lower --learning-rate and --init-from "
+            f"{self.run_dir}"
         )
 
     def _interrupted(self) -> None:
@@ -153,6 +195,8 @@ class Checkpointer:
             self._non_finite("training loss", loss)
         base_sum, base_batches = self.call_base
         s.epoch_loss_sum, s.epoch_batches = base_sum + loss * (batch + 1), base_batches + batch + 1
+        if s.step % self.steps == 0:  # the epoch's last batch: `epoch_end` saves, and stops
+            return
         if self.caught["signum"] is not None:
             self.save()
             self._interrupted()
@@ -187,32 +231,22 @@ class Checkpointer:
             f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} {self.unit} "
             f"({val / math.log(2):.3f} bits), {seconds:.0f} s"
         )
-        if self.caught["signum"] is not None:
+        if self.caught["signum"] is not None and s.epoch < self.config.epochs:
             self._interrupted()
         budget = self.config.max_minutes
         if budget is not None and seconds >= budget * 60:
             self.done = True
 
 
-def fit(
-    model_config,
-    config,
-    train_stream,
-    aug_maps,
-    val_stream,
-    run_dir: Path,
-    state: RunState,
-    log,
-    unit: str,
-    resume: bool = False,
-    init_weights: Path | None = None,
-) -> None:
-    """Train from `state` (a new run, or one restored from resume.h5 when `resume`) to the
-    last epoch or the time budget, under the strategy `config.strategy` names.
+def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> None:
+    """Train a `train.Plan` from its state (a new run, or one restored from resume.h5 when
+    `resume`) to the last epoch or the time budget, under the strategy its config names.
     `init_weights`: start from another run's weights."""
     from generator import data
     from generator.distribute import place
     from generator.model import build_model
+
+    config, state, run_dir, val_stream = plan.config, plan.state, plan.run_dir, plan.val_ids
 
     where = place(config.strategy, config.precision)
     import keras
@@ -232,14 +266,23 @@ def fit(
         )
     shard = (where.worker, where.workers) if where.name == "multi-worker" else (0, 1)
     batches = data.WindowBatches(
-        train_stream, config.seq_len, global_batch, aug_maps, config.seed, config.epoch_steps, shard
+        plan.train_ids,
+        config.seq_len,
+        global_batch,
+        plan.aug_maps,
+        config.seed,
+        config.epoch_steps,
+        shard,
     )
     steps = batches.steps_per_epoch
     keras.utils.set_random_seed(config.seed)
     with where.strategy.scope():
-        model = build_model(model_config)
+        model = build_model(plan.model_config)
         if init_weights is not None:
-            model.load_weights(init_weights)
+            try:
+                model.load_weights(init_weights)
+            except (OSError, ValueError, KeyError) as exc:
+                raise GenError(f"cannot start from '{init_weights}': {exc}") from None
         compile_model(
             model, config, config.epochs * steps, where.learning_rate(config.learning_rate)
         )
@@ -282,7 +325,9 @@ def fit(
     if config.tensorboard and where.chief:
         board = [keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"))]
     with caught_signals(log) as caught, where.fitting(model):
-        hooks = Checkpointer(model, run_dir, state, config, log, unit, caught, where.chief)
+        hooks = Checkpointer(
+            model, run_dir, state, config, log, plan.unit, caught, steps, where.chief
+        )
 
         class Callback(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
@@ -296,6 +341,11 @@ def fit(
         # of its own, then goes on with whole epochs.
         while state.epoch < config.epochs and not hooks.done:
             done_in_epoch = state.step - state.epoch * steps
+            if not 0 <= done_in_epoch < steps:
+                raise GenError(
+                    f"the resume state in '{run_dir}' is inconsistent: step {state.step} "
+                    f"after {state.epoch} epochs of {steps} steps"
+                )
             model.fit(
                 train_data(state.step),
                 initial_epoch=state.epoch,

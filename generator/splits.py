@@ -119,6 +119,12 @@ def saved_split(ckpt, plugin, log=print):
     missing = [f for f in train_files + val_files if f not in index]
     if missing:
         raise GenError(f"token store '{store.folder}' lacks the run's file {missing[0]}")
+    reasons = dict(store.skipped)
+    unreadable = [f for f in train_files + val_files if f in reasons]
+    if unreadable:
+        raise GenError(
+            f"the run's file {unreadable[0]} can no longer be read ({reasons[unreadable[0]]})"
+        )
     train = store.stream([index[f] for f in train_files], ckpt.vocab)
     if val_files:
         return train, store.stream([index[f] for f in val_files], ckpt.vocab)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -70,8 +71,11 @@ def _init_from(path: Path, plugin, counts: Counter, log):
         )
     if unknown:
         log(f"{len(unknown)} rare tokens of this corpus ({share:.2%} of it) become <unk>")
-    if ckpt.corpus_name != plugin.name:
+    if ckpt.corpus_name == plugin.name:
+        checkpoint.check_corpus(ckpt, plugin)  # same plugin: its tokens must mean the same
+    else:
         log(f"note: '{path}' was trained on corpus '{ckpt.corpus_name}', this is '{plugin.name}'")
+    checkpoint.check_weights_file(ckpt.weights_path("best"))  # before any run folder exists
     log(f"starting from the weights of {ckpt.path} ({ckpt.weights_path('best').name})")
     return ckpt
 
@@ -146,19 +150,9 @@ def train(
     )
     init_weights = start.weights_path("best") if start is not None else None
     state = RunState(metrics=metrics)
+    plan = Plan(plugin, model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
     try:
-        _run(
-            plugin,
-            model_config,
-            config,
-            train_ids,
-            aug_maps,
-            val_ids,
-            run_dir,
-            state,
-            log,
-            init_weights,
-        )
+        _run(plan, log, init_weights)
     finally:
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -166,9 +160,11 @@ def train(
 
 
 def resume(run_dir: Path, log=print, **overrides) -> Path:
-    """Continue an interrupted run from its resume.h5 with its own settings; `overrides`
-    may change only `max_minutes`, `save_minutes` and `strategy`, which do not change the
-    result (a strategy with another number of replicas is refused when training starts)."""
+    """Continue an interrupted run from its resume.h5 with its own settings and data.
+    `overrides` may change only `max_minutes`, `save_minutes` and `strategy`, which do not
+    change the result (a strategy with another number of replicas is refused when training
+    starts)."""
+    run_dir = Path(run_dir)
     ckpt = checkpoint.load_checkpoint(run_dir)
     plugin = checkpoint.plugin_of(ckpt)
     checkpoint.check_corpus(ckpt, plugin)
@@ -182,59 +178,52 @@ def resume(run_dir: Path, log=print, **overrides) -> Path:
             f"further from its weights with --init-from {run_dir}"
         )
     train_ids, val_ids = saved_split(ckpt, plugin, log)
+    then = (state.metrics.get("train_tokens"), state.metrics.get("val_tokens"))
+    if then != (len(train_ids), len(val_ids)):
+        raise GenError(
+            f"the run's files have changed since it started ({len(train_ids):,} training and "
+            f"{len(val_ids):,} validation tokens now, {then[0]:,} and {then[1]:,} then); an "
+            f"exact resume needs the same data. Start a new run with --init-from {run_dir}"
+        )
     aug_maps = plugin.augmentations(ckpt.vocab.tokens) if config.augment else None
-    if distribute.cluster()[2]:
-        for path in remove_leftovers(run_dir):
-            log(f"removed {path.name}, a write the stopped run left unfinished")
+    plan = Plan(plugin, ckpt.model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
     log(f"resuming {run_dir} at epoch {state.epoch + 1} of {config.epochs}, step {state.step}")
-    _run(
-        plugin,
-        ckpt.model_config,
-        config,
-        train_ids,
-        aug_maps,
-        val_ids,
-        Path(run_dir),
-        state,
-        log,
-        resume=True,
-    )
-    return Path(run_dir)
+    _run(plan, log, resume=True)
+    return run_dir
 
 
-def _run(
-    plugin,
-    model_config,
-    config,
-    train_ids,
-    aug_maps,
-    val_ids,
-    run_dir,
-    state,
-    log,
-    init_weights=None,
-    resume=False,
-):
-    """Fit, then report the best epoch."""
+@dataclass
+class Plan:
+    """Everything a training session needs: what to fit, on what, and where to save."""
+
+    plugin: object  # the corpus plugin
+    model_config: ModelConfig
+    config: TrainConfig
+    train_ids: data.SegmentedStream
+    aug_maps: object  # (maps, vocab) int array of the plugin's augmentations, or None
+    val_ids: data.SegmentedStream
+    run_dir: Path
+    state: RunState
+
+    @property
+    def unit(self) -> str:
+        return f"nats/{self.plugin.token_name}"
+
+
+def _run(plan: Plan, log, init_weights: Path | None = None, resume: bool = False) -> None:
+    """Fit while holding the run folder (the chief of several workers), then report the best
+    epoch."""
     from generator.fitting import fit
 
-    unit = f"nats/{plugin.token_name}"
-    fit(
-        model_config,
-        config,
-        train_ids,
-        aug_maps,
-        val_ids,
-        run_dir,
-        state,
-        log,
-        unit,
-        resume,
-        init_weights,
-    )
-    m = state.metrics
-    if m["history"] and distribute.cluster()[2]:
+    chief = distribute.cluster()[2]
+    with checkpoint.locked(plan.run_dir) if chief else nullcontext():
+        if resume and chief:
+            for path in remove_leftovers(plan.run_dir):
+                log(f"removed {path.name}, a write the stopped run left unfinished")
+        fit(plan, log, resume, init_weights)
+    m = plan.state.metrics
+    if m["history"] and chief:
         log(
-            f"best validation loss {m['best_val_loss']:.4f} {unit} at epoch "
-            f"{m['best_epoch']}; saved in {run_dir}"
+            f"best validation loss {m['best_val_loss']:.4f} {plan.unit} at epoch "
+            f"{m['best_epoch']}; saved in {plan.run_dir}"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from contextlib import contextmanager
 from types import SimpleNamespace
 
+import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -93,6 +95,7 @@ def test_resume_after_kill_9_mid_epoch_matches_an_uninterrupted_run(corpus):
     proc.wait()
     saved = checkpoint.resume_state(run_dir)
     assert STEPS < saved["step"] < 3 * STEPS and saved["epoch"] >= 1
+    (run_dir / f".resume.tmp{proc.pid}.h5").write_bytes(b"half a file")  # as a kill leaves it
     result = run("train", "--resume", run_dir)
     assert result.exit_code == 0, result.output
     assert f"at epoch 2 of 3, step {saved['step']}\n" in result.output
@@ -103,15 +106,21 @@ def test_resume_after_kill_9_mid_epoch_matches_an_uninterrupted_run(corpus):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)  # pieced together over a restart
     for a, b in zip(weights(whole_dir), weights(run_dir), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    assert not list(run_dir.glob(".*tmp*"))  # a write the kill cut short is cleared away
+    assert f"removed .resume.tmp{proc.pid}.h5" in result.output
+    assert not list(run_dir.glob(".*tmp*"))  # writes the kill cut short are cleared away
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_saves_and_says_how_to_resume(corpus, signum):
-    args = ("train", "--path", corpus, "--run", "sig", *TINY[:-1], 1000)
+@pytest.mark.parametrize(
+    "signum, steps",
+    [(signal.SIGINT, STEPS), (signal.SIGTERM, STEPS), (signal.SIGINT, 1)],
+    ids=["SIGINT", "SIGTERM", "SIGINT-at-an-epoch-end"],
+)
+def test_a_signal_saves_and_says_how_to_resume(corpus, signum, steps):
+    """With epochs of one step, every signal lands in an epoch's last step."""
+    args = ("train", "--path", corpus, "--run", "sig", *TINY[:-3], steps, "--epochs", 1000)
     proc = start_gen(*args)
     run_dir = corpus.parent / "work" / "checkpoints" / "sig"
-    wait_for(proc, run_dir, STEPS)  # the first epoch's checkpoint
+    wait_for(proc, run_dir, 3 * steps)  # a few checkpoints in
     proc.send_signal(signum)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, output
@@ -121,7 +130,8 @@ def test_a_signal_saves_and_says_how_to_resume(corpus, signum):
     assert "Traceback" not in output
     state = checkpoint.resume_state(run_dir)
     stopped = json.loads((run_dir / checkpoint.METRICS).read_text())["stopped"]
-    assert state["step"] >= STEPS and stopped.endswith(f"at step {state['step']}")
+    assert state["step"] >= 3 * steps and stopped.endswith(f"at step {state['step']}")
+    assert state["step"] - state["epoch"] * steps < steps  # a consistent place to go on from
     # the run goes on from there; a spent time budget stops it after one more epoch
     result = run("train", "--resume", run_dir, "--max-minutes", 0)
     assert result.exit_code == 0, result.output
@@ -129,30 +139,43 @@ def test_a_signal_saves_and_says_how_to_resume(corpus, signum):
     assert checkpoint.resume_state(run_dir)["epoch"] == state["epoch"] + 1
 
 
-def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(corpus, monkeypatch):
+@pytest.mark.parametrize("poison", ["loss", "gradient"])
+def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(corpus, monkeypatch, poison):
+    """From step 16 the loss is NaN, or (saving after every step) the loss stays finite but
+    its gradient is NaN, so the weights go bad first."""
     compile_model = fitting.compile_model
 
-    def poisoned(model, config, total_steps, peak_rate=None):  # NaN in the second epoch
+    def poisoned(model, config, total_steps, peak_rate=None):
         import tensorflow as tf
 
         compile_model(model, config, total_steps, peak_rate)
         loss = model.loss
 
         def nan_later(y, logits):
-            value = loss(y, logits)
-            return tf.where(model.optimizer.iterations >= STEPS + 3, float("nan"), value)
+            value, late = loss(y, logits), model.optimizer.iterations >= STEPS + 3
+            if poison == "loss":
+                return tf.where(late, float("nan"), value)
+            # late: + sqrt(0 * logits), which is 0, but whose gradient inf * 0 is NaN
+            zero = tf.where(late, tf.reduce_sum(logits) * 0.0, 1.0)
+            return value + tf.sqrt(zero) - tf.where(late, 0.0, 1.0)
 
         model.compile(optimizer=model.optimizer, loss=nan_later)
 
     monkeypatch.setattr(fitting, "compile_model", poisoned)
-    result = run("train", "--path", corpus, "--run", "nan", *TINY)
+    every_step = ["--save-minutes", 0] if poison == "gradient" else []
+    result = run("train", "--path", corpus, "--run", "nan", *TINY, *every_step)
     assert result.exit_code == 1
-    assert "Error: the training loss became nan at epoch 2, step 16" in result.output
-    assert "last good checkpoint (saved at epoch 1)" in result.output
     run_dir = corpus.parent / "work" / "checkpoints" / "nan"
-    assert checkpoint.resume_state(run_dir)["step"] == STEPS
+    if poison == "loss":
+        assert "Error: the training loss became nan at epoch 2, step 16" in result.output
+        assert "last good checkpoint (saved at epoch 1, step 12)" in result.output
+        assert checkpoint.resume_state(run_dir)["step"] == STEPS
+    else:
+        assert "Error: the weights became not finite at epoch 2, step 16" in result.output
+        assert "last good checkpoint (saved at epoch 1, step 15)" in result.output
+        assert checkpoint.resume_state(run_dir)["step"] == STEPS + 3
     assert all(np.isfinite(w).all() for w in weights(run_dir))
-    assert "training loss was nan" in json.loads((run_dir / "metrics.json").read_text())["stopped"]
+    assert "was n" in json.loads((run_dir / "metrics.json").read_text())["stopped"]
 
 
 def test_a_full_disk_is_one_line_and_the_previous_checkpoint_survives(corpus, monkeypatch):
@@ -243,3 +266,38 @@ def test_init_from_refuses_a_foreign_vocabulary(finished, tmp_path):
     assert result.exit_code == 1
     assert f"the vocabulary of '{finished}' (midi, 390 tokens) lacks" in result.output
     assert "cannot be fine-tuned on it" in result.output
+
+
+def test_a_damaged_or_busy_run_is_one_line(corpus):
+    args = ("train", "--path", corpus, "--run", "cut", *TINY[:-1], 1000, "--max-minutes", 0)
+    assert run(*args).exit_code == 0  # one epoch, then the time budget stops it
+    run_dir = corpus.parent / "work" / "checkpoints" / "cut"
+    resume_file = run_dir / checkpoint.RESUME
+    good = resume_file.read_bytes()
+    with checkpoint.locked(run_dir):  # as if another gen were training it
+        result = run("train", "--resume", run_dir)
+    assert result.exit_code == 1 and f"is in use by another gen process (pid {os.getpid()})" in (
+        result.output
+    )
+    with h5py.File(resume_file, "r") as f:  # where the embedding's numbers lie in the file
+        at = f["model/0000"].id.get_chunk_info(0).byte_offset  # checksummed chunks
+    damaged = bytearray(good)
+    damaged[at + 8 : at + 16] = b"\x7f" * 8  # bit rot inside an array
+    resume_file.write_bytes(bytes(damaged))
+    result = run("train", "--resume", run_dir)
+    assert result.exit_code == 1 and "resume.h5' is damaged" in result.output, result.output
+    assert len(result.output.strip().splitlines()) <= 2  # the "resuming" line, then the error
+    resume_file.write_bytes(good)
+    (corpus / "piece0.mid").write_bytes((corpus / "piece1.mid").read_bytes()[:-30] + bytes(30))
+    result = run("train", "--resume", run_dir)
+    assert result.exit_code == 1
+    assert "can no longer be read" in result.output or "files have changed" in result.output
+
+
+def test_init_from_really_starts_from_the_weights(finished, tmp_path):
+    other = scale_corpus(tmp_path / "other", files=3)
+    args = ("--seq-len", 16, "--batch-size", 8, "--epochs", 1, "--learning-rate", 1e-12)
+    result = run("train", "--path", other, "--run", "still", "--init-from", finished, *args)
+    assert result.exit_code == 0, result.output
+    for a, b in zip(weights(finished, "best"), weights(finished.parent / "still"), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)  # a learning rate of 1e-12 moved nothing
