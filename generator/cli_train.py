@@ -10,15 +10,17 @@ import click
 from generator.cli import checkpoint_dir_option, cli, say, say_err
 from generator.errors import GenError
 
-
-@cli.command()
-@click.option(
+corpus_option = click.option(
     "--corpus",
     "corpus_name",
     default="midi",
     show_default=True,
     help="Corpus plugin that reads the files (see `gen corpora`).",
 )
+
+
+@cli.command()
+@corpus_option
 @click.option(
     "--path",
     type=click.Path(path_type=Path),
@@ -255,13 +257,7 @@ def _sample_hint(run_dir: Path) -> None:
 
 
 @cli.command()
-@click.option(
-    "--corpus",
-    "corpus_name",
-    default="midi",
-    show_default=True,
-    help="Corpus plugin that reads the files (see `gen corpora`).",
-)
+@corpus_option
 @click.option(
     "--path",
     type=click.Path(path_type=Path),

@@ -25,10 +25,7 @@ def write_curves(run_dir: Path, history: list[dict], unit: str) -> None:
 
 
 def _plot(path: Path, history: list[dict], unit: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no window
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # a bare Figure draws to files: no window, no pyplot
 
     figure = Figure(figsize=(6, 3.5), dpi=100)
     axes = figure.add_subplot()

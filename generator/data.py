@@ -47,6 +47,7 @@ class SegmentedStream:
 
     @classmethod
     def of(cls, ids: np.ndarray) -> SegmentedStream:
+        """One id array as a stream."""
         return cls([(np.asarray(ids), None)])
 
     def __len__(self) -> int:
@@ -164,12 +165,6 @@ class WindowBatches:
                     windows = self.aug_maps[pick[:, None], windows]
                 step += 1
                 yield windows[:, :-1], windows[:, 1:]  # (batch, seq_len) each
-
-
-def validation_count(stream, seq_len: int, batch_size: int) -> int:
-    """How many batches `validation_batches` yields."""
-    length = min(seq_len, len(stream) - 1)
-    return -(-((len(stream) - 1) // length) // batch_size) if length > 0 else 0
 
 
 def validation_batches(stream: SegmentedStream, seq_len: int, batch_size: int):

@@ -27,6 +27,22 @@ STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed")
 
 
+def check(strategy: str) -> None:
+    """What can be checked before TensorFlow starts (and before a run folder is made)."""
+    if strategy == "multi-worker" and cluster()[1] < 2:
+        raise GenError("--strategy multi-worker needs TF_CONFIG listing two or more tasks")
+
+
+def writes(strategy: str) -> bool:
+    """Whether this process writes the run under `strategy`: always, unless it trains as one
+    of several workers and is not the chief. A $TF_CONFIG set by a cluster manager does not
+    matter to a one-device or mirrored run."""
+    worker, workers, chief = cluster()
+    if strategy in ("multi-worker", "auto") and workers > 1:
+        return chief
+    return True
+
+
 def cluster() -> tuple[int, int, bool]:
     """(this task's worker index, number of workers, whether it is the chief) from $TF_CONFIG
     (one worker, the chief, without it). Reads no TensorFlow."""
@@ -60,6 +76,20 @@ class Placement:
     def learning_rate(self, per_replica_rate: float) -> float:
         return per_replica_rate * math.sqrt(self.replicas)
 
+    def agree(self, flag: bool) -> int:
+        """How many workers raise `flag` (one collective sum under multi-worker; every worker
+        must ask at the same step). Alone, 0 or 1."""
+        if self.name != "multi-worker":
+            return int(flag)
+        import tensorflow as tf
+
+        local = self.strategy.run(lambda: tf.constant(float(flag)))
+        return round(float(self.strategy.reduce("SUM", local, axis=None)) / self.local_replicas)
+
+    @property
+    def local_replicas(self) -> int:
+        return max(1, self.replicas // self.workers)
+
     def fitting(self, model):
         """The context `model.fit` must run in under this strategy."""
         if self.name == "multi-worker":
@@ -73,9 +103,8 @@ def place(name: str, precision: str = "float32") -> Placement:
 
     if name not in STRATEGIES:
         raise GenError(f"unknown strategy '{name}'; choose one of {', '.join(STRATEGIES)}")
+    check(name)
     worker, workers, chief = cluster()
-    if name == "multi-worker" and workers < 2:
-        raise GenError("--strategy multi-worker needs TF_CONFIG listing two or more tasks")
     made = {}
 
     def configure(tf):
@@ -102,14 +131,15 @@ def place(name: str, precision: str = "float32") -> Placement:
 
     try:
         import_tensorflow(configure)
-    except RuntimeError as exc:  # TensorFlow already running in this process
-        if name in ("one-device", "auto") and workers == 1:
-            import_tensorflow()
-            import tensorflow as tf
-
-            made.update(strategy=tf.distribute.get_strategy(), name="one-device", gpus=0)
-        else:
+    except RuntimeError as exc:  # TensorFlow already running in this process (tests)
+        if name == "multi-worker" or (name == "auto" and workers > 1):
             raise GenError(f"cannot start strategy '{name}': {exc}") from None
+        import tensorflow as tf
+
+        gpus = len(tf.config.list_physical_devices("GPU"))
+        several = name == "mirrored" or (name == "auto" and gpus > 1)
+        strategy = tf.distribute.MirroredStrategy() if several else tf.distribute.get_strategy()
+        made.update(strategy=strategy, name="mirrored" if several else "one-device", gpus=gpus)
     if precision == "mixed":
         if not made["gpus"]:
             raise GenError("--precision mixed needs a GPU (float16 is slower on a CPU)")
@@ -117,6 +147,8 @@ def place(name: str, precision: str = "float32") -> Placement:
 
         keras.mixed_precision.set_global_policy("mixed_float16")
     strategy = made["strategy"]
+    if made["name"] != "multi-worker":
+        worker, workers, chief = 0, 1, True  # a TF_CONFIG is not this run's business
     return Placement(strategy, made["name"], strategy.num_replicas_in_sync, worker, workers, chief)
 
 
@@ -130,6 +162,13 @@ def multi_worker_fit(model, strategy) -> Iterator[None]:
     import keras.src.backend.tensorflow.trainer as keras_trainer
     import tensorflow as tf
 
+    if not hasattr(keras_trainer, "reduce_per_replica") or not hasattr(
+        model, "_maybe_symbolic_build"
+    ):
+        raise GenError(
+            "this Keras version's fit differs from the one gen works around for multi-worker "
+            "training (tested: Keras 3.15); use --strategy mirrored or one-device"
+        )
     original = keras_trainer.reduce_per_replica
 
     def reduce_per_replica(values, strategy_, reduction="auto"):

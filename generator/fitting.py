@@ -116,22 +116,15 @@ class Checkpointer:
     """What happens after each batch and epoch: loss checks, checkpoints, the time budget and
     signals. `batch_end` and `epoch_end` are called by the Keras callback made in `fit`."""
 
-    def __init__(
-        self,
-        model,
-        run_dir: Path,
-        state: RunState,
-        config,
-        log,
-        unit: str,
-        caught,
-        steps: int,
-        chief=True,
-    ):
-        self.model, self.run_dir, self.state, self.config = model, run_dir, state, config
-        self.log, self.unit, self.caught = log, unit, caught
+    def __init__(self, model, plan, log, caught, steps: int, chief=True, agree=None):
+        self.model, self.run_dir, self.state = model, plan.run_dir, plan.state
+        self.config, self.unit = plan.config, plan.unit
+        self.log, self.caught = log, caught
         self.steps = steps  # per epoch
         self.chief = chief  # only the chief of several workers writes
+        # how many workers say yes: several workers stop together, at the same step
+        self.agree = agree or (lambda flag: int(flag))
+        state = plan.state
         # where the checkpoint on disk stands (a resumed run starts from one)
         self.saved_at = f"epoch {state.epoch}, step {state.step}" if state.step else None
         self.started = time.monotonic() - state.seconds
@@ -177,13 +170,23 @@ class Checkpointer:
             f"{self.run_dir}"
         )
 
+    def _signalled(self) -> bool:
+        """Whether this process (or, with several workers, any of them) was signalled."""
+        return self.agree(self.caught["signum"] is not None) > 0
+
     def _interrupted(self) -> None:
-        s, signum = self.state, self.caught["signum"]
+        s = self.state
+        signum = self.caught["signum"] or signal.SIGTERM  # another worker's signal
         s.metrics["stopped"] = f"{SIGNAL_NAMES[signum]} at step {s.step}"
         self._write_metrics()
+        where = (
+            f"saved. Resume with: gen train --resume {self.run_dir}"
+            if self.chief
+            else "the chief saved the run; resume it with gen train --resume on every worker"
+        )
         raise Interrupted(
             f"interrupted by {SIGNAL_NAMES[signum]} at epoch {s.epoch + 1}, step {s.step}; "
-            f"saved. Resume with: gen train --resume {self.run_dir}",
+            + where,
             exit_code=128 + signum,
         )
 
@@ -197,7 +200,7 @@ class Checkpointer:
         s.epoch_loss_sum, s.epoch_batches = base_sum + loss * (batch + 1), base_batches + batch + 1
         if s.step % self.steps == 0:  # the epoch's last batch: `epoch_end` saves, and stops
             return
-        if self.caught["signum"] is not None:
+        if self._signalled():
             self.save()
             self._interrupted()
         minutes = self.config.save_minutes
@@ -231,11 +234,36 @@ class Checkpointer:
             f"epoch {epoch + 1}: train {loss:.4f}, validation {val:.4f} {self.unit} "
             f"({val / math.log(2):.3f} bits), {seconds:.0f} s"
         )
-        if self.caught["signum"] is not None and s.epoch < self.config.epochs:
+        if self._signalled() and s.epoch < self.config.epochs:
             self._interrupted()
-        budget = self.config.max_minutes
-        if budget is not None and seconds >= budget * 60:
-            self.done = True
+        budget = self.config.max_minutes  # the chief's clock decides for every worker
+        self.done = self.agree(self.chief and budget is not None and seconds >= budget * 60) > 0
+
+
+def validation_scorer(model, val_stream, seq_len: int, batch_size: int):
+    """A function giving the model's mean loss in nats per token over every validation window
+    (None without validation). It runs on this process alone, so several workers each score
+    the whole split and agree, and no partial batch is dropped."""
+    import tensorflow as tf
+
+    from generator import data
+
+    if len(val_stream) < 2:
+        return None
+
+    @tf.function(reduce_retracing=True)
+    def batch_sum(x, y):
+        logits = tf.cast(model(x, training=False), tf.float32)  # (batch, time, vocab)
+        return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+
+    def score() -> float:
+        total, count = 0.0, 0
+        for x, y in data.validation_batches(val_stream, seq_len, batch_size):
+            total += float(batch_sum(x, y))
+            count += y.size
+        return total / count
+
+    return score
 
 
 def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> None:
@@ -243,20 +271,26 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
     `resume`) to the last epoch or the time budget, under the strategy its config names.
     `init_weights`: start from another run's weights."""
     from generator import data
-    from generator.distribute import place
+    from generator.distribute import cluster, place
     from generator.model import build_model
 
     config, state, run_dir, val_stream = plan.config, plan.state, plan.run_dir, plan.val_ids
 
+    worker, workers, _ = cluster()
+    if workers > 1 and config.strategy in ("multi-worker", "auto"):
+        log(f"joining {workers} workers as worker {worker}; this waits until all have started")
     where = place(config.strategy, config.precision)
     import keras
     import tensorflow as tf
 
-    state.metrics.setdefault("replicas", where.replicas)
-    if state.metrics["replicas"] != where.replicas:
+    # the data order depends on the global batch and on how the stream is shared out
+    layout = {"replicas": where.replicas, "workers": where.workers}
+    before = {k: state.metrics.setdefault(k, v) for k, v in layout.items()}
+    if before != layout:
         raise GenError(
-            f"this run trained on {state.metrics['replicas']} replicas, and would now run on "
-            f"{where.replicas}; resume it with the same --strategy and devices"
+            f"this run trained on {before['replicas']} replicas in {before['workers']} "
+            f"worker(s), and would now run on {where.replicas} in {where.workers}; resume it "
+            "with the same --strategy, devices and workers"
         )
     global_batch = config.batch_size * where.replicas
     if where.replicas > 1:
@@ -309,32 +343,20 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
 
         return where.strategy.distribute_datasets_from_function(per_worker)
 
-    val_data = None
-    if len(val_stream) >= 2:
-        val_data = tf.data.Dataset.from_generator(
-            lambda: data.validation_batches(val_stream, config.seq_len, config.batch_size),
-            output_signature=(spec, spec),
-        )
-        count = data.validation_count(val_stream, config.seq_len, config.batch_size)
-        val_data = val_data.apply(tf.data.experimental.assert_cardinality(count))
-        options = tf.data.Options()  # every worker scores all of it: the mean is the same
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        val_data = val_data.with_options(options)
+    score = validation_scorer(model, val_stream, config.seq_len, config.batch_size)
 
     board = []  # TensorBoard logs of the loss per epoch, in the run folder
     if config.tensorboard and where.chief:
         board = [keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"))]
     with caught_signals(log) as caught, where.fitting(model):
-        hooks = Checkpointer(
-            model, run_dir, state, config, log, plan.unit, caught, steps, where.chief
-        )
+        hooks = Checkpointer(model, plan, log, caught, steps, where.chief, where.agree)
 
         class Callback(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
                 hooks.batch_end(batch, float(logs["loss"]))
 
             def on_epoch_end(self, epoch, logs=None):
-                hooks.epoch_end(epoch, (logs or {}).get("val_loss"))
+                hooks.epoch_end(epoch, score() if score else None)
                 self.model.stop_training = hooks.done
 
         # A run resumed in the middle of an epoch first finishes that epoch in a `fit` call
@@ -351,7 +373,6 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
                 initial_epoch=state.epoch,
                 epochs=state.epoch + 1 if done_in_epoch else config.epochs,
                 steps_per_epoch=steps - done_in_epoch,
-                validation_data=val_data,
                 callbacks=[Callback(), *board],
                 shuffle=False,  # WindowBatches already shuffles
                 verbose=1 if sys.stdout.isatty() and where.chief and not quiet() else 0,

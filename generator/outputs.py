@@ -231,11 +231,31 @@ def output_length(plugin, tokens: list[str]) -> dict:
     return {}
 
 
+COPY_REPORT_MAX_TOKENS = 20_000_000  # the copy report holds the corpus's n-grams in memory
+
+
+def _train_tokens(ckpt) -> int:
+    """The training tokens metrics.json records for the run (0 if it cannot say)."""
+    import json
+
+    try:
+        return int(json.loads((ckpt.path / ckpt_io.METRICS).read_text()).get("train_tokens", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
 def copy_report(ckpt, plugin, outputs: list[list[str]]) -> tuple[str, list[float | None]]:
     """One line saying how much of the outputs repeats the training corpus verbatim, and
     each output's copy rate (None where not measured)."""
     from generator.metrics import copy_counts, pooled_rate
 
+    tokens = _train_tokens(ckpt)
+    if tokens > COPY_REPORT_MAX_TOKENS:  # its n-gram set would not fit in memory
+        return (
+            f"copy rate not measured: the training corpus has {tokens:,} tokens, more than "
+            f"{COPY_REPORT_MAX_TOKENS:,} (use --no-report)",
+            [None] * len(outputs),
+        )
     try:
         streams = ckpt_io.corpus_streams(ckpt, plugin)  # from the token cache
     except GenError as exc:

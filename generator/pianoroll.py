@@ -197,6 +197,8 @@ def plot_file(midi_path: Path | str, path: Path | str) -> int:
         mid = read_midi(Path(midi_path))
     except GenError as exc:
         raise GenError(f"'{midi_path}': {exc}") from None
+    if mid.type == 2:  # independent sequences: no one time line to draw
+        raise GenError(f"'{midi_path}': type-2 MIDI (independent sequences) is not supported")
     notes = midi_notes(mid)
     save(figure(notes, bar_times(mid), title=Path(midi_path).name), path)
     return len(notes)

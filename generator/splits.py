@@ -77,7 +77,8 @@ def open_corpus(corpus_name: str | None, path: Path | None, cache: Path | None, 
         store = TokenStore(folder)
     counts = store.counts()
     used = len(store.usable)
-    _report(plugin, source, used, store.skipped, sum(counts.values()), used - fresh, log)
+    cached = len(store.paths) - fresh  # read from the per-file cache, not encoded now
+    _report(plugin, source, used, store.skipped, sum(counts.values()), cached, log)
     return plugin, source, store
 
 
@@ -103,29 +104,44 @@ def _cut(stream: data.SegmentedStream, val_fraction: float):
 
 def saved_split(ckpt, plugin, log=print):
     """A run's training and validation streams, rebuilt from its corpus.json exactly as
-    `split` first made them: from the token store it was trained from if that is still
-    there, else from a store of its files (encoded again only where not in the cache)."""
+    `split` first made them: from the token stores it was trained from (recorded in its
+    config) where they are still there, else from a store of its files (encoded again only
+    where they are not in the per-file cache)."""
     files = checkpoint.load_corpus_files(ckpt)
     train_files, val_files = files["train_files"], files["validation_files"]
-    cache = ckpt.config["train"].get("cache")
-    if cache and Path(cache).is_dir():
-        store = store_for(plugin, None, Path(cache))
-    else:
-        gone = [f for f in train_files + val_files if not Path(f).exists()]
+    wanted = train_files + val_files
+    settings = ckpt.config["train"]
+    where: dict[str, tuple[TokenStore, int]] = {}  # file -> (store, index in it)
+    for key in ("cache", "store", "val_store"):
+        folder = settings.get(key)
+        if folder and Path(folder, "index.json").exists():
+            store = store_for(plugin, None, Path(folder))
+            for i, path in enumerate(store.paths):
+                where.setdefault(path, (store, i))
+    missing = [f for f in wanted if f not in where]
+    if missing:  # stores gone (a cleared cache): encode those files again
+        gone = [f for f in missing if not Path(f).exists()]
         if gone:
             raise GenError(f"{len(gone)} of the run's corpus files are gone (first: {gone[0]})")
-        store = store_for(plugin, [Path(f) for f in train_files + val_files], log=log)
-    index = {p: i for i, p in enumerate(store.paths)}
-    missing = [f for f in train_files + val_files if f not in index]
-    if missing:
-        raise GenError(f"token store '{store.folder}' lacks the run's file {missing[0]}")
-    reasons = dict(store.skipped)
-    unreadable = [f for f in train_files + val_files if f in reasons]
+        store = store_for(plugin, [Path(f) for f in missing], log=log)
+        where.update({path: (store, i) for i, path in enumerate(store.paths)})
+    reasons = {f: r for store, _ in set(where.values()) for f, r in store.skipped}
+    unreadable = [f for f in wanted if f in reasons]
     if unreadable:
-        raise GenError(
-            f"the run's file {unreadable[0]} can no longer be read ({reasons[unreadable[0]]})"
-        )
-    train = store.stream([index[f] for f in train_files], ckpt.vocab)
+        f = unreadable[0]
+        raise GenError(f"the run's file {f} can no longer be read ({reasons[f]})")
+    train = _concat([where[f] for f in train_files], ckpt.vocab)
     if val_files:
-        return train, store.stream([index[f] for f in val_files], ckpt.vocab)
-    return _cut(train, ckpt.config["train"]["val_fraction"])
+        return train, _concat([where[f] for f in val_files], ckpt.vocab)
+    return _cut(train, settings["val_fraction"])
+
+
+def _concat(located: list[tuple[TokenStore, int]], vocab) -> data.SegmentedStream:
+    """One stream of files that may lie in several stores, in the order given."""
+    parts, run = [], []  # run: consecutive files of one store
+    for store, i in [*located, (None, 0)]:
+        if run and store is not run[0][0]:
+            parts += run[0][0].stream([j for _, j in run], vocab).parts
+            run = []
+        run.append((store, i))
+    return data.SegmentedStream(parts)

@@ -36,16 +36,18 @@ from generator.errors import GenError
 from generator.progress import map_with_progress
 from generator.vocab import START
 
-FORMAT = "gen-tokens/1"
+FORMAT = "gen-tokens/2"
 INDEX = "index.json"
 SHARD_FILES = 256  # files per shard: a few MB of ids each for typical MIDI files
 
 
 def shard_name(k: int) -> str:
+    """The file name (without suffix) of shard `k`."""
     return f"shard-{k:05d}"
 
 
 def plugin_record(plugin) -> dict:
+    """What identifies the tokens a plugin makes: its name, version and settings."""
     return {"name": plugin.name, "version": plugin.version, "settings": plugin.settings()}
 
 
@@ -92,7 +94,9 @@ def _build_shard(job: tuple) -> None:
                 "dtype": np.dtype(dtype).name,
                 "length": int(length),
                 "tokens": tokens,
-                "counts": [counts.get(t, 0) for t in tokens],
+                # in the order the pieces first use them (not the table's, which starts with
+                # <start> and the lead-in): a vocabulary built from them ties as Vocab.build's
+                "counts": list(counts.items()),
                 "files": entries,
             }
         ),
@@ -121,14 +125,11 @@ def build(
         "plugin": plugin_record(plugin),
         "shard_files": shard_files,
         "files": [str(f) for f in files],
+        "stamps": [[f.stat().st_size, f.stat().st_mtime_ns] for f in files],  # size, mtime
     }
     if (folder / INDEX).exists():
-        found = _read_json(folder / INDEX)
-        if found != index:
-            raise GenError(
-                f"'{folder}' holds the tokens of another corpus or plugin; choose another --out"
-            )
-    else:
+        _same_store(folder, _read_json(folder / INDEX), index)
+    else:  # several `--part` jobs may write it at once: the same bytes, atomically
         write_text(folder / INDEX, json.dumps(index))
     shards = -(-len(files) // shard_files)
     i, n = part
@@ -146,6 +147,33 @@ def build(
     return folder, fresh
 
 
+def _same_store(folder: Path, found: dict, index: dict) -> None:
+    """Refuse to finish a store that was begun for something else, saying what differs."""
+    if found.get("format") != FORMAT or found.get("plugin") != index["plugin"]:
+        raise GenError(
+            f"'{folder}' holds tokens of another plugin or gen version; choose another --out"
+        )
+    if found["shard_files"] != index["shard_files"]:
+        raise GenError(
+            f"'{folder}' was begun with --shard-files {found['shard_files']}; give that again"
+        )
+    if found["files"] != index["files"]:
+        raise GenError(
+            f"'{folder}' holds another corpus ({len(found['files'])} files, this one "
+            f"{len(index['files'])}); choose another --out"
+        )
+    changed = [
+        f
+        for f, a, b in zip(index["files"], found["stamps"], index["stamps"], strict=True)
+        if a != b
+    ]
+    if changed:
+        raise GenError(
+            f"{changed[0]} changed since '{folder}' was begun ({len(changed)} files in all); "
+            "encode into a new --out"
+        )
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(Path(path).read_text())
@@ -158,9 +186,9 @@ class Shard:
     """One shard: its memory-mapped codes and JSON."""
 
     ids: np.ndarray  # (length,) codes, memory-mapped
-    tokens: list[str]
-    counts: list[int]
-    files: list[dict]
+    tokens: list[str]  # code -> token
+    counts: list[list]  # [token, count] in first-use order
+    files: list[dict]  # per file: {"start", "end", "pieces"} or {"error"}
 
 
 class TokenStore:
@@ -180,7 +208,7 @@ class TokenStore:
             raise GenError(
                 f"token store '{folder}' lacks {len(missing)} of its {count} shards (first: "
                 f"{shard_name(missing[0])}); finish it with `gen encode --out {folder}` and "
-                "the --corpus and --path it was begun with"
+                f"the --corpus and --path it was begun with, and --shard-files {self.shard_files}"
             )
         self.shards = [self._open(k) for k in range(count)]
 
@@ -213,7 +241,7 @@ class TokenStore:
         """Token counts over the whole store, in order of first appearance."""
         total: Counter = Counter()
         for shard in self.shards:
-            total.update({t: n for t, n in zip(shard.tokens, shard.counts, strict=True) if n})
+            total.update(dict(shard.counts))
         return total
 
     def stream(self, indices: list[int], vocab) -> data.SegmentedStream:

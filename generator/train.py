@@ -107,12 +107,14 @@ def train(
             Vocab(base) if base is not None else Vocab.from_counts(counts, plugin.min_token_count)
         )
         model_config = ModelConfig(vocab_size=len(vocab), **model_options)
+    stores = {"store": str(store.folder)}  # where resume finds the tokens again
     if val_path is None:
         train_ids, val_ids, train_files, val_files = split(
             store, vocab, config.val_fraction, config.seed
         )
     else:
         _, _, held_out = open_corpus(plugin.name, val_path, None, log)
+        stores["val_store"] = str(held_out.folder)
         train_ids, val_ids = (
             store.stream(store.usable, vocab),
             held_out.stream(held_out.usable, vocab),
@@ -121,7 +123,8 @@ def train(
         val_files = [held_out.paths[i] for i in held_out.usable]
     aug_maps = plugin.augmentations(vocab.tokens) if config.augment else None
     data.WindowBatches(train_ids, config.seq_len, config.batch_size)  # long enough?
-    _, _, chief = distribute.cluster()
+    distribute.check(config.strategy)
+    chief = distribute.writes(config.strategy)
     if chief:
         run_dir = checkpoint.new_run_dir(root, plugin.name, run)
     else:  # another worker: the chief writes the run; this one's folder is thrown away
@@ -131,7 +134,7 @@ def train(
     except GenError:
         run_dir.rmdir()  # still empty: leave nothing behind
         raise
-    train_settings = asdict(config) | {"corpus_path": source}
+    train_settings = asdict(config) | {"corpus_path": source} | stores
     if start is not None:
         train_settings["init_from"] = str(start.path.resolve())
     checkpoint.save_config(run_dir, plugin, model_config, train_settings, vocab)
@@ -144,15 +147,17 @@ def train(
         "train_tokens": len(train_ids),
         "val_tokens": len(val_ids),
     }
-    log(
-        f"training on {len(train_ids):,} tokens, validating on {len(val_ids):,}; "
-        f"checkpoints in {run_dir}"
-    )
+    where = f"checkpoints in {run_dir}" if chief else "the chief writes the checkpoints"
+    log(f"training on {len(train_ids):,} tokens, validating on {len(val_ids):,}; {where}")
     init_weights = start.weights_path("best") if start is not None else None
     state = RunState(metrics=metrics)
     plan = Plan(plugin, model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
     try:
         _run(plan, log, init_weights)
+    except BaseException:
+        if chief and not (run_dir / checkpoint.RESUME).exists():  # nothing saved: no run
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -215,7 +220,7 @@ def _run(plan: Plan, log, init_weights: Path | None = None, resume: bool = False
     epoch."""
     from generator.fitting import fit
 
-    chief = distribute.cluster()[2]
+    chief = distribute.writes(plan.config.strategy)
     with checkpoint.locked(plan.run_dir) if chief else nullcontext():
         if resume and chief:
             for path in remove_leftovers(plan.run_dir):

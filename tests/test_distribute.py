@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +76,44 @@ def test_store_streams_are_the_in_memory_streams_for_any_process_count(corpus, t
     assert np.array_equal(stream.sub(7, 90).array(), expected[7:90])
 
 
+def test_a_text_store_gives_the_vocabulary_and_streams_of_the_in_memory_path(tmp_path):
+    from generator.corpora.text import TextCorpus
+
+    folder = tmp_path / "poems"
+    folder.mkdir()
+    (folder / "a.txt").write_text("ab\nba\n\nabc\n")  # "\n" ties with "a" and "b"
+    (folder / "b.txt").write_text("cab ab\nzz\n")
+    plugin = TextCorpus()
+    files = plugin.find_files(folder)
+    store = TokenStore(build(plugin, files, tmp_path / "store")[0])
+    streams = encode_corpus(plugin, files).streams
+    vocab = Vocab.build(streams, min_count=plugin.min_token_count)
+    assert Vocab.from_counts(store.counts(), plugin.min_token_count).tokens == vocab.tokens
+    expected = data.join_streams(vocab, streams, plugin.lead_in)
+    assert np.array_equal(store.stream(store.usable, vocab).array(), expected)
+
+
+def test_a_cluster_tf_config_does_not_make_a_one_device_run_a_worker(corpus, monkeypatch):
+    tf_config = {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    args = ("train", "--path", corpus, "--run", "alone", "--batch-size", 8, *TINY[:-1], 1)
+    result = run(*args, "--strategy", "one-device")
+    assert result.exit_code == 0, result.output
+    assert (Path("checkpoints/alone") / "best.weights.h5").exists(), result.output
+
+
+def test_a_cached_run_with_a_validation_path_resumes(corpus, tmp_path):
+    store = tmp_path / "store"
+    assert run("encode", "--path", corpus, "--out", store).exit_code == 0
+    held = scale_corpus(tmp_path / "held", files=2)
+    args = ("train", "--cache", store, "--val-path", held, "--run", "c", "--batch-size", 8)
+    first = run(*args, *TINY, "--max-minutes", 0)  # stops after epoch 1 of 2
+    assert first.exit_code == 0, first.output
+    again = run("train", "--resume", "checkpoints/c")
+    assert again.exit_code == 0 and "at epoch 2 of 2" in again.output, again.output
+    assert len(history(Path("checkpoints/c"))) == 2
+
+
 def test_encode_in_parts_resumes_and_trains_from_the_store(corpus, tmp_path):
     store = tmp_path / "store"
     args = ("encode", "--path", corpus, "--out", store, "--shard-files", 2)
@@ -82,10 +122,12 @@ def test_encode_in_parts_resumes_and_trains_from_the_store(corpus, tmp_path):
     done = run(*args, "--part", "2/2")
     assert done.exit_code == 0, done.output
     assert "7 files, 1 skipped" in done.output and f"gen train --cache {store}" in done.output
-    again = run(*args)  # nothing left to do: finished shards are kept
-    assert again.exit_code == 0 and "(0 files encoded)" not in again.output
-    other = run("encode", "--path", corpus / "piece0.mid", "--out", store)
-    assert other.exit_code == 1 and "holds the tokens of another corpus" in other.output
+    again = run(*args, "--processes", 1)  # nothing left to do: finished shards are kept
+    assert again.exit_code == 0 and "Encoding" not in again.output and "7 files" in again.output
+    other_size = run(*args[:-1], 3)
+    assert other_size.exit_code == 1 and "was begun with --shard-files 2" in other_size.output
+    other = run("encode", "--path", corpus / "piece0.mid", "--out", store, "--shard-files", 2)
+    assert other.exit_code == 1 and "holds another corpus (8 files, this one 1)" in other.output
     trained = run("train", "--cache", store, "--run", "cached", "--batch-size", 8, *TINY)
     assert trained.exit_code == 0, trained.output
     assert "7 files used, 1 skipped" in trained.output
@@ -155,3 +197,42 @@ def test_multi_worker_trains_with_two_local_workers_and_only_the_chief_writes(co
     assert len(chief) == 2 and all(math.isfinite(h["val_loss"]) for h in chief)
     assert (runs[0] / "resume.h5").exists()
     assert not list(tmp_path.glob("gen-worker-*"))  # the other worker's scratch folder is gone
+    # every validation window was scored: the same loss as gen evaluate's on the last weights
+    scored = run("evaluate", "--checkpoint", runs[0], "--weights", "last", "--json")
+    assert scored.exit_code == 0, scored.output
+    nats = json.loads(scored.stdout)["nats_per_event"]
+    assert chief[-1]["val_loss"] == pytest.approx(nats, rel=1e-5)
+
+
+def test_a_signal_to_one_worker_stops_all_of_them_and_the_chief_saves(corpus, tmp_path):
+    hosts = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    procs = [
+        gen_process(
+            *("train", "--path", corpus, "--run", "stop", "--batch-size", 4, *TINY[:-1], 1000),
+            *("--strategy", "multi-worker"),
+            env={
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+                ),
+                "TMPDIR": str(tmp_path),
+            },
+        )
+        for index in range(2)
+    ]
+    run_dir = Path("checkpoints/stop")
+    try:
+        deadline = time.monotonic() + 240
+        while not (run_dir / "resume.h5").exists():  # the chief's first epoch is saved
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+            time.sleep(0.1)
+        procs[1].send_signal(signal.SIGTERM)  # the other worker only
+        outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [143, 143], outputs
+    assert "Resume with: gen train --resume checkpoints/stop" in outputs[0]
+    assert "the chief saved the run" in outputs[1]
+    assert not any("Traceback" in out for out in outputs)
+    stopped = json.loads((run_dir / "metrics.json").read_text())["stopped"]
+    assert stopped.startswith("SIGTERM at step")
