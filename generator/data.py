@@ -70,9 +70,22 @@ class SegmentedStream:
 
     def windows(self, starts: np.ndarray, width: int) -> np.ndarray:
         """(len(starts), width) ids of the windows beginning at `starts`."""
+        starts = np.asarray(starts, dtype=np.int64)
+        span = np.arange(width)
         if len(self.parts) == 1 and self.parts[0][1] is None:  # one array: one fancy index
-            return np.asarray(self.parts[0][0])[starts[:, None] + np.arange(width)]
-        return np.stack([self.slice(int(s), int(s) + width) for s in starts])
+            return np.asarray(self.parts[0][0])[starts[:, None] + span]
+        out = np.empty((len(starts), width), np.int32)
+        part = np.searchsorted(self.ends, starts, side="right")  # the part each window starts in
+        inside = starts + width <= self.ends[np.minimum(part, len(self.ends) - 1)]
+        for k in np.unique(part[inside]):  # windows within one part: one fancy index per part
+            rows = np.flatnonzero(inside & (part == k))
+            codes, lut = self.parts[k]
+            local = starts[rows] - (int(self.ends[k]) - len(codes))
+            picked = np.asarray(codes[local[:, None] + span])
+            out[rows] = picked if lut is None else lut[picked]
+        for row in np.flatnonzero(~inside):  # the few that cross from one part into the next
+            out[row] = self.slice(int(starts[row]), int(starts[row]) + width)
+        return out
 
     def sub(self, start: int, stop: int) -> SegmentedStream:
         """The part of the stream from `start` to `stop`, without reading it."""
