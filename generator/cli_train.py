@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from generator.cli import checkpoint_dir_option, cli, say, say_err
+from generator.distribute import PRECISIONS, STRATEGIES
 from generator.errors import GenError
 
 corpus_option = click.option(
@@ -80,7 +81,7 @@ corpus_option = click.option(
     "resume_dir",
     type=click.Path(path_type=Path),
     help="Continue an interrupted run folder exactly where it stopped, with its own settings "
-    "(only --max-minutes and --save-minutes may be given with it).",
+    "(only --max-minutes, --save-minutes, --strategy and --json may be given with it).",
 )
 @click.option(
     "--init-from",
@@ -90,7 +91,7 @@ corpus_option = click.option(
 )
 @click.option(
     "--strategy",
-    type=click.Choice(["auto", "one-device", "mirrored", "multi-worker"]),
+    type=click.Choice(STRATEGIES),
     default="auto",
     show_default=True,
     help="tf.distribute strategy: mirrored uses every local GPU, multi-worker the machines in "
@@ -99,7 +100,7 @@ corpus_option = click.option(
 )
 @click.option(
     "--precision",
-    type=click.Choice(["float32", "mixed"]),
+    type=click.Choice(PRECISIONS),
     default="float32",
     show_default=True,
     help="mixed: float16 arithmetic with float32 weights (GPUs only).",
@@ -247,13 +248,11 @@ def _train_result(run_dir: Path, as_json: bool) -> None:
 
 def _sample_hint(run_dir: Path) -> None:
     """The last line of `gen train`: how to sample from the run."""
-    from generator import checkpoint as ckpt_io
+    from generator import info as run_info
 
     if not Path(run_dir).exists():  # a worker other than the chief, which wrote nothing
         return say("done: this worker's part of the run is over; the chief saved the run")
-    plugin = ckpt_io.plugin_of(ckpt_io.load_checkpoint(run_dir))
-    out = "song.mid" if plugin.name == "midi" else f"sample{plugin.suffix}"
-    say(f"done; write a sample with: gen sample --checkpoint {run_dir} --out {out}")
+    say(f"done; write a sample with: {run_info.describe(run_dir)['sample_command']}")
 
 
 @cli.command()

@@ -31,9 +31,12 @@ def split_files(n_files: int, val_fraction: float, seed: int) -> tuple[list[int]
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def split_stream(stream: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """For a one-file corpus: hold out the last `val_fraction` of its tokens for validation."""
+def split_stream(stream, val_fraction: float):
+    """For a one-file corpus: hold out the last `val_fraction` of its tokens for validation.
+    `stream`: an id array, or a `SegmentedStream` (cut without being read)."""
     cut = len(stream) - int(len(stream) * val_fraction)
+    if isinstance(stream, SegmentedStream):
+        return stream.sub(0, cut), stream.sub(cut, len(stream))
     return stream[:cut], stream[cut:]
 
 
@@ -181,22 +184,12 @@ class WindowBatches:
 
 
 def validation_batches(stream: SegmentedStream, seq_len: int, batch_size: int):
-    """The non-overlapping validation windows of `validation_windows`, as batches of
-    (inputs, targets), read from the stream batch by batch (nothing is held in memory)."""
+    """Non-overlapping validation windows of `seq_len` (shorter if the stream is), as batches
+    of (inputs, targets) each (windows, len), read from the stream batch by batch (nothing is
+    held in memory). Nothing for a stream of fewer than two tokens."""
     length = min(seq_len, len(stream) - 1)
     count = (len(stream) - 1) // length if length > 0 else 0
     for first in range(0, count, batch_size):
         starts = np.arange(first, min(count, first + batch_size)) * length
         windows = stream.windows(starts, length + 1)
         yield windows[:, :-1], windows[:, 1:]
-
-
-def validation_windows(stream: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Non-overlapping validation windows (inputs, targets), each (windows, len), or None."""
-    if len(stream) < 2:
-        return None
-    length = min(seq_len, len(stream) - 1)
-    count = (len(stream) - 1) // length
-    idx = np.arange(count)[:, None] * length + np.arange(length + 1)
-    windows = stream[idx]
-    return windows[:, :-1], windows[:, 1:]

@@ -19,22 +19,36 @@ from generator.checkpoint import Checkpoint, check_corpus
 from generator.errors import GenError
 
 
+def loss_scorer(model, seq_len: int, batch_size: int):
+    """A function: id stream -> (mean nats per token of `model` over the stream's
+    non-overlapping windows, tokens scored). Training scores its validation split with it
+    after every epoch; it runs on this process alone and drops no partial batch."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def batch_sum(x, y):
+        logits = tf.cast(model(x, training=False), tf.float32)  # (batch, time, vocab)
+        return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+
+    def score(stream) -> tuple[float, int]:
+        total, count = 0.0, 0
+        for x, y in data.validation_batches(stream, seq_len, batch_size):
+            total += float(batch_sum(x, y))
+            count += y.size
+        return total / count, count
+
+    return score
+
+
 def model_nats(ckpt: Checkpoint, stream: np.ndarray, which: str = "best") -> tuple[float, int]:
     """Mean nats per token of the checkpoint's model on an id stream, and the tokens scored."""
     from generator.tf_setup import import_tensorflow
 
-    tf = import_tensorflow()
-    windows = data.validation_windows(stream, ckpt.config["train"]["seq_len"])
-    if windows is None:
+    import_tensorflow()
+    if len(stream) < 2:
         raise GenError("too few tokens to evaluate")
-    model = ckpt.load_model(which)
-    total, count = 0.0, 0
-    for start in range(0, len(windows[0]), 64):
-        x, y = windows[0][start : start + 64], windows[1][start : start + 64]
-        logits = model(x, training=False)  # (batch, time, vocab)
-        total += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)))
-        count += int(np.prod(y.shape))
-    return total / count, count
+    scorer = loss_scorer(ckpt.load_model(which), ckpt.config["train"]["seq_len"], 64)
+    return scorer(data.SegmentedStream.of(stream))
 
 
 def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log=print):

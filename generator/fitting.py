@@ -240,38 +240,13 @@ class Checkpointer:
         self.done = self.agree(self.chief and budget is not None and seconds >= budget * 60) > 0
 
 
-def validation_scorer(model, val_stream, seq_len: int, batch_size: int):
-    """A function giving the model's mean loss in nats per token over every validation window
-    (None without validation). It runs on this process alone, so several workers each score
-    the whole split and agree, and no partial batch is dropped."""
-    import tensorflow as tf
-
-    from generator import data
-
-    if len(val_stream) < 2:
-        return None
-
-    @tf.function(reduce_retracing=True)
-    def batch_sum(x, y):
-        logits = tf.cast(model(x, training=False), tf.float32)  # (batch, time, vocab)
-        return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-
-    def score() -> float:
-        total, count = 0.0, 0
-        for x, y in data.validation_batches(val_stream, seq_len, batch_size):
-            total += float(batch_sum(x, y))
-            count += y.size
-        return total / count
-
-    return score
-
-
 def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> None:
     """Train a `train.Plan` from its state (a new run, or one restored from resume.h5 when
     `resume`) to the last epoch or the time budget, under the strategy its config names.
     `init_weights`: start from another run's weights."""
     from generator import data
     from generator.distribute import cluster, place
+    from generator.evaluate import loss_scorer
     from generator.model import build_model
 
     config, state, run_dir, val_stream = plan.config, plan.state, plan.run_dir, plan.val_ids
@@ -343,7 +318,10 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
 
         return where.strategy.distribute_datasets_from_function(per_worker)
 
-    score = validation_scorer(model, val_stream, config.seq_len, config.batch_size)
+    score = None  # every worker scores every validation window (no partial batch dropped)
+    if len(val_stream) >= 2:
+        scorer = loss_scorer(model, config.seq_len, config.batch_size)
+        score = lambda: scorer(val_stream)[0]  # noqa: E731
 
     board = []  # TensorBoard logs of the loss per epoch, in the run folder
     if config.tensorboard and where.chief:

@@ -15,7 +15,7 @@ from generator import checkpoint, data
 from generator.cache import EncodedCorpus, cache_dir, encode_corpus
 from generator.corpora import get_corpus
 from generator.errors import GenError
-from generator.tokenstore import TokenStore, build, plugin_record, store_for
+from generator.tokenstore import TokenStore, build, check_plugin, store_for
 
 
 def find_corpus(corpus_name: str, path: Path | None, user_folder=True):
@@ -69,8 +69,7 @@ def open_corpus(corpus_name: str | None, path: Path | None, cache: Path | None, 
         if corpus_name is not None and corpus_name != name:
             raise GenError(f"token store '{cache}' holds corpus '{name}', not '{corpus_name}'")
         plugin, source, fresh = get_corpus(name), str(Path(cache).resolve()), 0
-        if store.plugin != plugin_record(plugin):
-            store_for(plugin, None, cache)  # raises, naming the difference
+        check_plugin(store, plugin)
     else:
         plugin, source, files = find_corpus(corpus_name, path)
         folder, fresh = build(plugin, files, log=log)
@@ -91,15 +90,9 @@ def split(store: TokenStore, vocab, val_fraction: float, seed: int):
     train = store.stream(train_idx, vocab)
     val = store.stream(val_idx, vocab) if val_idx else None
     if val is None:
-        train, val = _cut(train, val_fraction)
+        train, val = data.split_stream(train, val_fraction)
     names = [store.paths[i] for i in train_idx], [store.paths[i] for i in val_idx]
     return train, val, *names
-
-
-def _cut(stream: data.SegmentedStream, val_fraction: float):
-    """One-file corpus: the last `val_fraction` of the stream is held out (`split_stream`)."""
-    cut = len(stream) - int(len(stream) * val_fraction)
-    return stream.sub(0, cut), stream.sub(cut, len(stream))
 
 
 def saved_split(ckpt, plugin, log=print):
@@ -133,7 +126,7 @@ def saved_split(ckpt, plugin, log=print):
     train = _concat([where[f] for f in train_files], ckpt.vocab)
     if val_files:
         return train, _concat([where[f] for f in val_files], ckpt.vocab)
-    return _cut(train, settings["val_fraction"])
+    return data.split_stream(train, settings["val_fraction"])
 
 
 def _concat(located: list[tuple[TokenStore, int]], vocab) -> data.SegmentedStream:

@@ -119,7 +119,6 @@ def build(
     files = [Path(f).resolve() for f in files]
     folder = Path(folder) if folder is not None else default_folder(plugin, files, shard_files)
     writable_folder(folder)
-    writable_folder(tokens_folder(plugin))  # the per-file cache the shard builders fill
     index = {
         "format": FORMAT,
         "plugin": plugin_record(plugin),
@@ -264,10 +263,15 @@ def store_for(plugin, files: list[Path] | None, cache: Path | None = None, log=p
     """The opened store of `files`: `cache` if given (built by `gen encode`), else the one
     under the cache folder, built now where needed."""
     store = TokenStore(cache if cache is not None else build(plugin, files, log=log)[0])
+    check_plugin(store, plugin)
+    return store
+
+
+def check_plugin(store: TokenStore, plugin) -> None:
+    """Refuse a store whose tokens another plugin, version or setting made."""
     if store.plugin != plugin_record(plugin):
         raise GenError(
             f"token store '{store.folder}' was made by corpus plugin {store.plugin['name']} "
             f"version {store.plugin['version']} with other settings, not by this "
             f"{plugin.name} (version {plugin.version})"
         )
-    return store

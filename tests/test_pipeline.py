@@ -78,6 +78,9 @@ def test_windows_are_shifted_by_one_and_augmented():
 
 
 def test_validation_windows_cover_the_stream():
-    x, y = data.validation_windows(np.arange(25, dtype=np.int32), seq_len=8)
+    stream = data.SegmentedStream.of(np.arange(25, dtype=np.int32))
+    batches = list(data.validation_batches(stream, seq_len=8, batch_size=2))
+    x, y = (np.concatenate(part) for part in zip(*batches))
+    assert [len(b[0]) for b in batches] == [2, 1]  # the last, partial batch is kept
     assert x.shape == (3, 8) and x[1, 0] == 8 and y[2, -1] == 24
-    assert data.validation_windows(np.arange(1), 8) is None
+    assert list(data.validation_batches(data.SegmentedStream.of(np.arange(1)), 8, 2)) == []
