@@ -258,6 +258,31 @@ def bench_training(tf, args) -> list[dict]:
 
 
 # -- sampling -------------------------------------------------------------------------------
+def matmul_floor(tf, step, batch: int, n_tokens: int):
+    """`n_tokens` steps of the sampler's matrix multiplies and nothing else, each step waiting
+    on the one before as sampling does: no sampler of this model can run faster. (The first
+    layer's input projection is a table lookup in the sampler, so it is left out here too.)"""
+    units = step.config.units
+    first, later, dense = step.cells[0], step.cells[1:], step.dense
+
+    @tf.function
+    def loop():
+        hs = [tf.zeros((batch, units)) for _ in step.cells]
+        logits = tf.zeros((batch, VOCAB))
+        t = tf.constant(0)
+        while t < n_tokens:
+            new = [tf.matmul(hs[0] + logits[:, :1], first.recurrent_kernel)[:, :units]]
+            for h, cell in zip(hs[1:], later):
+                z = tf.matmul(new[-1], cell.kernel) + tf.matmul(h, cell.recurrent_kernel)
+                new.append(z[:, :units])
+            logits = tf.matmul(new[-1], dense.kernel)
+            hs = new
+            t += 1
+        return [logits] + hs
+
+    return lambda: [v.numpy() for v in loop()]
+
+
 def bench_sampling(tf, args) -> list[dict]:
     import keras
     import numpy as np
@@ -288,6 +313,8 @@ def bench_sampling(tf, args) -> list[dict]:
             ("gen", 16): gen_draw(plain, 16),
             ("gen, music grammar", 1): gen_draw(music, 1),
             ("gen, music grammar", 16): gen_draw(music, 16),
+            ("floor: matrix multiplies alone", 1): matmul_floor(tf, step, 1, n_tokens),
+            ("floor: matrix multiplies alone", 16): matmul_floor(tf, step, 16, n_tokens),
         }
         per_call = {key: n_tokens * key[1] for key in contenders}
 

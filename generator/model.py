@@ -95,3 +95,41 @@ class StepModel:
             x, (h, c) = cell(x, [states[2 * i], states[2 * i + 1]], training=False)
             new_states += [h, c]
         return self.dense(x), new_states  # (batch, vocab)
+
+    def prepare(self):
+        """The same step with its weights packed for a loop of many steps; call it inside the
+        compiled function, before the loop, so the packing is done once per call.
+
+        The first layer's input projection of every token is looked up in a (vocab, 4 units)
+        table (embedding x kernel + bias) instead of multiplied, and each later layer does one
+        matrix multiply of [input, h] by its kernel and recurrent kernel stacked. Keras' gate
+        order (i, f, candidate, o) and activations are kept.
+        """
+        import tensorflow as tf
+
+        def value(v):
+            return tf.convert_to_tensor(v, tf.float32)
+
+        first = self.cells[0]
+        table = tf.matmul(value(self.embed.embeddings), value(first.kernel)) + value(first.bias)
+        later = [
+            (value(c.kernel), value(c.recurrent_kernel), value(c.bias)) for c in self.cells[1:]
+        ]
+        recurrent0 = value(first.recurrent_kernel)
+        dense_w, dense_b = value(self.dense.kernel), value(self.dense.bias)
+
+        def lstm(z, c):
+            i, f, g, o = tf.split(z, 4, axis=1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            return tf.sigmoid(o) * tf.tanh(c), c
+
+        def step(ids, states):
+            h, c = lstm(tf.gather(table, ids) + tf.matmul(states[0], recurrent0), states[1])
+            new_states = [h, c]
+            for i, (kernel, recurrent, bias) in enumerate(later, 1):
+                z = tf.matmul(h, kernel) + (tf.matmul(states[2 * i], recurrent) + bias)
+                h, c = lstm(z, states[2 * i + 1])
+                new_states += [h, c]
+            return tf.matmul(h, dense_w) + dense_b, new_states
+
+        return step

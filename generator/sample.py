@@ -104,12 +104,13 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
 
         @tf.function(input_signature=signature)
         def draw(primer, states, max_tokens, units, unit_limit, temperature, top_k, top_p, seed):
+            advance = step_model.prepare()
             batch = tf.shape(primer)[0]
             logits = tf.zeros((batch, vocab_size))
             flags = tf.zeros((batch, tf.shape(sets)[1]))
             i = tf.constant(0)
             while i < tf.shape(primer)[1]:  # feed the primer, keeping only state and flags
-                logits, states = step_model(primer[:, i], states)
+                logits, states = advance(primer[:, i], states)
                 if has_rules:
                     flags = update(flags, primer[:, i])
                 i += 1
@@ -141,7 +142,7 @@ def make_sampler(step_model, vocab_size: int, banned: list[int], rules: dict | N
                     allowed = constrain(logits + ban, flags) if has_rules else logits + ban
                     chosen = tf.gather(tf.nn.log_softmax(allowed), ids, batch_dims=1)
                     logp += tf.where(done, 0.0, chosen)
-                new_logits, new_states = step_model(ids, states)
+                new_logits, new_states = advance(ids, states)
                 if use_units:
                     total += tf.gather_nd(units, tf.stack([prev, ids], axis=1))
                     finished = tf.logical_and(tf.logical_not(done), total >= unit_limit)
@@ -220,10 +221,11 @@ def make_scorer(step_model):
 
     @tf.function(input_signature=signature)
     def score(ids, lengths, start, states):
+        advance = step_model.prepare()
         logp = tf.zeros((tf.shape(ids)[0],))
         t = tf.constant(0)
         while t < tf.shape(ids)[1]:
-            logits, new_states = step_model(ids[:, t], states)
+            logits, new_states = advance(ids[:, t], states)
             real = (t < lengths)[:, None]
             states = [tf.where(real, new, old) for old, new in zip(states, new_states)]
             if t + 1 < tf.shape(ids)[1]:

@@ -51,6 +51,7 @@ def test_speed_benchmark_runs_and_reports_every_section(tmp_path):
     assert all(r["tokens_per_s"] > 0 and r["gen_ratio"] > 0 for r in report["training"])
     samplers = {(r["sampler"], r["streams"]) for r in report["sampling"]}
     assert {("gen", 1), ("gen", 16), ("keras window per token", 1)} <= samplers
+    assert {("floor: matrix multiplies alone", n) for n in (1, 16)} <= samplers
     runs = {(r["corpus"], r["run"]) for r in report["encoding"]}
     assert ("synthetic 4-track", "cached") in runs
     assert all(r["events"] > 0 for r in report["encoding"])

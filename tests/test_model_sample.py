@@ -62,6 +62,21 @@ def test_step_model_matches_the_full_model(tiny):
         np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-5)
 
 
+def test_prepared_step_matches_the_keras_cells(tiny):
+    """The sampler's packed step (table lookup for the first layer) gives the cells' results."""
+    _, step = tiny
+    prepared = tf.function(lambda ids, states: step.prepare()(ids, states))
+    ids = np.random.default_rng(1).integers(0, 12, (3, 7)).astype(np.int32)
+    states = [tf.random.normal((3, 8), seed=i) for i in range(4)]
+    mine = theirs = states
+    for t in range(7):
+        logits, mine = prepared(tf.constant(ids[:, t]), mine)
+        expected, theirs = step(tf.constant(ids[:, t]), theirs)
+        np.testing.assert_allclose(logits.numpy(), expected.numpy(), atol=1e-5)
+        for a, b in zip(mine, theirs):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
 def test_sampling_is_deterministic_per_seed_and_never_emits_banned(tiny):
     sampler = make_sampler(tiny[1], 12, banned=[0, 1])
     a, _ = draw(sampler, seed=5)
@@ -162,6 +177,9 @@ class FixedStep:
 
     def __call__(self, ids, states):
         return tf.repeat(self.logits, tf.shape(ids)[0], axis=0), states
+
+    def prepare(self):
+        return self
 
 
 def test_forbidden_probability_stays_within_its_kind():
