@@ -67,12 +67,29 @@ def machine(tf) -> dict:
         "keras": keras.__version__,
         "torch": torch_version,
         "gpu": gpus or None,
+        "tf_threads_per_op": tf.config.threading.get_intra_op_parallelism_threads() or "default",
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
 
 
-def matmul_peak(tf, n: int) -> float:
-    """GFLOP/s of a float32 n x n matrix multiply (best of several)."""
+def matmul_peak(n: int) -> float:
+    """GFLOP/s of a float32 n x n matrix multiply (best of several), every core on the one
+    multiply: measured in a process of its own with TensorFlow's default threads."""
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "0"}
+    out = subprocess.run(
+        [sys.executable, __file__, "--matmul-peak", str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
+def matmul_peak_worker(n: int) -> None:
+    from generator.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
     a = tf.random.normal((n, n))
     b = tf.random.normal((n, n))
     mm = tf.function(lambda a, b: tf.matmul(a, b))
@@ -82,7 +99,7 @@ def matmul_peak(tf, n: int) -> float:
         start = time.perf_counter()
         mm(a, b).numpy()
         best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
-    return best
+    print(best)
 
 
 def rounds(contenders: dict, repeats: int) -> dict:
@@ -101,22 +118,24 @@ def rounds(contenders: dict, repeats: int) -> dict:
     return {name: min(t) for name, t in times.items()}
 
 
-class TorchWorker:
-    """PyTorch in a separate process (two libraries' thread pools in one process slow each
-    other down), timed there and driven here, so its rounds still alternate with gen's."""
+class Worker:
+    """A contender in a process of its own (`run.py FLAG`), timed there and driven here, so its
+    rounds still alternate with gen's: PyTorch (two libraries' thread pools in one process slow
+    each other down), and stock Keras with TensorFlow's default threads."""
 
-    def __init__(self):
+    def __init__(self, flag: str, needs: str, env: dict | None = None):
         import importlib.util
 
         self.proc = None
-        if importlib.util.find_spec("torch") is None:
-            log("PyTorch is not installed (pip install -e '.[bench]'): its rows are skipped")
+        if importlib.util.find_spec(needs) is None:
+            log(f"{needs} is not installed (pip install -e '.[bench]'): its rows are skipped")
             return
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--torch-worker"],
+            [sys.executable, __file__, flag],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, **(env or {})},
         )
 
     def __bool__(self):
@@ -127,13 +146,41 @@ class TorchWorker:
         self.proc.stdin.flush()
         reply = self.proc.stdout.readline()
         if not reply:
-            raise RuntimeError("the PyTorch worker died")
+            raise RuntimeError("a benchmark worker process died")
         return json.loads(reply)["seconds"]
 
     def close(self):
         if self.proc is not None:
             self.proc.stdin.close()
             self.proc.wait()
+
+
+def keras_worker() -> None:
+    """Serve training timings of stock Keras under TensorFlow's default thread settings."""
+    import numpy as np
+
+    from generator.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()  # TF_NUM_INTRAOP_THREADS=0 from Worker: TensorFlow's own default
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
+    y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
+    data = tf.data.Dataset.from_tensors((x, y)).repeat()
+    made = {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        key = (req["layers"], req["units"])
+        if key not in made:
+            made[key] = keras_stock_model(keras, *key)
+            made[key].compile(
+                keras.optimizers.Adam(1e-3),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            )
+        start = time.perf_counter()
+        made[key].fit(data, steps_per_epoch=req["steps"], verbose=0)
+        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
 
 
 def torch_worker() -> None:
@@ -204,7 +251,6 @@ def torch_model(torch, layers, units):
 
 
 def bench_training(tf, args) -> list[dict]:
-    import keras
     import numpy as np
 
     from generator.fitting import compile_model
@@ -226,12 +272,9 @@ def bench_training(tf, args) -> list[dict]:
         compile_model(gen, TrainConfig(learning_rate=1e-3), 10**6)
         contenders["gen"] = lambda m=gen: m.fit(data, steps_per_epoch=steps, verbose=0)
 
-        stock = keras_stock_model(keras, layers, units)
-        stock.compile(
-            keras.optimizers.Adam(1e-3),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        contenders["keras"] = lambda size=(layers, units): args.keras.seconds(
+            layers=size[0], units=size[1], steps=steps
         )
-        contenders["keras"] = lambda m=stock: m.fit(data, steps_per_epoch=steps, verbose=0)
 
         if torch:
             contenders["torch"] = lambda size=(layers, units): torch.seconds(
@@ -659,15 +702,21 @@ def main() -> None:
 
     tf = import_tensorflow()
     info = machine(tf)
-    args.peak = matmul_peak(tf, 512 if args.quick else 2048)
+    args.peak = matmul_peak(512 if args.quick else 2048)
     info["matmul_peak_gflops"] = args.peak
     results = {"machine": info}
     report = [
         f"machine: {info['cores']} cores, {info['cpu']}, TensorFlow {info['tensorflow']}, "
         f"Keras {info['keras']}, PyTorch {info['torch'] or 'not installed'}, "
-        f"GPU {info['gpu'] or 'none'}; float32 matmul peak {args.peak:.0f} GFLOP/s\n"
+        f"GPU {info['gpu'] or 'none'}; TensorFlow threads per op in gen's process: "
+        f"{info['tf_threads_per_op']}; float32 matmul peak {args.peak:.0f} GFLOP/s\n"
     ]
-    args.torch = TorchWorker() if sections & {"train", "sample"} else None
+    args.torch = Worker("--torch-worker", "torch") if sections & {"train", "sample"} else None
+    args.keras = (
+        Worker("--keras-worker", "keras", {"TF_NUM_INTRAOP_THREADS": "0"})
+        if "train" in sections
+        else None
+    )
     with tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
         work = Path(tmp)
         env = dict(os.environ)
@@ -682,8 +731,9 @@ def main() -> None:
                 rows = {"startup": bench_startup, "memory": bench_memory}[name](args, work, env)
             results[key] = rows
             report.append(table(title, rows, columns))
-    if args.torch:
-        args.torch.close()
+    for worker in (args.torch, args.keras):
+        if worker:
+            worker.close()
     text = "\n".join(report)
     print(text)
     target = args.json or ROOT / "benchmarks" / "results" / (
@@ -697,5 +747,9 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--torch-worker"]:
         torch_worker()
+    elif sys.argv[1:] == ["--keras-worker"]:
+        keras_worker()
+    elif sys.argv[1:2] == ["--matmul-peak"]:
+        matmul_peak_worker(int(sys.argv[2]))
     else:
         main()

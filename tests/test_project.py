@@ -1,7 +1,9 @@
-"""Project hygiene: the README's set-up commands are what CI runs, and the code passes ruff."""
+"""Project hygiene: the README's set-up commands are what CI runs, the code passes ruff, and
+TensorFlow starts with gen's thread settings."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -47,3 +49,25 @@ def test_code_passes_ruff():
             text=True,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_tensorflow_ops_get_half_the_cores_unless_the_user_says(monkeypatch):
+    from generator.tf_setup import op_threads
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    assert op_threads(gpu=False) == max(1, cores // 2)
+    assert op_threads(gpu=True) is None  # cuDNN does the work there
+    code = (
+        "from generator.tf_setup import import_tensorflow\n"
+        "tf = import_tensorflow()\n"
+        "print(bool(tf.config.list_physical_devices('GPU')),"
+        " tf.config.threading.get_intra_op_parallelism_threads())"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    gpu, threads = run.stdout.split()
+    assert int(threads) == (0 if gpu == "True" else max(1, cores // 2))
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")  # the user's setting is left to TensorFlow
+    assert op_threads(gpu=False) is None
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split()[1] == "0"
