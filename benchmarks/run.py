@@ -156,7 +156,8 @@ class Worker:
 
 
 def keras_worker() -> None:
-    """Serve training timings of stock Keras under TensorFlow's default thread settings."""
+    """Serve timings of stock Keras under TensorFlow's default thread settings: training, and
+    sampling by a window re-run for every token."""
     import numpy as np
 
     from generator.tf_setup import import_tensorflow
@@ -178,8 +179,17 @@ def keras_worker() -> None:
                 keras.optimizers.Adam(1e-3),
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             )
+        model = made[key]
         start = time.perf_counter()
-        made[key].fit(data, steps_per_epoch=req["steps"], verbose=0)
+        if req["kind"] == "train":
+            model.fit(data, steps_per_epoch=req["steps"], verbose=0)
+        else:  # the whole window through model.predict for every token, as the Keras example
+            window = np.ones((1, SEQ), np.int32)
+            for _ in range(req["tokens"]):
+                logits = model.predict(window, verbose=0)[0, -1]
+                p = np.exp(logits - logits.max())
+                nxt = rng.choice(VOCAB, p=p / p.sum())
+                window = np.concatenate([window[:, 1:], [[nxt]]], axis=1)
         print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
 
 
@@ -273,7 +283,7 @@ def bench_training(tf, args) -> list[dict]:
         contenders["gen"] = lambda m=gen: m.fit(data, steps_per_epoch=steps, verbose=0)
 
         contenders["keras"] = lambda size=(layers, units): args.keras.seconds(
-            layers=size[0], units=size[1], steps=steps
+            kind="train", layers=size[0], units=size[1], steps=steps
         )
 
         if torch:
@@ -327,7 +337,6 @@ def matmul_floor(tf, step, batch: int, n_tokens: int):
 
 
 def bench_sampling(tf, args) -> list[dict]:
-    import keras
     import numpy as np
 
     from generator.corpora.midi import MidiCorpus
@@ -370,20 +379,10 @@ def bench_sampling(tf, args) -> list[dict]:
                 )
                 per_call[("torch step loop", batch)] = n_tokens * batch
 
-        stock = keras_stock_model(keras, layers, units)
-        window = np.ones((1, SEQ), np.int32)
-        window_tokens = args.window_tokens
-
-        def window_loop(stock=stock, window=window, window_tokens=window_tokens):
-            w = window.copy()
-            for _ in range(window_tokens):
-                logits = stock.predict(w, verbose=0)[0, -1]
-                p = np.exp(logits - logits.max())
-                nxt = np.random.default_rng(0).choice(VOCAB, p=p / p.sum())
-                w = np.concatenate([w[:, 1:], [[nxt]]], axis=1)
-
-        contenders[("keras window per token", 1)] = window_loop
-        per_call[("keras window per token", 1)] = window_tokens
+        contenders[("keras window per token", 1)] = lambda size=(layers, units): args.keras.seconds(
+            kind="window", layers=size[0], units=size[1], tokens=args.window_tokens
+        )
+        per_call[("keras window per token", 1)] = args.window_tokens
 
         seconds = rounds(contenders, args.repeats)
         size_rows = [
@@ -714,7 +713,7 @@ def main() -> None:
     args.torch = Worker("--torch-worker", "torch") if sections & {"train", "sample"} else None
     args.keras = (
         Worker("--keras-worker", "keras", {"TF_NUM_INTRAOP_THREADS": "0"})
-        if "train" in sections
+        if sections & {"train", "sample"}
         else None
     )
     with tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:

@@ -101,9 +101,10 @@ class StepModel:
         compiled function, before the loop, so the packing is done once per call.
 
         The first layer's input projection of every token is looked up in a (vocab, 4 units)
-        table (embedding x kernel + bias) instead of multiplied, and each later layer does one
-        matrix multiply of [input, h] by its kernel and recurrent kernel stacked. Keras' gate
-        order (i, f, candidate, o) and activations are kept.
+        table (embedding x kernel + bias) instead of multiplied. Later layers keep their input
+        and recurrent products apart, so the recurrent one can run beside the layer below
+        (stacking them into one multiply measured slower). Keras' gate order (i, f, candidate,
+        o) and activations are kept.
         """
         import tensorflow as tf
 

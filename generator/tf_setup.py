@@ -17,8 +17,9 @@ def op_threads(gpu: bool) -> int | None:
     waiting; with half the cores per op, the independent ops of a step (a layer's input and
     recurrent products, the next layer's recurrent product) run side by side instead. On 2 cores
     this trains 3 x 512 about 1.2x faster and samples 16 streams about 1.5x faster
-    (BENCHMARKS.md). `TF_NUM_INTRAOP_THREADS` set by the user wins; None leaves TensorFlow's
-    default (all cores), as with a GPU, where the LSTM runs on cuDNN.
+    (BENCHMARKS.md). `TF_NUM_INTRAOP_THREADS`, or a setting made before gen starts TensorFlow,
+    wins; None leaves TensorFlow's default (all cores), as with a GPU, where the LSTM runs on
+    cuDNN.
     """
     if gpu or os.environ.get("TF_NUM_INTRAOP_THREADS"):
         return None
@@ -53,8 +54,11 @@ def import_tensorflow(configure=None):
 
             gpus = tf.config.list_physical_devices("GPU")  # device probing logs happen here
             threads = op_threads(bool(gpus))
-            if threads:
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
+            if threads and not tf.config.threading.get_intra_op_parallelism_threads():
+                try:
+                    tf.config.threading.set_intra_op_parallelism_threads(threads)
+                except RuntimeError:  # the caller's code started TensorFlow already
+                    pass
             if configure is not None:
                 configure(tf)
             tf.constant(0.0) + 1.0  # first op: runtime initialisation logs

@@ -62,12 +62,14 @@ def test_step_model_matches_the_full_model(tiny):
         np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-5)
 
 
-def test_prepared_step_matches_the_keras_cells(tiny):
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_prepared_step_matches_the_keras_cells(layers):
     """The sampler's packed step (table lookup for the first layer) gives the cells' results."""
-    _, step = tiny
+    config = ModelConfig(vocab_size=12, embed_dim=4, units=8, layers=layers, dropout=0.1)
+    step = StepModel(build_model(config), config)
     prepared = tf.function(lambda ids, states: step.prepare()(ids, states))
     ids = np.random.default_rng(1).integers(0, 12, (3, 7)).astype(np.int32)
-    states = [tf.random.normal((3, 8), seed=i) for i in range(4)]
+    states = [tf.random.normal((3, 8), seed=i) for i in range(2 * layers)]
     mine = theirs = states
     for t in range(7):
         logits, mine = prepared(tf.constant(ids[:, t]), mine)

@@ -67,6 +67,9 @@ def test_tensorflow_ops_get_half_the_cores_unless_the_user_says(monkeypatch):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     gpu, threads = run.stdout.split()
     assert int(threads) == (0 if gpu == "True" else max(1, cores // 2))
+    started = "import tensorflow as t; t.constant(1.0) + 1\n" + code  # started by the caller
+    run = subprocess.run([sys.executable, "-c", started], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.split()[1] == "0", run.stderr[-2000:]
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")  # the user's setting is left to TensorFlow
     assert op_threads(gpu=False) is None
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
