@@ -73,8 +73,10 @@ def build_model(config: ModelConfig):
 class StepModel:
     """One step of the trained model: (ids (batch,), states) -> (logits (batch, vocab), states).
 
-    States are a flat list [h_0, c_0, h_1, c_1, ...], each (batch, units). It calls the LSTM
-    cells of the training model directly, so it shares their weights and needs no copy.
+    States are a flat list [h_0, c_0, h_1, c_1, ...], each (batch, units). It reads the
+    training model's own layers, so it always has their current weights. Calling it runs Keras'
+    cells one at a time: the reference that tests hold `prepare()` to. The compiled sampling and
+    scoring loops use `prepare()`, which packs the weights once per call.
     """
 
     def __init__(self, model, config: ModelConfig):
