@@ -59,6 +59,17 @@ def build_model(config: ModelConfig):
     """The training model: int ids (batch, time) -> logits (batch, time, vocab)."""
     import keras
 
+    class GenModel(keras.Model):
+        """Keras' layers, with their stacked LSTMs trained by `fused_lstm` on a CPU (unless
+        `fused` is set False: then Keras' own LSTM layers train, as on a GPU)."""
+
+        fused = True
+
+        def call(self, inputs, training=None, mask=None):
+            if training and self.fused and fused_training(self):
+                return fused_call(self, config, inputs)
+            return super().call(inputs, training=training, mask=mask)
+
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     x = keras.layers.Embedding(config.vocab_size, config.embed_dim, name="embed")(ids)
     for i in range(config.layers):
@@ -67,7 +78,36 @@ def build_model(config: ModelConfig):
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     # float32 logits even under mixed precision: the softmax and loss need the range
     logits = keras.layers.Dense(config.vocab_size, name="logits", dtype="float32")(x)
-    return keras.Model(ids, logits, name="gen_lstm")
+    return GenModel(ids, logits, name="gen_lstm")
+
+
+def fused_training(model) -> bool:
+    """Whether a training pass runs on `fused_lstm`: on a CPU in float32. With a GPU the
+    stock layers run, on cuDNN's kernel."""
+    import tensorflow as tf
+
+    lstm = model.get_layer("lstm_0")
+    return not tf.config.list_logical_devices("GPU") and lstm.compute_dtype == "float32"
+
+
+def fused_call(model, config: ModelConfig, ids):
+    """The model's training pass with the LSTMs run by `fused_lstm.stacked_lstm`: the same
+    layers, weights and dropout (each Dropout layer draws its mask as when called itself)."""
+    import keras
+
+    from generator.fused_lstm import stacked_lstm
+
+    x = model.get_layer("embed")(ids)
+    cells = [model.get_layer(f"lstm_{i}").cell for i in range(config.layers)]
+    masks = None
+    if config.dropout:
+        ones = keras.ops.ones((keras.ops.shape(x)[0], keras.ops.shape(x)[1], config.units))
+        drop = [model.get_layer(f"dropout_{i}") for i in range(config.layers)]
+        masks = [layer(ones, training=True) for layer in drop[:-1]]
+    x = stacked_lstm(x, cells, masks)
+    if config.dropout:
+        x = drop[-1](x, training=True)
+    return model.get_layer("logits")(x)
 
 
 class StepModel:
