@@ -278,9 +278,11 @@ def bench_training(tf, args) -> list[dict]:
         log(f"training {layers} x {units} ...")
         contenders = {}
 
-        gen = build_model(ModelConfig(VOCAB, EMBED, units, layers, dropout=0.0))
-        compile_model(gen, TrainConfig(learning_rate=1e-3), 10**6)
-        contenders["gen"] = lambda m=gen: m.fit(data, steps_per_epoch=steps, verbose=0)
+        for name, fused in (("gen", True), ("gen, Keras' LSTM layers", False)):
+            gen = build_model(ModelConfig(VOCAB, EMBED, units, layers, dropout=0.0))
+            gen.fused = fused  # off: the stock layers, in gen's process with gen's threads
+            compile_model(gen, TrainConfig(learning_rate=1e-3), 10**6)
+            contenders[name] = lambda m=gen: m.fit(data, steps_per_epoch=steps, verbose=0)
 
         contenders["keras"] = lambda size=(layers, units): args.keras.seconds(
             kind="train", layers=size[0], units=size[1], steps=steps
