@@ -156,17 +156,19 @@ def stacked_lstm(x, cells, masks=None):
             )
             dzs = [d.stack() for d in dzs]  # (steps, batch, 4 units)
 
-            def rows(a):
-                return tf.reshape(a, [-1, a.shape[-1]])
+            def rows(a, width=units):
+                return tf.reshape(a, [-1, width])
 
             def product(a, dz):  # sum over every step and sequence of a^T dz
-                return tf.matmul(rows(a), rows(dz), transpose_a=True)
+                return tf.matmul(rows(a), rows(dz, 4 * units), transpose_a=True)
 
             d_recur = [product(outs[n][:-1], dzs[n]) for n in range(layers)]
             d_kern = [product(dropped(outs[n - 1][1:], n), dzs[n]) for n in range(1, layers)]
             # summed by a product with ones: 5x faster here than reduce_sum down the rows
             ones = tf.ones([1, steps * batch])
-            d_bias = [tf.reshape(tf.matmul(ones, rows(dzs[n])), [-1]) for n in range(layers)]
+            d_bias = [
+                tf.reshape(tf.matmul(ones, rows(dzs[n], 4 * units)), [-1]) for n in range(layers)
+            ]
             return [dzs[0], *d_recur, *d_kern, *d_bias] + [None] * len(masks)
 
         return outs[-1][1:], grad

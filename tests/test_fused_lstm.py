@@ -13,9 +13,10 @@ from generator.tf_setup import import_tensorflow
 tf = import_tensorflow()
 
 
-def pass_and_gradients(model, ids, targets, fused: bool):
+def pass_and_gradients(model, ids, targets, fused: bool, graph: bool = False):
     """Logits and the loss gradients of one training pass, every dropout layer's random stream
-    reset first, so the stock and the fused pass draw the same masks."""
+    reset first, so the stock and the fused pass draw the same masks. `graph`: traced as `fit`
+    runs it, with batch and time unknown until it runs."""
     import keras
 
     for layer in model.layers:
@@ -23,27 +24,43 @@ def pass_and_gradients(model, ids, targets, fused: bool):
             layer.seed_generator.state.assign(np.array([11, 0], dtype="uint32"))
     model.fused = fused
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    with tf.GradientTape() as tape:
-        logits = model(ids, training=True)
-        value = loss(targets, logits)
-    grads = tape.gradient(value, model.trainable_variables)
-    return logits.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]
+
+    def run(ids, targets):
+        with tf.GradientTape() as tape:
+            logits = model(ids, training=True)
+            value = loss(targets, logits)
+        grads = tape.gradient(value, model.trainable_variables)
+        return logits, [tf.convert_to_tensor(g) for g in grads]
+
+    if graph:
+        spec = tf.TensorSpec((None, None), tf.int32)
+        run = tf.function(run, input_signature=(spec, spec))
+    logits, grads = run(ids, targets)
+    return logits.numpy(), [g.numpy() for g in grads]
 
 
 @pytest.mark.parametrize(
-    "layers, dropout, time", [(1, 0.0, 9), (2, 0.0, 9), (2, 0.5, 13), (3, 0.3, 1), (3, 0.3, 9)]
+    "layers, dropout, batch, time, graph",
+    [
+        (1, 0.0, 3, 9, False),
+        (2, 0.0, 3, 9, True),
+        (2, 0.5, 3, 13, False),
+        (2, 0.5, 1, 13, True),
+        (3, 0.3, 3, 1, False),
+        (3, 0.3, 3, 9, True),
+    ],
 )
-def test_fused_pass_matches_the_keras_layers(layers, dropout, time):
+def test_fused_pass_matches_the_keras_layers(layers, dropout, batch, time, graph):
     import keras
 
     keras.utils.set_random_seed(layers)
     config = ModelConfig(vocab_size=11, embed_dim=5, units=7, layers=layers, dropout=dropout)
     model = build_model(config)
     rng = np.random.default_rng(layers)
-    ids = tf.constant(rng.integers(0, 11, (3, time)), tf.int32)
-    targets = tf.constant(rng.integers(0, 11, (3, time)), tf.int32)
-    stock, stock_grads = pass_and_gradients(model, ids, targets, fused=False)
-    mine, my_grads = pass_and_gradients(model, ids, targets, fused=True)
+    ids = tf.constant(rng.integers(0, 11, (batch, time)), tf.int32)
+    targets = tf.constant(rng.integers(0, 11, (batch, time)), tf.int32)
+    stock, stock_grads = pass_and_gradients(model, ids, targets, False, graph)
+    mine, my_grads = pass_and_gradients(model, ids, targets, True, graph)
     scale = np.abs(stock).max()  # an untrained model's logits are small
     assert np.abs(mine - stock).max() <= 1e-4 * scale
     assert len(my_grads) == len(stock_grads) == len(model.trainable_variables)
@@ -54,7 +71,7 @@ def test_fused_pass_matches_the_keras_layers(layers, dropout, time):
         assert np.abs(got - expected).max() <= 1e-4 * scale, variable.path
     if dropout and time > 1:  # the masks between layers count: without one the pass differs
         model.get_layer("dropout_0").rate = 0.0  # by far more than the tolerance above
-        undropped, _ = pass_and_gradients(model, ids, targets, fused=True)
+        undropped, _ = pass_and_gradients(model, ids, targets, True, graph)
         assert np.abs(undropped - mine).max() > 1e-2 * scale
 
 
@@ -84,6 +101,13 @@ def test_fit_on_a_cpu_trains_through_the_fused_pass(monkeypatch):
     model.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(True))
     model.fit(ids[:, :-1], ids[:, 1:], epochs=1, verbose=0)
     assert not calls  # switched off: Keras' own layers
+
+
+def test_cells_it_does_not_implement_keep_the_stock_layers():
+    model = build_model(ModelConfig(vocab_size=5, embed_dim=4, units=8, layers=2))
+    assert fused_training(model)
+    model.get_layer("lstm_1").cell.recurrent_dropout = 0.1
+    assert not fused_training(model)
 
 
 def test_a_gpu_keeps_the_stock_layers_for_cudnn(monkeypatch):
