@@ -106,6 +106,7 @@ def fused_call(model, config: ModelConfig, ids):
     """The model's training pass with the LSTMs run by `fused_lstm.stacked_lstm`: the same
     layers, weights and dropout (each Dropout layer draws its mask as when called itself)."""
     import keras
+    import tensorflow as tf
 
     from generator.fused_lstm import stacked_lstm
 
@@ -119,7 +120,11 @@ def fused_call(model, config: ModelConfig, ids):
     x = stacked_lstm(x, cells, masks)
     if config.dropout:
         x = drop[-1](x, training=True)
-    return model.get_layer("logits")(x)
+    # the output layer in two halves of the batch: two products side by side, one per core
+    dense = model.get_layer("logits")
+    batch = tf.shape(x)[0]
+    halves = tf.split(x, [batch // 2, batch - batch // 2])
+    return tf.concat([dense(half) for half in halves], axis=0)
 
 
 class StepModel:

@@ -120,3 +120,18 @@ def test_a_gpu_keeps_the_stock_layers_for_cudnn(monkeypatch):
         lambda kind=None: ["GPU:0"] if kind == "GPU" else real(kind),
     )
     assert not fused_training(model)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4])
+def test_the_loss_in_two_halves_is_keras_cross_entropy(batch):
+    import keras
+
+    from generator.fitting import token_cross_entropy
+
+    rng = np.random.default_rng(batch)
+    logits = tf.constant(rng.normal(size=(batch, 5, 7)) * 3, tf.float32)
+    targets = tf.constant(rng.integers(0, 7, (batch, 5)), tf.int32)
+    mine = token_cross_entropy(targets, logits).numpy()
+    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    assert mine.shape == (batch, 5)
+    np.testing.assert_allclose(mine, keras_loss(targets, logits).numpy(), rtol=1e-6)
