@@ -141,12 +141,14 @@ def test_encode_in_parts_resumes_and_trains_from_the_store(corpus, tmp_path):
 
 def test_mirrored_over_two_cpu_devices_matches_one_device(corpus):
     """Two replicas of batch 4 are one batch of 8: with the learning rate given divided by
-    the square root of the replicas (the scaling `gen` applies), the losses agree."""
+    the square root of the replicas (the scaling `gen` applies), the losses agree. Two layers,
+    so each replica runs the CPU's fused pass with a layer stacked on another."""
     rate = 0.01
-    one = run("train", "--path", corpus, "--run", "one", "--batch-size", 8, *TINY)
+    tiny = ["--layers", "2", *TINY[2:]]
+    one = run("train", "--path", corpus, "--run", "one", "--batch-size", 8, *tiny)
     assert one.exit_code == 0, one.output
     proc = gen_process(
-        *("train", "--path", corpus, "--run", "two", "--batch-size", 4, *TINY),
+        *("train", "--path", corpus, "--run", "two", "--batch-size", 4, *tiny),
         *("--strategy", "mirrored", "--learning-rate", rate / math.sqrt(2)),
         env={"GEN_CPU_DEVICES": "2"},
     )
