@@ -89,7 +89,6 @@ def fused_training(model) -> bool:
     cuDNN's kernel."""
     import tensorflow as tf
 
-    cells = [layer.cell for layer in model.layers if layer.name.startswith("lstm_")]
     implemented = all(
         c.activation.__name__ == "tanh"
         and c.recurrent_activation.__name__ == "sigmoid"
@@ -97,27 +96,30 @@ def fused_training(model) -> bool:
         and not c.dropout
         and not c.recurrent_dropout
         and c.compute_dtype == "float32"
-        for c in cells
+        for c in lstm_cells(model)
     )
     return implemented and not tf.config.list_logical_devices("GPU")
+
+
+def lstm_cells(model) -> list:
+    """The model's LSTM cells, first layer first."""
+    return [layer.cell for layer in model.layers if layer.name.startswith("lstm_")]
 
 
 def fused_call(model, config: ModelConfig, ids):
     """The model's training pass with the LSTMs run by `fused_lstm.stacked_lstm`: the same
     layers, weights and dropout (each Dropout layer draws its mask as when called itself)."""
-    import keras
     import tensorflow as tf
 
     from generator.fused_lstm import stacked_lstm
 
     x = model.get_layer("embed")(ids)
-    cells = [model.get_layer(f"lstm_{i}").cell for i in range(config.layers)]
     masks = None
     if config.dropout:
-        ones = keras.ops.ones((keras.ops.shape(x)[0], keras.ops.shape(x)[1], config.units))
+        ones = tf.ones((tf.shape(x)[0], tf.shape(x)[1], config.units))
         drop = [model.get_layer(f"dropout_{i}") for i in range(config.layers)]
         masks = [layer(ones, training=True) for layer in drop[:-1]]
-    x = stacked_lstm(x, cells, masks)
+    x = stacked_lstm(x, lstm_cells(model), masks)
     if config.dropout:
         x = drop[-1](x, training=True)
     # the output layer in two halves of the batch: two products side by side, one per core
@@ -139,7 +141,7 @@ class StepModel:
     def __init__(self, model, config: ModelConfig):
         self.config = config
         self.embed = model.get_layer("embed")
-        self.cells = [model.get_layer(f"lstm_{i}").cell for i in range(config.layers)]
+        self.cells = lstm_cells(model)
         self.dense = model.get_layer("logits")
 
     def zero_states(self, batch):
