@@ -12,6 +12,7 @@ schedule; restoring resume.h5 therefore continues a run exactly where it stood.
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import sys
@@ -93,15 +94,62 @@ def token_cross_entropy(targets, logits):
     """Each token's cross-entropy (batch, time) from integer targets and float32 logits, as
     Keras' `SparseCategoricalCrossentropy(from_logits=True)` gives before averaging. The batch
     is taken in two halves, two ops that run side by side when each op has one core
-    (`tf_setup.op_threads`); over a vocabulary of 400 it is the largest op of a step."""
+    (`tf_setup.op_threads`); over a vocabulary of 400 it is the largest op of a step. On a CPU
+    each half is an XLA kernel with its derivative written out (`_cross_entropy_kernels`)."""
     import tensorflow as tf
 
+    per_token = tf.nn.sparse_softmax_cross_entropy_with_logits
+    if not tf.config.list_logical_devices("GPU"):
+        per_token = _compiled_cross_entropy
     batch = tf.shape(logits)[0]
     sizes = [batch // 2, batch - batch // 2]
     halves = zip(tf.split(tf.cast(targets, tf.int32), sizes), tf.split(logits, sizes))
-    return tf.concat(
-        [tf.nn.sparse_softmax_cross_entropy_with_logits(t, x) for t, x in halves], axis=0
-    )
+    return tf.concat([per_token(t, x) for t, x in halves], axis=0)
+
+
+@functools.cache
+def _cross_entropy_kernels():
+    """The cross-entropy and its derivative as two XLA kernels, each one pass over the logits:
+    on a CPU 2.3 against 9 to 11 ms for TensorFlow's op and its derivative, at 4,096 tokens x
+    a vocabulary of 400 on one core."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def forward(targets, logits):  # (rows,), (rows, vocab) -> losses, softmax
+        top = tf.reduce_max(logits, axis=1, keepdims=True)
+        exp = tf.exp(logits - top)
+        total = tf.reduce_sum(exp, axis=1, keepdims=True)
+        picked = tf.gather(logits, targets, batch_dims=1)
+        return tf.math.log(total[:, 0]) + top[:, 0] - picked, exp / total
+
+    @tf.function(jit_compile=True)
+    def backward(d_loss, targets, softmax):
+        return d_loss[:, None] * (softmax - tf.one_hot(targets, tf.shape(softmax)[1]))
+
+    return forward, backward
+
+
+def _compiled_cross_entropy(targets, logits):
+    """`tf.nn.sparse_softmax_cross_entropy_with_logits` for logits (..., vocab), by
+    `_cross_entropy_kernels`."""
+    import tensorflow as tf
+
+    forward, backward = _cross_entropy_kernels()
+    shape = tf.shape(targets)
+    targets = tf.reshape(targets, [-1])
+
+    @tf.custom_gradient
+    def loss(logits):
+        rows, softmax = forward(targets, tf.reshape(logits, [-1, logits.shape[-1]]))
+
+        def grad(d_rows):
+            return tf.reshape(
+                backward(tf.reshape(d_rows, [-1]), targets, softmax), tf.shape(logits)
+            )
+
+        return tf.reshape(rows, shape), grad
+
+    return loss(logits)
 
 
 @contextmanager

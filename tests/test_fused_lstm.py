@@ -123,15 +123,39 @@ def test_a_gpu_keeps_the_stock_layers_for_cudnn(monkeypatch):
 
 
 @pytest.mark.parametrize("batch", [1, 3, 4])
-def test_the_loss_in_two_halves_is_keras_cross_entropy(batch):
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, monkeypatch):
+    """Values and derivatives equal Keras' loss: on a CPU from the XLA kernels, with a GPU
+    from TensorFlow's op."""
     import keras
 
-    from generator.fitting import token_cross_entropy
+    from generator import fitting
 
+    real = tf.config.list_logical_devices
+    monkeypatch.setattr(
+        tf.config,
+        "list_logical_devices",
+        lambda kind=None: ["GPU:0"] if gpu and kind == "GPU" else real(kind),
+    )
+    compiled = []
+    original = fitting._compiled_cross_entropy
+    monkeypatch.setattr(
+        fitting, "_compiled_cross_entropy", lambda *a: compiled.append(1) or original(*a)
+    )
     rng = np.random.default_rng(batch)
     logits = tf.constant(rng.normal(size=(batch, 5, 7)) * 3, tf.float32)
     targets = tf.constant(rng.integers(0, 7, (batch, 5)), tf.int32)
-    mine = token_cross_entropy(targets, logits).numpy()
+    weights = tf.constant(rng.uniform(size=(batch, 5)), tf.float32)
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    results = []
+    for loss in (fitting.token_cross_entropy, keras_loss):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            values = loss(targets, logits)
+            total = tf.reduce_sum(values * weights)
+        results.append((values.numpy(), tape.gradient(total, logits).numpy()))
+    (mine, my_grad), (theirs, their_grad) = results
     assert mine.shape == (batch, 5)
-    np.testing.assert_allclose(mine, keras_loss(targets, logits).numpy(), rtol=1e-6)
+    assert bool(compiled) != gpu
+    np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(my_grad, their_grad, rtol=1e-5, atol=1e-7)
