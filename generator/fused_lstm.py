@@ -40,17 +40,18 @@ def _kernels():
 
     def forward(z, c):
         """The gates' pre-activations [i, f, candidate, o] (each (batch, units)) and the cell
-        state -> (activated gates, new state, output)."""
+        state -> (the activated gates and the new state's tanh, kept for the backward pass;
+        the new state; the output)."""
         i, f, g, o = tf.sigmoid(z[0]), tf.sigmoid(z[1]), tf.tanh(z[2]), tf.sigmoid(z[3])
         c = f * c + i * g
-        return (i, f, g, o), c, o * tf.tanh(c)
+        tanh_c = tf.tanh(c)
+        return (i, f, g, o, tanh_c), c, o * tanh_c
 
     @tf.function(jit_compile=True)
-    def backward(dh, dc_next, i, f, g, o, c, c_prev):
-        """Derivatives of the output and of the next step's cell state, the activated gates and
-        the cell states -> (derivative of the pre-activations (batch, 4 units), derivative of the
-        previous cell state)."""
-        tanh_c = tf.tanh(c)
+    def backward(dh, dc_next, i, f, g, o, tanh_c, c_prev):
+        """Derivatives of the output and of the next step's cell state, the activated gates, the
+        cell state's tanh and the previous cell state -> (derivative of the pre-activations
+        (batch, 4 units), derivative of the previous cell state)."""
         dc = dh * o * (1.0 - tanh_c * tanh_c) + dc_next
         dz = tf.concat(
             [
@@ -94,10 +95,12 @@ def stacked_lstm(x, cells, masks=None):
         bias = weights[2 * layers : 3 * layers]
         mask = (None,) + weights[3 * layers :]
 
+        # (a step's row of a time-major tensor is read as `a[t]`: a slice along the first axis
+        # shares the tensor's memory, where `tf.gather` would copy it)
         def dropped(a, n, t=None):  # layer n's input `a` (at step t) times its dropout mask
             if not masks:
                 return a
-            return a * (mask[n] if t is None else tf.gather(mask[n], t))
+            return a * (mask[n] if t is None else mask[n][t])
 
         def gates(w):  # a weight's four gate blocks, [i, f, candidate, o]
             return tf.split(w, 4, axis=-1)
@@ -127,7 +130,7 @@ def stacked_lstm(x, cells, masks=None):
             below = None
             for n in range(layers):
                 if n == 0:
-                    z = [tf.gather(first[k], t) + tf.matmul(hs[0], recur_g[0][k]) for k in range(4)]
+                    z = [first[k][t] + tf.matmul(hs[0], recur_g[0][k]) for k in range(4)]
                 else:
                     below = dropped(below, n, t)
                     z = [
@@ -141,14 +144,14 @@ def stacked_lstm(x, cells, masks=None):
                         for k in range(4)
                     ]
                 a, cs[n], hs[n] = forward(z, cs[n])
-                for k in range(4):
-                    acts[4 * n + k] = acts[4 * n + k].write(t, a[k])
+                for k in range(5):
+                    acts[5 * n + k] = acts[5 * n + k].write(t, a[k])
                 cells_at[n] = cells_at[n].write(t + 1, cs[n])  # [0] is the zero state
                 outs[n] = outs[n].write(t + 1, hs[n])
                 below = hs[n]
             return t + 1, hs, cs, acts, cells_at, outs
 
-        start = (0, [zeros] * layers, [zeros] * layers, arrays(steps, per_layer=4))
+        start = (0, [zeros] * layers, [zeros] * layers, arrays(steps, per_layer=5))
         _, _, _, acts, cells_at, outs = tf.while_loop(
             lambda t, *_: t < steps,
             forward_step,
@@ -165,13 +168,12 @@ def stacked_lstm(x, cells, masks=None):
 
             def backward_step(t, dh_next, dc_next, dzs):
                 dh_next, dc_next, dzs = map(list, (dh_next, dc_next, dzs))
-                d_out = tf.gather(d_top, t)
+                d_out = d_top[t]
                 for n in reversed(range(layers)):
                     dz, dc_next[n] = backward(
                         d_out + dh_next[n],
                         dc_next[n],
-                        *[acts[4 * n + k].read(t) for k in range(4)],
-                        cells_at[n].read(t + 1),
+                        *[acts[5 * n + k].read(t) for k in range(5)],
                         cells_at[n].read(t),
                     )
                     dh_next[n] = tf.matmul(dz, recur_t[n])
