@@ -131,7 +131,9 @@ def _cross_entropy_kernels():
 
 def _compiled_cross_entropy(targets, logits):
     """`tf.nn.sparse_softmax_cross_entropy_with_logits` for logits (..., vocab), by
-    `_cross_entropy_kernels`."""
+    `_cross_entropy_kernels`. Unlike TensorFlow's op it does not check the targets: one outside
+    the vocabulary gives a wrong loss instead of an error. Training targets are token ids of
+    the model's own vocabulary, so they are always inside it."""
     import tensorflow as tf
 
     forward, backward = _cross_entropy_kernels()

@@ -15,7 +15,7 @@ products accumulated one step at a time. Here:
 - each step's gate derivatives are one XLA-compiled kernel instead of a dozen ops;
 - the backward loop carries only what must be sequential (the state derivatives and the
   derivative passed down to the layer below); the weight gradients are one matrix multiply per
-  weight after the loop, over all steps at once.
+  weight after the loop, over all steps at once (the first layer's kernel and bias share one).
 
 The maths is Keras' `LSTMCell` with its defaults (gate order i, f, candidate, o; sigmoid gates,
 tanh candidate and output; zero initial state), so the weights, the checkpoints and the GPU's
@@ -33,9 +33,10 @@ PARALLEL_ITERATIONS = 8
 @functools.cache
 def _kernels():
     """The per-step gate arithmetic (built on first use, after TensorFlow has started). The
-    backward one is compiled by XLA into one kernel: 60 against 139 us a step at batch 64 x 256
-    units on one core. The forward one stays TensorFlow's ops, whose sigmoid is faster than
-    XLA's (88 against 101 us)."""
+    backward one is compiled by XLA into one kernel (60 against 139 us a step for TensorFlow's
+    ops, at batch 64 x 256 units on one core, measured when it still recomputed tanh of the
+    cell state). The forward one stays TensorFlow's ops: as one XLA kernel it measured slower,
+    both before the products were split by gate (101 against 88 us) and after."""
     import tensorflow as tf
 
     def forward(z, c):
@@ -95,8 +96,9 @@ def stacked_lstm(x, cells, masks=None):
         bias = weights[2 * layers : 3 * layers]
         mask = (None,) + weights[3 * layers :]
 
-        # (a step's row of a time-major tensor is read as `a[t]`: a slice along the first axis
-        # shares the tensor's memory, where `tf.gather` would copy it)
+        # (a step's row of a time-major tensor is read as `a[t]`: TensorFlow lets a slice along
+        # the first axis share the tensor's memory when the row starts 64-byte aligned, as it
+        # does whenever batch x units is a multiple of 16; `tf.gather` always copies)
         def dropped(a, n, t=None):  # layer n's input `a` (at step t) times its dropout mask
             if not masks:
                 return a
@@ -106,8 +108,8 @@ def stacked_lstm(x, cells, masks=None):
             return tf.split(w, 4, axis=-1)
 
         # the first layer's input product for every step, gate by gate, its bias carried in by
-        # a column of ones (a pass of its own over the products, or an addition at every step,
-        # costs more)
+        # a column of ones: neither a pass of its own over the products nor an addition at
+        # every step is needed
         ones_x = tf.concat([flat_x, tf.ones([steps * batch, 1])], 1)
         first_w = tf.concat([kern[0], bias[0][None]], 0)
         first = [tf.reshape(tf.matmul(ones_x, w), [steps, batch, units]) for w in gates(first_w)]

@@ -124,9 +124,11 @@ def test_a_gpu_keeps_the_stock_layers_for_cudnn(monkeypatch):
 
 @pytest.mark.parametrize("batch", [1, 3, 4])
 @pytest.mark.parametrize("gpu", [False, True])
-def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, monkeypatch):
+@pytest.mark.parametrize("graph", [False, True])
+def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, graph, monkeypatch):
     """Values and derivatives equal Keras' loss: on a CPU from the XLA kernels, with a GPU
-    from TensorFlow's op."""
+    from TensorFlow's op; eagerly, and traced as `fit` runs it (batch and time unknown, the
+    targets cast to floats by Keras)."""
     import keras
 
     from generator import fitting
@@ -144,16 +146,31 @@ def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, monkeypatch):
     )
     rng = np.random.default_rng(batch)
     logits = tf.constant(rng.normal(size=(batch, 5, 7)) * 3, tf.float32)
-    targets = tf.constant(rng.integers(0, 7, (batch, 5)), tf.int32)
+    targets = tf.constant(rng.integers(0, 7, (batch, 5)), tf.float32)
     weights = tf.constant(rng.uniform(size=(batch, 5)), tf.float32)
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
-    results = []
-    for loss in (fitting.token_cross_entropy, keras_loss):
+
+    def values_and_grad(loss, targets, logits):
         with tf.GradientTape() as tape:
             tape.watch(logits)
             values = loss(targets, logits)
             total = tf.reduce_sum(values * weights)
-        results.append((values.numpy(), tape.gradient(total, logits).numpy()))
+        return values, tape.gradient(total, logits)
+
+    results = []
+    for loss in (fitting.token_cross_entropy, keras_loss):
+        run = values_and_grad
+        if graph:
+            run = tf.function(
+                lambda t, x, loss=loss: values_and_grad(loss, t, x),
+                input_signature=[
+                    tf.TensorSpec((None, None), tf.float32),
+                    tf.TensorSpec((None, None, 7), tf.float32),
+                ],
+            )
+            results.append([v.numpy() for v in run(targets, logits)])
+        else:
+            results.append([v.numpy() for v in run(loss, targets, logits)])
     (mine, my_grad), (theirs, their_grad) = results
     assert mine.shape == (batch, 5)
     assert bool(compiled) != gpu
