@@ -98,12 +98,12 @@ def token_cross_entropy(targets, logits):
     each half is an XLA kernel with its derivative written out (`_cross_entropy_kernels`)."""
     import tensorflow as tf
 
+    from generator.tf_setup import batch_halves, gpu_visible
+
     per_token = tf.nn.sparse_softmax_cross_entropy_with_logits
-    if not tf.config.list_logical_devices("GPU"):
+    if not gpu_visible():
         per_token = _compiled_cross_entropy
-    batch = tf.shape(logits)[0]
-    sizes = [batch // 2, batch - batch // 2]
-    halves = zip(tf.split(tf.cast(targets, tf.int32), sizes), tf.split(logits, sizes))
+    halves = batch_halves(tf.cast(targets, tf.int32), logits)
     return tf.concat([per_token(t, x) for t, x in halves], axis=0)
 
 

@@ -87,7 +87,7 @@ def fused_training(model) -> bool:
     """Whether a training pass runs on `fused_lstm`: on a CPU in float32, with the cells'
     settings it implements (those `build_model` gives). With a GPU the stock layers run, on
     cuDNN's kernel."""
-    import tensorflow as tf
+    from generator.tf_setup import gpu_visible
 
     implemented = all(
         c.activation.__name__ == "tanh"
@@ -98,7 +98,7 @@ def fused_training(model) -> bool:
         and c.compute_dtype == "float32"
         for c in lstm_cells(model)
     )
-    return implemented and not tf.config.list_logical_devices("GPU")
+    return implemented and not gpu_visible()
 
 
 def lstm_cells(model) -> list:
@@ -112,6 +112,7 @@ def fused_call(model, config: ModelConfig, ids):
     import tensorflow as tf
 
     from generator.fused_lstm import stacked_lstm
+    from generator.tf_setup import batch_halves
 
     x = model.get_layer("embed")(ids)
     masks = None
@@ -124,9 +125,7 @@ def fused_call(model, config: ModelConfig, ids):
         x = drop[-1](x, training=True)
     # the output layer in two halves of the batch: two products side by side, one per core
     dense = model.get_layer("logits")
-    batch = tf.shape(x)[0]
-    halves = tf.split(x, [batch // 2, batch - batch // 2])
-    return tf.concat([dense(half) for half in halves], axis=0)
+    return tf.concat([dense(half) for (half,) in batch_halves(x)], axis=0)
 
 
 class StepModel:

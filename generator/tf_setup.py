@@ -27,6 +27,25 @@ def op_threads(gpu: bool) -> int | None:
     return max(1, (cores or 1) // 2)
 
 
+def gpu_visible() -> bool:
+    """Whether TensorFlow sees a GPU: the CPU's own training pass and loss kernels are used
+    only where it does not."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def batch_halves(*tensors) -> list[tuple]:
+    """The tensors cut into two halves along the batch (first) axis, as pairs of halves: work
+    done as two ops side by side, which with one core per op (`op_threads`) keeps both cores
+    busy."""
+    import tensorflow as tf
+
+    batch = tf.shape(tensors[0])[0]
+    sizes = [batch // 2, batch - batch // 2]
+    return list(zip(*(tf.split(t, sizes) for t in tensors)))
+
+
 def import_tensorflow(configure=None):
     """TensorFlow with Keras on its backend, its start-up chatter kept off the terminal.
 
