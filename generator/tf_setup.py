@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 
@@ -46,6 +47,43 @@ def batch_halves(*tensors) -> list[tuple]:
     return list(zip(*(tf.split(t, sizes) for t in tensors)))
 
 
+YNN_FUSIONS = "--xla_cpu_experimental_ynn_fusion_type"
+
+
+def tensorflow_version() -> tuple[int, ...]:
+    """The installed TensorFlow's version as (major, minor), read without importing it; () if
+    no distribution provides the `tensorflow` package."""
+    from importlib import metadata
+
+    def named():  # the usual names first: a scan of every distribution takes 0.2 s
+        yield from ("tensorflow", "tensorflow-cpu")
+        yield from metadata.packages_distributions().get("tensorflow", [])
+
+    for dist in named():
+        try:
+            found = re.match(r"(\d+)\.(\d+)", metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            continue
+        if found:
+            return int(found[1]), int(found[2])
+    return ()
+
+
+def xla_flags(flags: str, version: tuple[int, ...]) -> str:
+    """`XLA_FLAGS` for gen: with XLA's YNNPACK fusions turned off on TensorFlow 2.21 and
+    later, unless the flags already say how to use them.
+
+    A YNNPACK fusion builds its graph the first time a kernel runs, with no lock, so two
+    threads running one of gen's XLA kernels for the first time at once (the loss's two halves,
+    two layers' backward kernels) can crash the process: one `gen train` in about 50 died of
+    a segmentation fault this way on TensorFlow 2.21. Without the fusions gen's kernels
+    measured no slower. Older TensorFlow has no such fusions, and its XLA would stop at the
+    unknown flag."""
+    if version < (2, 21) or YNN_FUSIONS in flags:
+        return flags
+    return f"{flags} {YNN_FUSIONS}=".strip()
+
+
 def import_tensorflow(configure=None):
     """TensorFlow with Keras on its backend, its start-up chatter kept off the terminal.
 
@@ -64,6 +102,10 @@ def import_tensorflow(configure=None):
         return _tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    flags = os.environ.get("XLA_FLAGS", "")
+    wanted = xla_flags(flags, tensorflow_version())
+    if wanted != flags:
+        os.environ["XLA_FLAGS"] = wanted
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as caught:

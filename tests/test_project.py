@@ -74,3 +74,45 @@ def test_tensorflow_ops_get_half_the_cores_unless_the_user_says(monkeypatch):
     assert op_threads(gpu=False) is None
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.split()[1] == "0"
+
+
+def test_xla_flags_turn_ynnpack_fusions_off_only_where_tensorflow_has_them(monkeypatch):
+    from generator.tf_setup import YNN_FUSIONS, xla_flags
+
+    assert xla_flags("", (2, 21)) == f"{YNN_FUSIONS}="
+    assert xla_flags("--xla_dump_to=/tmp/d", (3, 0)) == f"--xla_dump_to=/tmp/d {YNN_FUSIONS}="
+    assert xla_flags(f"{YNN_FUSIONS}=individual_dot", (2, 21)) == f"{YNN_FUSIONS}=individual_dot"
+    assert xla_flags("--xla_dump_to=/tmp/d", (2, 20)) == "--xla_dump_to=/tmp/d"  # unknown there
+    assert xla_flags("", ()) == ""
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    code = (
+        "import os\n"
+        "from generator.tf_setup import import_tensorflow\n"
+        "tf = import_tensorflow()\n"
+        "print(tf.__version__, repr(os.environ.get('XLA_FLAGS')))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    version, flags = run.stdout.split()
+    major, minor = map(int, version.split(".")[:2])
+    assert flags == (repr(f"{YNN_FUSIONS}=") if (major, minor) >= (2, 21) else "None")
+
+
+def test_an_xla_kernel_run_for_the_first_time_by_two_threads_at_once_does_not_crash():
+    """The loss's kernel, compiled afresh 100 times and each time first run on both halves of
+    the batch side by side: with XLA's YNNPACK fusions on, TensorFlow 2.21 died of a
+    segmentation fault within 60 rounds in each of 5 tries (`tf_setup.xla_flags`)."""
+    code = (
+        "from generator.tf_setup import import_tensorflow\n"
+        "tf = import_tensorflow()\n"
+        "from generator.fitting import _cross_entropy_kernels\n"
+        "logits = tf.random.stateless_normal((4096, 400), seed=(0, 0))\n"
+        "targets = tf.random.stateless_uniform((4096,), (0, 1), maxval=400, dtype=tf.int32)\n"
+        "for _ in range(100):\n"
+        "    forward, _ = _cross_entropy_kernels.__wrapped__()  # a new kernel\n"
+        "    halves = tf.function(lambda t, x: forward(t[:2048], x[:2048])[0][0]"
+        " + forward(t[2048:], x[2048:])[0][0])\n"
+        "    halves(targets, logits)\n"
+        "print('ok')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.split() == ["ok"], run.stderr[-2000:]
