@@ -165,10 +165,13 @@ def keras_worker() -> None:
     tf = import_tensorflow()  # TF_NUM_INTRAOP_THREADS=0 from Worker: TensorFlow's own default
     import keras
 
+    from generator.fitting import without_autotune
+
     rng = np.random.default_rng(0)
     x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
     y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()
+    # as gen's own pipeline: without tf.data's autotuning, which can hold up the end of `fit`
+    data = without_autotune(tf.data.Dataset.from_tensors((x, y)).repeat())
     made = {}
     for line in sys.stdin:
         req = json.loads(line)
@@ -263,7 +266,7 @@ def torch_model(torch, layers, units):
 def bench_training(tf, args) -> list[dict]:
     import numpy as np
 
-    from generator.fitting import compile_model
+    from generator.fitting import compile_model, without_autotune
     from generator.model import ModelConfig, build_model
     from generator.train import TrainConfig
 
@@ -271,7 +274,7 @@ def bench_training(tf, args) -> list[dict]:
     rng = np.random.default_rng(0)
     x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
     y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()
+    data = without_autotune(tf.data.Dataset.from_tensors((x, y)).repeat())  # as `gen train`
     steps = args.train_steps
     rows = []
     for layers, units in args.sizes:

@@ -87,6 +87,24 @@ def test_batches_are_a_function_of_the_step():
         assert all((next(it)[0] == w).all() for w in whole[step:])
 
 
+def test_training_data_is_not_autotuned(corpus, monkeypatch):
+    """`fit` is given a dataset without tf.data's autotuning, whose thread can hold up the end
+    of `fit` until its next wake-up, which comes up to a minute apart
+    (`fitting.without_autotune`)."""
+    import keras
+
+    seen, fit = [], keras.Model.fit
+
+    def recording(self, x=None, *args, **kwargs):
+        seen.append(x.options().autotune.enabled)
+        return fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recording)
+    result = run("train", "--path", corpus, "--run", "plain", *TINY[:-1], 1)
+    assert result.exit_code == 0, result.output
+    assert seen == [False]
+
+
 def test_resume_after_kill_9_mid_epoch_matches_an_uninterrupted_run(corpus):
     assert run("train", "--path", corpus, "--run", "whole", *TINY).exit_code == 0
     proc = start_gen("train", "--path", corpus, "--run", "cut", "--save-minutes", 0, *TINY)
