@@ -73,12 +73,11 @@ def xla_flags(flags: str, version: tuple[int, ...]) -> str:
     """`XLA_FLAGS` for gen: with XLA's YNNPACK fusions turned off on TensorFlow 2.21 and
     later, unless the flags already say how to use them.
 
-    A YNNPACK fusion builds its graph the first time a kernel runs, with no lock, so two
-    threads running one of gen's XLA kernels for the first time at once (the loss's two halves,
-    two layers' backward kernels) can crash the process: one `gen train` in about 50 died of
-    a segmentation fault this way on TensorFlow 2.21. Without the fusions gen's kernels
-    measured no slower. Older TensorFlow has no such fusions, and its XLA would stop at the
-    unknown flag."""
+    A YNNPACK fusion builds its graph the first time a kernel runs, and two threads doing so
+    at once for one kernel (the loss's two halves, side by side) can crash the process: 3 of
+    91 runs of a one-step `gen train` died of a segmentation fault this way on TensorFlow
+    2.21. Without the fusions gen's kernels measured no slower. Older TensorFlow has no such
+    fusions, and its XLA would stop at the unknown flag."""
     if version < (2, 21) or YNN_FUSIONS in flags:
         return flags
     return f"{flags} {YNN_FUSIONS}=".strip()
