@@ -155,6 +155,20 @@ class Worker:
             self.proc.wait()
 
 
+def training_batches(tf):
+    """One random batch of (inputs, targets) repeated, as a dataset without tf.data's
+    autotuning, like `gen train`'s (`fitting.without_autotune`): the same for gen and stock
+    Keras."""
+    import numpy as np
+
+    from generator.fitting import without_autotune
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
+    y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
+    return without_autotune(tf.data.Dataset.from_tensors((x, y)).repeat())
+
+
 def keras_worker() -> None:
     """Serve timings of stock Keras under TensorFlow's default thread settings: training, and
     sampling by a window re-run for every token."""
@@ -165,13 +179,8 @@ def keras_worker() -> None:
     tf = import_tensorflow()  # TF_NUM_INTRAOP_THREADS=0 from Worker: TensorFlow's own default
     import keras
 
-    from generator.fitting import without_autotune
-
     rng = np.random.default_rng(0)
-    x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
-    y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
-    # as gen's own pipeline: without tf.data's autotuning, which can hold up the end of `fit`
-    data = without_autotune(tf.data.Dataset.from_tensors((x, y)).repeat())
+    data = training_batches(tf)
     made = {}
     for line in sys.stdin:
         req = json.loads(line)
@@ -264,17 +273,12 @@ def torch_model(torch, layers, units):
 
 
 def bench_training(tf, args) -> list[dict]:
-    import numpy as np
-
-    from generator.fitting import compile_model, without_autotune
+    from generator.fitting import compile_model
     from generator.model import ModelConfig, build_model
     from generator.train import TrainConfig
 
     torch = args.torch
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
-    y = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int32)
-    data = without_autotune(tf.data.Dataset.from_tensors((x, y)).repeat())  # as `gen train`
+    data = training_batches(tf)
     steps = args.train_steps
     rows = []
     for layers, units in args.sizes:

@@ -157,9 +157,11 @@ def _compiled_cross_entropy(targets, logits):
 def without_autotune(dataset):
     """`dataset` with tf.data's autotuning off. Its thread wakes after 10 ms, then after
     twice as long each time up to a minute, and deleting the iterator (as `fit` does on its
-    way out) sometimes waits for that wake-up: 8 steps of 0.22 s at 2 x 256 then took 2.55 or
-    5.11 s in place of 1.8 (10 x (2^8 - 1) and 10 x (2^9 - 1) ms after the start). Gen's
-    pipelines name a fixed prefetch and no parallel calls, so there is nothing to tune."""
+    way out) sometimes waits for that wake-up: calls of 8 steps at 2 x 256, 1.7 to 1.9 s
+    otherwise, sometimes ended exactly 2.55 or 5.11 s after they began (10 x (2^8 - 1) and
+    10 x (2^9 - 1) ms). Gen's pipelines name a fixed prefetch and no parallel calls, so there
+    is nothing to tune. Measured on one device: under a distribution strategy TensorFlow also
+    makes per-device copies of the dataset, which may autotune on their own."""
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -380,23 +382,20 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
 
     def train_data(start: int):
         """Batches from global step `start`: global ones, or each worker's share."""
-        if where.name != "multi-worker":
-            return without_autotune(
-                tf.data.Dataset.from_generator(
-                    lambda: batches.from_step(start), output_signature=(spec, spec)
-                ).prefetch(2)
-            )
 
-        def per_worker(context):
+        def pipeline(context=None):
             dataset = tf.data.Dataset.from_generator(
                 lambda: batches.from_step(start), output_signature=(spec, spec)
             )
-            per_replica = context.get_per_replica_batch_size(global_batch)
-            if per_replica != batches.batch_size:  # several replicas on this worker
-                dataset = dataset.unbatch().batch(per_replica, drop_remainder=True)
+            if context is not None:
+                per_replica = context.get_per_replica_batch_size(global_batch)
+                if per_replica != batches.batch_size:  # several replicas on this worker
+                    dataset = dataset.unbatch().batch(per_replica, drop_remainder=True)
             return without_autotune(dataset.prefetch(2))
 
-        return where.strategy.distribute_datasets_from_function(per_worker)
+        if where.name != "multi-worker":
+            return pipeline()
+        return where.strategy.distribute_datasets_from_function(pipeline)
 
     score = None  # every worker scores every validation window (no partial batch dropped)
     if len(val_stream) >= 2:

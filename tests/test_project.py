@@ -1,5 +1,5 @@
 """Project hygiene: the README's set-up commands are what CI runs, the code passes ruff, and
-TensorFlow starts with gen's thread settings."""
+TensorFlow starts with gen's thread and XLA settings."""
 
 from __future__ import annotations
 
@@ -77,13 +77,16 @@ def test_tensorflow_ops_get_half_the_cores_unless_the_user_says(monkeypatch):
 
 
 def test_xla_flags_turn_ynnpack_fusions_off_only_where_tensorflow_has_them(monkeypatch):
-    from generator.tf_setup import YNN_FUSIONS, xla_flags
+    from generator.tf_setup import YNN_FLAG_VERSIONS, YNN_FUSIONS, xla_flags
 
-    assert xla_flags("", (2, 21)) == f"{YNN_FUSIONS}="
-    assert xla_flags("--xla_dump_to=/tmp/d", (3, 0)) == f"--xla_dump_to=/tmp/d {YNN_FUSIONS}="
+    off = f"{YNN_FUSIONS}="
+    assert xla_flags("", (2, 21)) == off
+    assert xla_flags("--xla_dump_to=/tmp/d", (2, 21)) == f"--xla_dump_to=/tmp/d {off}"
     assert xla_flags(f"{YNN_FUSIONS}=individual_dot", (2, 21)) == f"{YNN_FUSIONS}=individual_dot"
-    assert xla_flags("--xla_dump_to=/tmp/d", (2, 20)) == "--xla_dump_to=/tmp/d"  # unknown there
-    assert xla_flags("", ()) == ""
+    assert xla_flags(f"{YNN_FUSIONS}_other=1", (2, 21)) == f"{YNN_FUSIONS}_other=1 {off}"
+    assert xla_flags("/etc/xla_flags.txt", (2, 21)) == "/etc/xla_flags.txt"  # a file of flags
+    for unknown in ((2, 20), YNN_FLAG_VERSIONS[1], ()):  # XLA would stop at the flag
+        assert xla_flags("--xla_dump_to=/tmp/d", unknown) == "--xla_dump_to=/tmp/d"
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     code = (
         "import os\n"
@@ -93,14 +96,16 @@ def test_xla_flags_turn_ynnpack_fusions_off_only_where_tensorflow_has_them(monke
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     version, flags = run.stdout.split()
-    major, minor = map(int, version.split(".")[:2])
-    assert flags == (repr(f"{YNN_FUSIONS}=") if (major, minor) >= (2, 21) else "None")
+    low, high = YNN_FLAG_VERSIONS
+    assert flags == (repr(off) if low <= tuple(map(int, version.split(".")[:2])) < high else "None")
 
 
 def test_an_xla_kernel_run_for_the_first_time_by_two_threads_at_once_does_not_crash():
     """The loss's kernel, compiled afresh 100 times and each time first run on both halves of
-    the batch side by side: with XLA's YNNPACK fusions on, TensorFlow 2.21 died of a
-    segmentation fault within 60 rounds in each of 5 tries (`tf_setup.xla_flags`)."""
+    the batch side by side, in a process whose `XLA_FLAGS` only `import_tensorflow` sets: with
+    XLA's YNNPACK fusions on, TensorFlow 2.21 died of a segmentation fault within 60 rounds
+    in each of 5 tries (`tf_setup.xla_flags`). On a newer TensorFlow, a failure here means
+    the fusions need turning off there too (`tf_setup.YNN_FLAG_VERSIONS`)."""
     code = (
         "from generator.tf_setup import import_tensorflow\n"
         "tf = import_tensorflow()\n"
@@ -114,5 +119,6 @@ def test_an_xla_kernel_run_for_the_first_time_by_two_threads_at_once_does_not_cr
         "    halves(targets, logits)\n"
         "print('ok')\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not this process's
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0 and run.stdout.split() == ["ok"], run.stderr[-2000:]
