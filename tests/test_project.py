@@ -51,6 +51,16 @@ def test_code_passes_ruff():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def gen_tensorflow(expression: str, first: str = "") -> subprocess.CompletedProcess:
+    """A new Python process that runs `first`, starts TensorFlow through gen and prints
+    `expression`; it must succeed."""
+    code = f"{first}\nimport os\nfrom generator.tf_setup import import_tensorflow\n"
+    code += f"tf = import_tensorflow()\nprint({expression})"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run
+
+
 def test_tensorflow_ops_get_half_the_cores_unless_the_user_says(monkeypatch):
     from generator.tf_setup import op_threads
 
@@ -58,22 +68,15 @@ def test_tensorflow_ops_get_half_the_cores_unless_the_user_says(monkeypatch):
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
     assert op_threads(gpu=False) == max(1, cores // 2)
     assert op_threads(gpu=True) is None  # cuDNN does the work there
-    code = (
-        "from generator.tf_setup import import_tensorflow\n"
-        "tf = import_tensorflow()\n"
-        "print(bool(tf.config.list_physical_devices('GPU')),"
-        " tf.config.threading.get_intra_op_parallelism_threads())"
-    )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    gpu, threads = run.stdout.split()
-    assert int(threads) == (0 if gpu == "True" else max(1, cores // 2))
-    started = "import tensorflow as t; t.constant(1.0) + 1\n" + code  # started by the caller
-    run = subprocess.run([sys.executable, "-c", started], capture_output=True, text=True)
-    assert run.returncode == 0 and run.stdout.split()[1] == "0", run.stderr[-2000:]
+    threads = "bool(tf.config.list_physical_devices('GPU')), "
+    threads += "tf.config.threading.get_intra_op_parallelism_threads()"
+    gpu, count = gen_tensorflow(threads).stdout.split()
+    assert int(count) == (0 if gpu == "True" else max(1, cores // 2))
+    started = gen_tensorflow(threads, first="import tensorflow as t; t.constant(1.0) + 1")
+    assert started.stdout.split()[1] == "0"  # started by the caller: left as it was
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")  # the user's setting is left to TensorFlow
     assert op_threads(gpu=False) is None
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert run.stdout.split()[1] == "0"
+    assert gen_tensorflow(threads).stdout.split()[1] == "0"
 
 
 def test_xla_flags_turn_ynnpack_fusions_off_only_where_tensorflow_has_them(monkeypatch):
@@ -88,14 +91,9 @@ def test_xla_flags_turn_ynnpack_fusions_off_only_where_tensorflow_has_them(monke
     for unknown in ((2, 20), YNN_FLAG_VERSIONS[1], ()):  # XLA would stop at the flag
         assert xla_flags("--xla_dump_to=/tmp/d", unknown) == "--xla_dump_to=/tmp/d"
     monkeypatch.delenv("XLA_FLAGS", raising=False)
-    code = (
-        "import os\n"
-        "from generator.tf_setup import import_tensorflow\n"
-        "tf = import_tensorflow()\n"
-        "print(tf.__version__, repr(os.environ.get('XLA_FLAGS')))"
-    )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    version, flags = run.stdout.split()
+    version, flags = gen_tensorflow(
+        "tf.__version__, repr(os.environ.get('XLA_FLAGS'))"
+    ).stdout.split()
     low, high = YNN_FLAG_VERSIONS
     assert flags == (repr(off) if low <= tuple(map(int, version.split(".")[:2])) < high else "None")
 
