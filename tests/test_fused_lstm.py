@@ -159,18 +159,16 @@ def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, graph, monkey
 
     results = []
     for loss in (fitting.token_cross_entropy, keras_loss):
-        run = values_and_grad
+        run = lambda t, x, loss=loss: values_and_grad(loss, t, x)  # noqa: E731
         if graph:
             run = tf.function(
-                lambda t, x, loss=loss: values_and_grad(loss, t, x),
+                run,
                 input_signature=[
                     tf.TensorSpec((None, None), tf.float32),
                     tf.TensorSpec((None, None, 7), tf.float32),
                 ],
             )
-            results.append([v.numpy() for v in run(targets, logits)])
-        else:
-            results.append([v.numpy() for v in run(loss, targets, logits)])
+        results.append([v.numpy() for v in run(targets, logits)])
     (mine, my_grad), (theirs, their_grad) = results
     assert mine.shape == (batch, 5)
     assert bool(compiled) != gpu
