@@ -35,6 +35,11 @@ def log(*args):
 
 
 # -- the machine ----------------------------------------------------------------------------
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def machine(tf) -> dict:
     cpu = ""
     try:
@@ -58,9 +63,7 @@ def machine(tf) -> dict:
     import keras
 
     return {
-        "cores": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
+        "cores": cores(),
         "cpu": cpu,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
@@ -210,7 +213,7 @@ def torch_worker() -> None:
     import numpy as np
     import torch
 
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(cores())
     made = {}
     for line in sys.stdin:
         req = json.loads(line)
@@ -321,9 +324,10 @@ def bench_training(tf, args) -> list[dict]:
 
 # -- sampling -------------------------------------------------------------------------------
 def matmul_floor(tf, step, batch: int, n_tokens: int):
-    """`n_tokens` steps of the sampler's matrix multiplies and nothing else, each step waiting
-    on the one before as sampling does: no sampler of this model can run faster. (The first
-    layer's input projection is a table lookup in the sampler, so it is left out here too.)"""
+    """`n_tokens` steps of the sampler's matrix multiplies and nothing else, in the sampler's
+    order, each step waiting on the one before as sampling does: gen's step without its other
+    work. (The first layer's input projection is a table lookup in the sampler, so it is left
+    out here too.)"""
     units = step.config.units
     first, later, dense = step.cells[0], step.cells[1:], step.dense
 
@@ -343,6 +347,33 @@ def matmul_floor(tf, step, batch: int, n_tokens: int):
         return [logits] + hs
 
     return lambda: [v.numpy() for v in loop()]
+
+
+def product_chain(tf, weight, batch: int, n_tokens: int):
+    """`n_tokens` products of a (batch, rows) input by one of the sampler's weights, each
+    waiting on the one before: what that product costs per step, on the threads of one op."""
+    weight = tf.convert_to_tensor(weight)
+
+    @tf.function
+    def loop():
+        x = tf.zeros((batch, weight.shape[0]))
+        t = tf.constant(0)
+        while t < n_tokens:
+            x = x + tf.matmul(x, weight)[:, :1]
+            t += 1
+        return x
+
+    return lambda: loop().numpy()
+
+
+def products_ceiling(tf, seconds: dict, batch: int, n_tokens: int) -> float:
+    """Tokens/s of `batch` streams if a step were its products alone (each product's time in
+    `seconds`, from `product_chain`), shared perfectly among the ops that run side by side
+    (cores / threads per op), with no other work and no waiting: no sampler of this model,
+    with these products, can be faster on this machine."""
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or cores()
+    step = sum(seconds) / n_tokens * threads / cores()
+    return batch / step
 
 
 def bench_sampling(tf, args) -> list[dict]:
@@ -377,6 +408,11 @@ def bench_sampling(tf, args) -> list[dict]:
             ("floor: matrix multiplies alone", 1): matmul_floor(tf, step, 1, n_tokens),
             ("floor: matrix multiplies alone", 16): matmul_floor(tf, step, 16, n_tokens),
         }
+        weights = [step.cells[0].recurrent_kernel, step.dense.kernel]
+        weights += [w for cell in step.cells[1:] for w in (cell.kernel, cell.recurrent_kernel)]
+        products = [(f"product {i}", 16) for i in range(len(weights))]
+        for key, weight in zip(products, weights):
+            contenders[key] = product_chain(tf, weight, 16, n_tokens)
         per_call = {key: n_tokens * key[1] for key in contenders}
 
         if torch:
@@ -394,6 +430,7 @@ def bench_sampling(tf, args) -> list[dict]:
         per_call[("keras window per token", 1)] = args.window_tokens
 
         seconds = rounds(contenders, args.repeats)
+        ceiling = products_ceiling(tf, [seconds.pop(key) for key in products], 16, n_tokens)
         size_rows = [
             {
                 "size": f"{layers}x{units}",
@@ -403,6 +440,14 @@ def bench_sampling(tf, args) -> list[dict]:
             }
             for (name, batch), sec in seconds.items()
         ]
+        size_rows.append(
+            {
+                "size": f"{layers}x{units}",
+                "sampler": "ceiling: products alone, all cores busy",
+                "streams": 16,
+                "tokens_per_s": ceiling,
+            }
+        )
         gen_one = next(
             r["tokens_per_s"] for r in size_rows if r["sampler"] == "gen" and r["streams"] == 1
         )

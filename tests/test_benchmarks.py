@@ -52,6 +52,8 @@ def test_speed_benchmark_runs_and_reports_every_section(tmp_path):
     samplers = {(r["sampler"], r["streams"]) for r in report["sampling"]}
     assert {("gen", 1), ("gen", 16), ("keras window per token", 1)} <= samplers
     assert {("floor: matrix multiplies alone", n) for n in (1, 16)} <= samplers
+    ceilings = [r for r in report["sampling"] if r["sampler"].startswith("ceiling")]
+    assert [r["streams"] for r in ceilings] == [16] and ceilings[0]["tokens_per_s"] > 0
     runs = {(r["corpus"], r["run"]) for r in report["encoding"]}
     assert ("synthetic 4-track", "cached") in runs
     assert all(r["events"] > 0 for r in report["encoding"])
