@@ -366,11 +366,12 @@ def product_chain(tf, weight, batch: int, n_tokens: int):
     return lambda: loop().numpy()
 
 
-def products_ceiling(tf, seconds: dict, batch: int, n_tokens: int) -> float:
+def products_ceiling(tf, seconds: list[float], batch: int, n_tokens: int) -> float:
     """Tokens/s of `batch` streams if a step were its products alone (each product's time in
     `seconds`, from `product_chain`), shared perfectly among the ops that run side by side
-    (cores / threads per op), with no other work and no waiting: no sampler of this model,
-    with these products, can be faster on this machine."""
+    (cores / threads per op), with no other work and no waiting: a sampler of this model
+    built from these products should not beat it on this machine. (Each chain's time also
+    holds the slice and addition that link its products, a few percent of it.)"""
     threads = tf.config.threading.get_intra_op_parallelism_threads() or cores()
     step = sum(seconds) / n_tokens * threads / cores()
     return batch / step
