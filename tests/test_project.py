@@ -51,12 +51,14 @@ def test_code_passes_ruff():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def gen_tensorflow(expression: str, first: str = "") -> subprocess.CompletedProcess:
-    """A new Python process that runs `first`, starts TensorFlow through gen and prints
-    `expression`; it must succeed."""
+def gen_tensorflow(
+    expression: str, first: str = "", then: str = "", env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """A new Python process (with `env`, or this one's environment) that runs `first`, starts
+    TensorFlow through gen, runs `then` and prints `expression`; it must succeed."""
     code = f"{first}\nimport os\nfrom generator.tf_setup import import_tensorflow\n"
-    code += f"tf = import_tensorflow()\nprint({expression})"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    code += f"tf = import_tensorflow()\n{then}\nprint({expression})"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     return run
 
@@ -104,9 +106,7 @@ def test_an_xla_kernel_run_for_the_first_time_by_two_threads_at_once_does_not_cr
     XLA's YNNPACK fusions on, TensorFlow 2.21 died of a segmentation fault within 60 rounds
     in each of 5 tries (`tf_setup.xla_flags`). On a newer TensorFlow, a failure here means
     the fusions need turning off there too (`tf_setup.YNN_FLAG_VERSIONS`)."""
-    code = (
-        "from generator.tf_setup import import_tensorflow\n"
-        "tf = import_tensorflow()\n"
+    rounds = (
         "from generator.fitting import _cross_entropy_kernels\n"
         "logits = tf.random.stateless_normal((4096, 400), seed=(0, 0))\n"
         "targets = tf.random.stateless_uniform((4096,), (0, 1), maxval=400, dtype=tf.int32)\n"
@@ -115,8 +115,6 @@ def test_an_xla_kernel_run_for_the_first_time_by_two_threads_at_once_does_not_cr
         "    halves = tf.function(lambda t, x: forward(t[:2048], x[:2048])[0][0]"
         " + forward(t[2048:], x[2048:])[0][0])\n"
         "    halves(targets, logits)\n"
-        "print('ok')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not this process's
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert run.returncode == 0 and run.stdout.split() == ["ok"], run.stderr[-2000:]
+    assert gen_tensorflow("'ok'", then=rounds, env=env).stdout.split() == ["ok"]
