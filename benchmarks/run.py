@@ -276,9 +276,9 @@ def torch_model(torch, layers, units):
 
 
 def bench_training(tf, args) -> list[dict]:
+    from generator.config import TrainConfig
     from generator.fitting import compile_model
     from generator.model import ModelConfig, build_model
-    from generator.train import TrainConfig
 
     torch = args.torch
     data = training_batches(tf)
@@ -381,8 +381,10 @@ def bench_sampling(tf, args) -> list[dict]:
     import numpy as np
 
     from generator.corpora.midi import MidiCorpus
+    from generator.draw import DrawLoop, Knobs
     from generator.model import ModelConfig, StepModel, build_model
-    from generator.sample import make_sampler
+    from generator.tokenmaps import grammar_tables
+    from generator.vocab import Vocab
 
     torch = args.torch
     rows = []
@@ -391,15 +393,16 @@ def bench_sampling(tf, args) -> list[dict]:
         log(f"sampling {layers} x {units} ...")
         config = ModelConfig(VOCAB, EMBED, units, layers, dropout=0.0)
         step = StepModel(build_model(config), config)
-        plain = make_sampler(step, VOCAB, banned=[0, 1])
+        plain = DrawLoop(step, VOCAB, banned=[0, 1])
         tokens = (["<unk>", "<start>"] + MidiCorpus().base_vocabulary())[:VOCAB]
         tokens += [f"x{i}" for i in range(VOCAB - len(tokens))]
-        music = make_sampler(step, VOCAB, [0, 1], MidiCorpus().token_rules(tokens))
+        music = DrawLoop(step, VOCAB, [0, 1], grammar_tables(MidiCorpus(), Vocab(tokens)))
+        knobs = Knobs(n_tokens, np.zeros((1, 1), np.float32), np.inf, 1.0, 0, 1.0, 1)
 
-        def gen_draw(draw, batch, step=step):
+        def gen_draw(draw, batch, step=step, knobs=knobs):
             states = step.zero_states(batch)
             primer = np.ones((batch, 1), np.int32)
-            return lambda: draw(primer, states, n_tokens, None, np.inf, 1.0, 0, 1.0, 1, False)
+            return lambda: draw(primer, states, knobs, False)
 
         contenders = {
             ("gen", 1): gen_draw(plain, 1),
@@ -502,11 +505,12 @@ def bench_encoding(args, work: Path) -> list[dict]:
     from generator.cache import cache_dir
     from generator.corpora import bach
     from generator.corpora.midi import MidiCorpus
+    from generator.progress import Reporter
     from generator.tokenstore import TokenStore, build
 
     plugin = MidiCorpus()
     log("encoding: the Bach chorales as MIDI (converted once into the cache) ...")
-    chorales = bach.chorale_midi_files(cache_dir(), args.chorales)
+    chorales = bach.chorale_midi_files(cache_dir(), Reporter(quiet=True), args.chorales)
     synthetic = synthetic_midi(work / "synthetic", args.synthetic_files)
     rows = []
     saved = os.environ.get("GEN_CACHE_DIR")
@@ -515,7 +519,7 @@ def bench_encoding(args, work: Path) -> list[dict]:
         folder = work / f"store-{len(rows)}"
         for run in ("first run", "cached"):
             start = time.perf_counter()
-            store = TokenStore(build(plugin, files, folder, log=lambda line: None)[0])
+            store = TokenStore(build(plugin, files, folder, log=Reporter(quiet=True))[0])
             events = sum(store.counts().values())
             sec = time.perf_counter() - start
             rows.append(
@@ -562,10 +566,11 @@ def timed(cmd, env=None, until: str | None = None) -> float:
 def bench_startup(args, work: Path, env: dict) -> list[dict]:
     from generator.cache import cache_dir
     from generator.corpora import bach
+    from generator.progress import Reporter
 
     log("start-up ...")
     ckpt = work / "checkpoints"
-    corpus = bach.chorale_midi_files(cache_dir(), args.chorales)
+    corpus = bach.chorale_midi_files(cache_dir(), Reporter(quiet=True), args.chorales)
     folder = work / "chorales"
     folder.mkdir(exist_ok=True)
     for f in corpus:

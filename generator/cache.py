@@ -17,7 +17,7 @@ from pathlib import Path
 from generator.atomic import write_text
 from generator.corpora.base import Corpus
 from generator.errors import GenError
-from generator.progress import map_with_progress
+from generator.progress import Reporter
 
 ENTRY_FORMAT = 2  # cache entries hold {"pieces": [[token, ...], ...], "error": reason or null}
 
@@ -71,12 +71,10 @@ class EncodedCorpus:
 
 
 def _key(plugin: Corpus, data: bytes) -> str:
-    h = hashlib.sha256()
-    h.update(
-        json.dumps(
-            [ENTRY_FORMAT, plugin.name, plugin.version, plugin.settings()], sort_keys=True
-        ).encode()
-    )
+    """The entry's name: a hash of the entry format, the plugin's identity and the file."""
+    ident = plugin.identity()
+    fields = [ENTRY_FORMAT, ident["name"], ident["version"], ident["settings"]]
+    h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     h.update(data)
     return h.hexdigest()
 
@@ -116,7 +114,7 @@ def cached_pieces(plugin: Corpus, path: Path, folder: Path) -> tuple[list | None
     return entry["pieces"], entry["error"], cached
 
 
-def encode_missing(plugin: Corpus, files: list[Path], processes: int | None = None):
+def encode_missing(plugin: Corpus, files: list[Path], log: Reporter, processes: int | None = None):
     """Encode, in parallel, the files not yet in the cache. Returns ([(file, its cache entry
     path)], [(file, reason)] for files that cannot be read, how many were encoded now)."""
     folder = writable_folder(tokens_folder(plugin))
@@ -132,7 +130,7 @@ def encode_missing(plugin: Corpus, files: list[Path], processes: int | None = No
         if not target.exists():
             todo.append((plugin, str(path), str(target)))
     if todo:
-        map_with_progress(
+        log.map(
             _encode_job,
             todo,
             f"Encoding {len(todo)} {plugin.name} files",
@@ -142,9 +140,11 @@ def encode_missing(plugin: Corpus, files: list[Path], processes: int | None = No
     return entries, unreadable, len(todo)
 
 
-def encode_corpus(plugin: Corpus, files: list[Path]) -> EncodedCorpus:
-    """Token streams of `files`, from the cache where present, encoding the rest in parallel."""
-    entries, unreadable, fresh = encode_missing(plugin, files)
+def encode_corpus(plugin: Corpus, files: list[Path], log: Reporter | None = None) -> EncodedCorpus:
+    """Token streams of `files` in memory, from the cache where present, encoding the rest in
+    parallel: the plain reference that tests hold the token store to (`data.join_streams`
+    of these streams is the store's id stream)."""
+    entries, unreadable, fresh = encode_missing(plugin, files, Reporter.of(log))
     result = EncodedCorpus(skipped=unreadable, cached=len(entries) - fresh)
     for path, target in entries:
         entry = json.loads(target.read_text())

@@ -1,4 +1,5 @@
-"""The checkpoint folder format, in one place.
+"""The checkpoint folder format, in one place: the only module that reads or writes a run's
+files (resume.h5 has its own module, `resume_file`).
 
     checkpoints/<run>/
         config.json        format, corpus plugin + its settings, model and training settings
@@ -7,12 +8,12 @@
         last.weights.h5    the latest weights (after an epoch, a timed save or a stop)
         metrics.json       loss per epoch, best validation loss, files used and skipped, time
         corpus.json        the training and validation files (absolute paths)
-        resume.h5          where training stands: the latest weights, the optimiser's state and
-                           the step, epoch and metrics as JSON, in one file (see `save_resume`)
+        resume.h5          where training stands (see `resume_file`)
 
 Everything but the weights is JSON; weights are plain HDF5 arrays, so loading a checkpoint never
 runs code from it. Every file is written to a temporary name in the same folder and renamed, so
-a crash at any moment leaves the previous version readable.
+a crash at any moment leaves the previous version readable. Readers get typed settings
+(`Checkpoint.train`, `.sources`, `.metrics()`), never the raw JSON.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
-
 from generator.atomic import atomic_path
+from generator.config import TrainConfig
+from generator.corpora.base import recorded_identity
 from generator.errors import GenError
 from generator.model import ModelConfig
 from generator.vocab import Vocab
@@ -38,15 +39,13 @@ FORMAT = "gen-checkpoint/1"
 CONFIG, VOCAB, METRICS, CORPUS = "config.json", "vocab.json", "metrics.json", "corpus.json"
 CORPUS_FORMAT = "gen-corpus/1"
 WEIGHTS = {"best": "best.weights.h5", "last": "last.weights.h5"}
-RESUME, RESUME_FORMAT = "resume.h5", "gen-resume/1"
-LOCK = ".lock"  # held by the process training the run
 # A run folder holds best + last weights and resume.h5 (weights + Adam's two moments): five
 # copies of the parameters, and a sixth while one file is rewritten. Ask for twice that free.
 SPACE_COPIES = 12
 
 
 @contextmanager
-def _writing(path: Path) -> Iterator[Path]:
+def writing(path: Path) -> Iterator[Path]:
     """An atomic write whose failure (a full disk, a folder made read-only) is one clear
     `GenError`; the previous version of the file is left as it was."""
     try:
@@ -61,13 +60,13 @@ def _writing(path: Path) -> Iterator[Path]:
 
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (temporary file in the same folder, then rename)."""
-    with _writing(Path(path)) as tmp:
+    with writing(Path(path)) as tmp:
         tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def save_weights(model, run_dir: Path, which: str) -> None:
     """Save `model`'s weights as `which` ("best" or "last") atomically."""
-    with _writing(Path(run_dir) / WEIGHTS[which]) as tmp:  # keeps Keras' .weights.h5
+    with writing(Path(run_dir) / WEIGHTS[which]) as tmp:  # keeps Keras' .weights.h5
         model.save_weights(tmp)
 
 
@@ -80,126 +79,6 @@ def check_space(run_dir: Path, num_params: int) -> None:
             f"only {free / 2**20:.1f} MB free for checkpoints in '{run_dir}'; a model of "
             f"{num_params:,} parameters needs about {need / 2**20:.1f} MB there"
         )
-
-
-@contextmanager
-def locked(run_dir: Path) -> Iterator[None]:
-    """Hold the run folder for this process: a second `gen train --resume` of the same run
-    (or one started while the first still saves) is refused instead of writing over it."""
-    import fcntl
-
-    path = Path(run_dir) / LOCK
-    with open(path, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            raise GenError(
-                f"run folder '{run_dir}' is in use by another gen process "
-                f"(pid {lock.read().strip() or '?'})"
-            ) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
-
-
-def save_resume(model, run_dir: Path, state: dict) -> None:
-    """Write resume.h5 atomically: every model variable (weights, and the dropout layers'
-    random-generator state), every optimiser variable (step count, Adam's moments) and
-    `state` (JSON: step, epoch, metrics) in one file, so they can never disagree."""
-    import h5py
-
-    with _writing(Path(run_dir) / RESUME) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["format"] = RESUME_FORMAT
-        f.attrs["state"] = json.dumps(state)
-        for group, variables in (
-            ("model", model.variables),
-            ("optimizer", model.optimizer.variables),
-        ):
-            g = f.create_group(group)
-            for i, variable in enumerate(variables):
-                # a checksum per array: a damaged file fails to load instead of training on
-                data = np.asarray(variable)
-                stored = g.create_dataset(f"{i:04d}", data=data, fletcher32=data.ndim > 0)
-                stored.attrs["path"] = variable.path
-
-
-def _open_resume(run_dir: Path):
-    """resume.h5 opened for reading, its format checked."""
-    import h5py
-
-    path = Path(run_dir) / RESUME
-    if not path.exists():
-        has_weights = any((Path(run_dir) / w).exists() for w in WEIGHTS.values())
-        raise GenError(
-            f"'{run_dir}' has no {RESUME}: "
-            + (
-                "it was written before gen could resume; start a new run from its weights "
-                "with --init-from"
-                if has_weights
-                else "it stopped before its first checkpoint; start it again"
-            )
-        )
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise GenError(f"'{path}' is not readable: {exc}") from None
-    if f.attrs.get("format") != RESUME_FORMAT:
-        f.close()
-        raise GenError(f"'{path}' is not of format {RESUME_FORMAT}")
-    return f
-
-
-def _layer_path(path: str) -> str:
-    """A variable's path without the process-wide counter Keras puts in the names of random
-    generators and optimisers ("seed_generator_3/seed_generator_state", "adam_1/iteration")."""
-    return re.sub(r"^(seed_generator|adam)_\d+/", r"\1/", path)
-
-
-@contextmanager
-def _reading_resume(run_dir: Path):
-    """resume.h5 open for reading; any damage found on the way is one `GenError`."""
-    with _open_resume(run_dir) as f:
-        try:
-            yield f
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise GenError(
-                f"'{Path(run_dir) / RESUME}' is damaged ({exc}); start a new run from the "
-                f"run's weights with --init-from {run_dir}"
-            ) from None
-
-
-def resume_state(run_dir: Path) -> dict:
-    """The JSON state stored in a run's resume.h5 (step, epoch, metrics), without weights."""
-    with _reading_resume(run_dir) as f:
-        return json.loads(f.attrs["state"])
-
-
-def load_resume(model, run_dir: Path) -> dict:
-    """Restore the model's and its (built) optimiser's variables from resume.h5; its state."""
-    with _reading_resume(run_dir) as f:
-        for group, variables in (
-            ("model", model.variables),
-            ("optimizer", model.optimizer.variables),
-        ):
-            stored = f[group]
-            if len(stored) != len(variables):
-                raise GenError(f"{RESUME} in '{run_dir}' does not fit the run's model")
-            for i, variable in enumerate(variables):
-                data = stored[f"{i:04d}"]
-                name, shape = _layer_path(data.attrs["path"]), data.shape
-                if name != _layer_path(variable.path) or shape != tuple(variable.shape):
-                    raise GenError(
-                        f"{RESUME} in '{run_dir}' does not fit the run's model "
-                        f"({name} {shape} for {variable.path})"
-                    )
-                variable.assign(data[()])
-        return json.loads(f.attrs["state"])
 
 
 def new_run_dir(root: Path, corpus_name: str, run: str | None = None) -> Path:
@@ -222,20 +101,70 @@ def new_run_dir(root: Path, corpus_name: str, run: str | None = None) -> Path:
     return path
 
 
+def created_time(run_dir: Path) -> float:
+    """When a run was created: config.json's "created", else (a run whose config cannot
+    tell) the folder's modification time."""
+    try:
+        return float(json.loads((Path(run_dir) / CONFIG).read_text())["created"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return Path(run_dir).stat().st_mtime
+
+
 def latest_run(root: Path) -> Path:
-    """The most recently created run under `root` (by the time stored in its config)."""
+    """The most recently created run under `root`."""
     root = Path(root)
     runs = [p.parent for p in root.glob(f"*/{CONFIG}")] if root.is_dir() else []
     if not runs:
         raise GenError(f"no trained model in '{root}'; run `gen train` first or give --checkpoint")
+    return max(runs, key=lambda run: (created_time(run), run.stat().st_mtime))
 
-    def created(run: Path) -> float:
-        try:
-            return float(json.loads((run / CONFIG).read_text()).get("created", 0))
-        except (OSError, ValueError, AttributeError):
-            return 0.0
 
-    return max(runs, key=lambda r: (created(r), r.stat().st_mtime))
+@dataclass(frozen=True)
+class DataSources:
+    """Where a run's tokens came from (stored in config.json beside the training settings)."""
+
+    corpus_path: str | None = None  # the corpus's files; None: the plugin's default corpus
+    store: str | None = None  # the token store training read
+    val_store: str | None = None  # the token store of --val-path, if one was given
+    init_from: str | None = None  # the run whose weights this one started from
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DataSources:
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """metrics.json: how training went (empty for a run that has not finished an epoch)."""
+
+    history: list = field(default_factory=list)  # {"epoch", "loss", "val_loss", "seconds"}
+    epochs: int = 0
+    best_val_loss: float | None = None
+    best_epoch: int | None = None
+    loss_unit: str | None = None
+    train_seconds: float | None = None
+    stopped: str | None = None  # a signal or a non-finite value, if that ended the run
+    files_used: int | None = None
+    files_skipped: int | None = None
+    train_tokens: int | None = None
+    val_tokens: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunMetrics:
+        known = {f.name for f in fields(cls)}
+        metrics = cls(**{k: v for k, v in data.items() if k in known})
+        if not metrics.epochs and metrics.history:  # written before "epochs" was kept
+            metrics = RunMetrics(**(asdict(metrics) | {"epochs": len(metrics.history)}))
+        return metrics
+
+
+@dataclass(frozen=True)
+class CorpusFiles:
+    """corpus.json: which files were trained and validated on (absolute paths)."""
+
+    source: str | None
+    train_files: list[str]
+    validation_files: list[str]
 
 
 @dataclass
@@ -243,13 +172,16 @@ class Checkpoint:
     """A checkpoint folder's contents, validated, without the weights loaded."""
 
     path: Path
-    config: dict
-    vocab: Vocab
+    created: float | None
+    corpus: dict  # the plugin's identity: name, version, settings
     model_config: ModelConfig
+    train: TrainConfig
+    sources: DataSources
+    vocab: Vocab
 
     @property
     def corpus_name(self) -> str:
-        return self.config["corpus"]["name"]
+        return self.corpus["name"]
 
     def weights_path(self, which: str = "best") -> Path:
         path = self.path / WEIGHTS[which]
@@ -273,6 +205,35 @@ class Checkpoint:
             ) from None
         return model
 
+    def metrics(self) -> RunMetrics:
+        """metrics.json; empty for a run that has not finished its first epoch."""
+        path = self.path / METRICS
+        if not path.exists():
+            return RunMetrics()
+        data = _read_object(path, self.path)
+        try:
+            return RunMetrics.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise GenError(f"checkpoint '{self.path}' has a corrupt {METRICS}: {exc}") from None
+
+    def corpus_files(self) -> CorpusFiles:
+        """corpus.json; a `GenError` if it is missing or foreign."""
+        data = _read_object(self.path / CORPUS, self.path)
+        if data.get("format") != CORPUS_FORMAT:
+            raise GenError(f"checkpoint '{self.path}': {CORPUS} is not of format {CORPUS_FORMAT}")
+        return CorpusFiles(data.get("source"), data["train_files"], data["validation_files"])
+
+
+def _read_object(path: Path, run_dir: Path) -> dict:
+    """A JSON object from a run's file; a `GenError` naming the file if it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise GenError(f"checkpoint '{run_dir}' has no readable {path.name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise GenError(f"checkpoint '{run_dir}' has a corrupt {path.name}: not an object")
+    return data
+
 
 def _gist(message: str) -> str:
     """One line of a long Keras loading error: the line that names shapes or counts."""
@@ -295,7 +256,14 @@ def check_weights_file(path: Path) -> None:
         raise GenError(f"cannot read the weights '{path}': {exc}") from None
 
 
-def save_config(run_dir: Path, corpus, model_config: ModelConfig, train: dict, vocab) -> None:
+def save_config(
+    run_dir: Path,
+    plugin,
+    model_config: ModelConfig,
+    train: TrainConfig,
+    sources: DataSources,
+    vocab,
+) -> None:
     """Write config.json and vocab.json for a new run."""
     vocab.save(Path(run_dir) / VOCAB)
     write_json(
@@ -303,13 +271,9 @@ def save_config(run_dir: Path, corpus, model_config: ModelConfig, train: dict, v
         {
             "format": FORMAT,
             "created": time.time(),
-            "corpus": {
-                "name": corpus.name,
-                "version": corpus.version,
-                "settings": corpus.settings(),
-            },
+            "corpus": plugin.identity(),
             "model": model_config.to_dict(),
-            "train": train,
+            "train": train.to_dict() | asdict(sources),
         },
     )
 
@@ -322,28 +286,8 @@ def save_corpus(run_dir: Path, source: str | None, train: list[str], val: list[s
     )
 
 
-def load_corpus_files(ckpt: Checkpoint) -> dict:
-    """The checkpoint's corpus.json; a `GenError` if it is missing or foreign."""
-    try:
-        data = json.loads((ckpt.path / CORPUS).read_text())
-    except (OSError, ValueError) as exc:
-        raise GenError(f"checkpoint '{ckpt.path}' has no readable {CORPUS}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != CORPUS_FORMAT:
-        raise GenError(f"checkpoint '{ckpt.path}': {CORPUS} is not of format {CORPUS_FORMAT}")
-    return data
-
-
-def corpus_streams(ckpt: Checkpoint, plugin, which: str = "train_files") -> list[list[str]]:
-    """Token streams of the run's training (or "validation_files") files, from the token
-    cache; a `GenError` naming the first file that is gone."""
-    from generator.cache import encode_corpus
-
-    files = load_corpus_files(ckpt)[which]
-    gone = [f for f in files if not Path(f).exists()]
-    if gone:
-        kind = "training" if which == "train_files" else "validation"
-        raise GenError(f"{len(gone)} of the run's {kind} files are gone (first: {gone[0]})")
-    return encode_corpus(plugin, [Path(f) for f in files]).streams
+def write_metrics(run_dir: Path, metrics: dict) -> None:
+    write_json(Path(run_dir) / METRICS, metrics)
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
@@ -369,11 +313,21 @@ def load_checkpoint(path: Path) -> Checkpoint:
     vocab = Vocab.load(path / VOCAB)
     try:
         model_config = ModelConfig.from_dict(config["model"])
+        train = TrainConfig.from_dict(config["train"])
     except (GenError, TypeError, ValueError) as exc:
-        raise GenError(f"checkpoint '{path}' has an unusable model config: {exc}") from None
+        raise GenError(f"checkpoint '{path}' has unusable settings: {exc}") from None
     if model_config.vocab_size != len(vocab):
         raise GenError(f"checkpoint '{path}': vocab.json does not match the model's vocab size")
-    return Checkpoint(path, config, vocab, model_config)
+    created = config.get("created")
+    return Checkpoint(
+        path,
+        float(created) if isinstance(created, (int, float)) else None,
+        config["corpus"],
+        model_config,
+        train,
+        DataSources.from_dict(config["train"]),
+        vocab,
+    )
 
 
 def plugin_of(ckpt: Checkpoint):
@@ -389,11 +343,11 @@ def plugin_of(ckpt: Checkpoint):
         ) from None
 
 
-def check_corpus(ckpt: Checkpoint, corpus) -> None:
+def check_corpus(ckpt: Checkpoint, plugin) -> None:
     """Refuse a checkpoint whose tokens were made by another version of the corpus plugin."""
-    saved = ckpt.config["corpus"]
-    if saved.get("version") != corpus.version or saved.get("settings") != corpus.settings():
+    if ckpt.corpus != recorded_identity(plugin):
         raise GenError(
-            f"checkpoint '{ckpt.path}' was written by corpus '{corpus.name}' version "
-            f"{saved.get('version')} with other settings; this gen has version {corpus.version}"
+            f"checkpoint '{ckpt.path}' was written by corpus '{plugin.name}' version "
+            f"{ckpt.corpus.get('version')} with other settings; this gen has version "
+            f"{plugin.version}"
         )

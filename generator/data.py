@@ -9,17 +9,29 @@ from __future__ import annotations
 import numpy as np
 
 from generator.errors import GenError
-from generator.vocab import Vocab
 
 
-def join_streams(vocab: Vocab, streams: list[list[str]], lead_in=()) -> np.ndarray:
+def join_streams(vocab, streams: list[list[str]], lead_in=()) -> np.ndarray:
     """One id array, shape (tokens,): each stream opened by `<start>` and the plugin's
-    lead-in (which sampling feeds too), all concatenated."""
+    lead-in (which sampling feeds too), all concatenated. The plain in-memory reference of
+    the token store's stream (`tokenstore.TokenStore.stream`), which tests hold it to."""
     if not streams:
         return np.zeros(0, np.int32)
     head = np.concatenate([[vocab.start_id], vocab.encode(list(lead_in))]).astype(np.int32)
     parts = [np.concatenate([head, vocab.encode(s)]) for s in streams]
     return np.concatenate(parts).astype(np.int32)
+
+
+def pieces(ids: np.ndarray, start_id: int) -> list[np.ndarray]:
+    """The pieces of an id stream as the token store lays them out (each opened by
+    `<start>`), without their `<start>`."""
+    ids = np.asarray(ids)
+    starts = np.flatnonzero(ids == start_id)
+    bounds = [*starts, len(ids)]
+    head = [ids[: bounds[0]]] if len(starts) and starts[0] > 0 else []
+    if not len(starts):
+        return [ids] if len(ids) else []
+    return head + [ids[a + 1 : b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def split_files(n_files: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -21,10 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
+from generator.config import PRECISIONS, STRATEGIES  # noqa: F401 (the choices, named here)
 from generator.errors import GenError
-
-STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
-PRECISIONS = ("float32", "mixed")
 
 
 def check(strategy: str) -> None:

@@ -3,7 +3,8 @@ generated samples beside the training corpus's.
 
 Loss is the mean cross-entropy in nats per token over non-overlapping windows of the training
 sequence length, each started from a zero state (as in training's validation). It is also
-given in bits per token, as perplexity and, for music, in nats per second of music.
+given in bits per token, as perplexity and, for music, in nats per second of music. Every id
+here is read from a token store, as training reads it.
 """
 
 from __future__ import annotations
@@ -11,151 +12,132 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
 from generator import checkpoint as ckpt_io
-from generator import data
+from generator import data, tokenmaps
 from generator.checkpoint import Checkpoint, check_corpus
+from generator.config import check_range
 from generator.errors import GenError
+from generator.progress import Reporter
+
+SCORE_BATCH = 64  # windows scored at once
 
 
-def loss_scorer(model, seq_len: int, batch_size: int):
-    """A function: id stream -> (mean nats per token of `model` over the stream's
-    non-overlapping windows, tokens scored). Training scores its validation split with it
-    after every epoch; it runs on this process alone and drops no partial batch."""
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def batch_sum(x, y):
-        logits = tf.cast(model(x, training=False), tf.float32)  # (batch, time, vocab)
-        return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-
-    def score(stream) -> tuple[float, int]:
-        total, count = 0.0, 0
-        for x, y in data.validation_batches(stream, seq_len, batch_size):
-            total += float(batch_sum(x, y))
-            count += y.size
-        return total / count, count
-
-    return score
-
-
-def model_nats(ckpt: Checkpoint, stream: np.ndarray, which: str = "best") -> tuple[float, int]:
-    """Mean nats per token of the checkpoint's model on an id stream, and the tokens scored."""
+def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, int]:
+    """Mean nats per token of the checkpoint's model on an id stream (an array or a
+    `data.SegmentedStream`), and the tokens scored."""
+    from generator.loss import loss_scorer
     from generator.tf_setup import import_tensorflow
 
     import_tensorflow()
     if len(stream) < 2:
         raise GenError("too few tokens to evaluate")
-    scorer = loss_scorer(ckpt.load_model(which), ckpt.config["train"]["seq_len"], 64)
-    return scorer(data.SegmentedStream.of(stream))
+    if not isinstance(stream, data.SegmentedStream):
+        stream = data.SegmentedStream.of(stream)
+    scorer = loss_scorer(ckpt.load_model(which), ckpt.train.seq_len, SCORE_BATCH)
+    return scorer(stream)
 
 
-def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log=print):
-    """Training and held-out id streams: the checkpoint's own split, or its training files
-    and the files under `path`."""
-    from generator.splits import load_corpus, saved_split
+def files_ids(ckpt: Checkpoint, plugin, path: Path, log) -> data.SegmentedStream:
+    """The ids of the files under `path`, from their token store, in the run's vocabulary."""
+    from generator.splits import open_corpus
 
+    _, _, store = open_corpus(plugin.name, path, None, log, user_folder=False)
+    return store.stream(store.usable, ckpt.vocab)
+
+
+def split_ids(ckpt: Checkpoint, plugin, path: Path | None, log):
+    """Training and held-out id streams: the checkpoint's own split, or its training split
+    and the files under `path`; and a description of the held-out part."""
+    from generator.splits import saved_split
+
+    train, val = saved_split(ckpt, plugin, log)
     if path is not None:
-        train = data.join_streams(ckpt.vocab, ckpt_io.corpus_streams(ckpt, plugin), plugin.lead_in)
-        _, _, encoded = load_corpus(plugin.name, path, log, user_folder=False)
-        return train, data.join_streams(ckpt.vocab, encoded.streams, plugin.lead_in), str(path)
-    train, val = (stream.array() for stream in saved_split(ckpt, plugin, log))
+        return train, files_ids(ckpt, plugin, path, log), str(path)
     if not len(val):
         raise GenError("this run has no validation split; give --path FILES to evaluate on")
-    held = ckpt_io.load_corpus_files(ckpt)["validation_files"]
+    held = ckpt.corpus_files().validation_files
     where = f"{len(held)} files" if held else "the end of its one file"
     return train, val, f"the checkpoint's validation split ({where})"
 
 
-def held_out(
-    ckpt: Checkpoint, path: Path | None = None, which: str = "best", max_order: int = 6, log=print
-) -> dict:
-    """The model's held-out loss in every unit, and n-gram baselines on the same tokens."""
-    from generator import ngram
-
-    plugin = ckpt_io.plugin_of(ckpt)
-    check_corpus(ckpt, plugin)
-    train, val, source = split_ids(ckpt, plugin, path, log)
-    nats, count = model_nats(ckpt, val, which)
+def loss_figures(plugin, nats: float, count: int) -> dict:
+    """A loss in every unit: nats and bits per token, and perplexity."""
     name = plugin.token_name
-    result = {
-        "held_out": source,
+    return {
         "tokens": count,
         f"nats_per_{name}": nats,
         f"bits_per_{name}": nats / math.log(2),
         "perplexity": math.exp(nats),
     }
-    try:
-        seconds = plugin.token_units(ckpt.vocab.tokens, "seconds")
-        music_seconds = float(np.asarray(seconds)[val[1:]].sum())
+
+
+def held_out(
+    ckpt: Checkpoint, path: Path | None = None, which: str = "best", max_order: int = 6, log=None
+) -> dict:
+    """The model's held-out loss in every unit, and n-gram baselines on the same tokens."""
+    from generator import ngram
+
+    check_range("ngram-order", max_order, 1, ngram.MAX_ORDER)
+    log = Reporter.of(log)
+    plugin = ckpt_io.plugin_of(ckpt)
+    check_corpus(ckpt, plugin)
+    train, val, source = split_ids(ckpt, plugin, path, log)
+    train, val = train.array(), val.array()
+    nats, count = model_nats(ckpt, val, which)
+    result = {"held_out": source} | loss_figures(plugin, nats, count)
+    if "seconds" in plugin.length_units:
+        seconds = tokenmaps.length_table(plugin, ckpt.vocab, "seconds")[0]  # (vocab,)
+        music_seconds = float(seconds[val[1:]].sum())
         if music_seconds > 0:
             result["nats_per_second"] = nats * (len(val) - 1) / music_seconds  # x tokens/second
-    except GenError:
-        pass  # not music
-    result["ngram"] = {
-        str(k): v
-        for k, v in ngram.baselines(train, val, len(ckpt.vocab), range(1, max_order + 1)).items()
-    }
+    orders = range(1, max_order + 1)
+    baselines = ngram.baselines(train, val, len(ckpt.vocab), orders)
+    result["ngram"] = {str(k): v for k, v in baselines.items()}
     best_order = min(result["ngram"], key=result["ngram"].get)
     result["best_ngram_order"] = int(best_order)
     result["below_best_ngram"] = 1 - nats / result["ngram"][best_order]
     return result
 
 
-def sample_stats(ckpt: Checkpoint, samples: list[Path], log=print) -> dict:
-    """Statistics of generated files next to the checkpoint's training corpus, and how much
-    of them copies it."""
-    from generator import stats
-    from generator.cache import encode_corpus
-    from generator.metrics import copy_rate
-
-    plugin = ckpt_io.plugin_of(ckpt)
-    encoded = encode_corpus(plugin, samples)
-    for file, reason in encoded.skipped:
-        log(f"skipped {file}: {reason}")
-    if not encoded.files:
-        raise GenError("none of the samples could be read")
-    corpus = ckpt_io.corpus_streams(ckpt, plugin)
-    from generator.corpora.midi import MidiCorpus
-    from generator.corpora.text import TextCorpus
-
-    if isinstance(plugin, MidiCorpus):  # performance events: midi, score
-        measure = stats.music
-    elif isinstance(plugin, TextCorpus):
-        measure = stats.verse
-    else:  # a plugin whose tokens gen cannot read: copy rate only
-        measure = None
-    result = {"samples": len(encoded.files)}
-    if measure is not None:
-        result["sample"], result["corpus"] = measure(encoded.streams), measure(corpus)
-        if "pitch_classes" in result["sample"]:
-            result["pitch_class_distance"] = stats.histogram_distance(
-                result["sample"]["pitch_classes"], result["corpus"]["pitch_classes"]
-            )
-    result["copy_ngram"] = plugin.copy_ngram
-    result["copy_rate"] = copy_rate(encoded.streams, corpus, plugin.copy_ngram)
-    return result
-
-
-def held_out_loss(ckpt: Checkpoint, path: Path, which: str = "best", log=print) -> dict:
+def held_out_loss(ckpt: Checkpoint, path: Path, which: str = "best", log=None) -> dict:
     """The model's loss on the files under `path` (no baselines)."""
-    from generator.splits import load_corpus
-
+    log = Reporter.of(log)
     plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)
-    _, _, encoded = load_corpus(plugin.name, path, log)
-    stream = data.join_streams(ckpt.vocab, encoded.streams, plugin.lead_in)
     try:
-        nats, count = model_nats(ckpt, stream, which)
-    except GenError:
-        raise GenError(f"'{path}' holds too few tokens to evaluate") from None
-    return {
-        "tokens": count,
-        f"nats_per_{plugin.token_name}": nats,
-        f"bits_per_{plugin.token_name}": nats / math.log(2),
-        "perplexity": math.exp(nats),
-    }
+        nats, count = model_nats(ckpt, files_ids(ckpt, plugin, path, log), which)
+    except GenError as exc:
+        raise GenError(f"'{path}': {exc}") from None
+    return loss_figures(plugin, nats, count)
+
+
+def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
+    """Statistics of generated files next to the checkpoint's training corpus (for music
+    and verse plugins), and how much of them copies it."""
+    from generator import stats
+    from generator.metrics import CopyIndex, copy_rate
+    from generator.splits import saved_split
+
+    log = Reporter.of(log)
+    plugin = ckpt_io.plugin_of(ckpt)
+    check_corpus(ckpt, plugin)
+    vocab = ckpt.vocab
+    sample_pieces = data.pieces(files_ids(ckpt, plugin, samples, log).array(), vocab.start_id)
+    train = saved_split(ckpt, plugin, log)[0].array()
+    result = {"samples": len(sample_pieces)}
+    if plugin.kind in ("music", "verse"):
+        corpus_pieces = data.pieces(train, vocab.start_id)
+        measure = stats.measure(plugin, [vocab.decode(p) for p in sample_pieces])
+        result["sample"] = measure
+        result["corpus"] = stats.measure(plugin, [vocab.decode(p) for p in corpus_pieces])
+        if "pitch_classes" in measure:
+            result["pitch_class_distance"] = stats.histogram_distance(
+                measure["pitch_classes"], result["corpus"]["pitch_classes"]
+            )
+    result["copy_ngram"] = plugin.copy_ngram
+    index = CopyIndex(train, plugin.copy_ngram, vocab.unk_id)
+    result["copy_rate"] = copy_rate(sample_pieces, index)
+    return result
 
 
 def report(result: dict, token_name: str) -> list[str]:

@@ -1,18 +1,19 @@
 """`gen info`: what a run folder holds, or a list of every run, without loading any weights.
 
 Everything here comes from the checkpoint's JSON files (config.json, metrics.json) and the JSON
-state inside resume.h5, so it answers at once and never imports TensorFlow. A run folder that
-cannot be read is described by the one-line reason `load_checkpoint` gives, not by a crash.
+state inside resume.h5, read through `checkpoint` and `resume_file`, so it answers at once and
+never imports TensorFlow. A run folder that cannot be read is described by the one-line reason
+`load_checkpoint` gives, not by a crash.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import shlex
 from pathlib import Path
 
 from generator import checkpoint as ckpt_io
+from generator import resume_file
 from generator.errors import GenError
 from generator.progress import format_duration
 
@@ -31,20 +32,6 @@ def _size(run_dir: Path) -> int:
     return sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
 
 
-def _metrics(run_dir: Path) -> dict:
-    """metrics.json, or {} for a run that has not finished its first epoch."""
-    path = run_dir / ckpt_io.METRICS
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise GenError(f"checkpoint '{run_dir}' has a corrupt {ckpt_io.METRICS}: {exc}") from None
-    if not isinstance(data, dict):
-        raise GenError(f"checkpoint '{run_dir}' has a corrupt {ckpt_io.METRICS}: not an object")
-    return data
-
-
 def _plugin_suffix(name: str) -> str | None:
     """The output suffix of the installed plugin `name`, or None if it cannot be loaded."""
     from generator.corpora import discover
@@ -57,12 +44,12 @@ def _plugin_suffix(name: str) -> str | None:
 
 def _resumable(run_dir: Path, planned: int) -> tuple[bool, str]:
     """Whether `gen train --resume` can go on, and why (from resume.h5's JSON state only)."""
-    if not (run_dir / ckpt_io.RESUME).exists():
-        return False, f"no {ckpt_io.RESUME}"
+    if not (run_dir / resume_file.RESUME).exists():
+        return False, f"no {resume_file.RESUME}"
     try:
-        state = ckpt_io.resume_state(run_dir)
+        state = resume_file.resume_state(run_dir)
     except (GenError, OSError, ValueError, KeyError) as exc:
-        return False, f"{ckpt_io.RESUME} is unreadable ({exc})"
+        return False, f"{resume_file.RESUME} is unreadable ({exc})"
     epoch = int(state.get("epoch", 0))
     if epoch >= planned:
         return False, f"all {planned} epochs done"
@@ -80,38 +67,35 @@ def describe(run_dir: Path) -> dict:
 
 
 def _describe(run_dir: Path, ckpt) -> dict:
-    config, model = ckpt.config, ckpt.model_config
-    train, metrics = config["train"], _metrics(run_dir)
-    planned = int(train.get("epochs", 0))
-    done = int(metrics.get("epochs", len(metrics.get("history", []))))
-    resumable, why = _resumable(run_dir, planned)
+    model, train, sources, metrics = ckpt.model_config, ckpt.train, ckpt.sources, ckpt.metrics()
+    resumable, why = _resumable(run_dir, train.epochs)
     suffix = _plugin_suffix(ckpt.corpus_name)
     out = "song.mid" if suffix in (None, ".mid") else f"sample{suffix}"
     return {
         "run": str(run_dir),
-        "created": _created(config.get("created")),
+        "created": _created(ckpt.created),
         "corpus": {
             "name": ckpt.corpus_name,
-            "version": config["corpus"].get("version"),
-            "path": train.get("corpus_path"),  # None: the plugin's default corpus
-            "store": train.get("cache"),  # a token store made by `gen encode`, if trained from one
+            "version": ckpt.corpus.get("version"),
+            "path": sources.corpus_path,  # None: the plugin's default corpus
+            "store": train.cache,  # a token store made by `gen encode`, if trained from one
             "installed": suffix is not None,
         },
-        "files_used": metrics.get("files_used"),
-        "files_skipped": metrics.get("files_skipped"),
-        "train_tokens": metrics.get("train_tokens"),
-        "val_tokens": metrics.get("val_tokens"),
+        "files_used": metrics.files_used,
+        "files_skipped": metrics.files_skipped,
+        "train_tokens": metrics.train_tokens,
+        "val_tokens": metrics.val_tokens,
         "model": model.to_dict() | {"params": model.num_params},
-        "epochs": done,
-        "epochs_planned": planned,
-        "best_val_loss": metrics.get("best_val_loss"),
-        "best_epoch": metrics.get("best_epoch"),
-        "loss_unit": metrics.get("loss_unit"),
-        "train_seconds": metrics.get("train_seconds"),
-        "stopped": metrics.get("stopped"),  # a signal or a non-finite loss, if that ended it
+        "epochs": metrics.epochs,
+        "epochs_planned": train.epochs,
+        "best_val_loss": metrics.best_val_loss,
+        "best_epoch": metrics.best_epoch,
+        "loss_unit": metrics.loss_unit,
+        "train_seconds": metrics.train_seconds,
+        "stopped": metrics.stopped,  # a signal or a non-finite loss, if that ended it
         "resumable": resumable,
         "resume_note": why,
-        "init_from": train.get("init_from"),
+        "init_from": sources.init_from,
         "size_bytes": _size(run_dir),
         "sample_command": f"gen sample --checkpoint {shlex.quote(str(run_dir))} --out {out}",
     }
@@ -125,21 +109,13 @@ def list_runs(root: Path) -> list[dict]:
         raise GenError(f"no checkpoint folder '{root}'; run `gen train` first")
     entries = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        when = _timestamp(folder)
+        when = ckpt_io.created_time(folder)
         try:
             info = describe(folder)
         except GenError as exc:
             info = {"run": str(folder), "created": _created(when), "error": str(exc)}
         entries.append((when, info))
     return [info for _, info in sorted(entries, key=lambda entry: entry[0])]
-
-
-def _timestamp(folder: Path) -> float:
-    """config.json's "created" time, or, for a run whose config cannot tell, the folder's."""
-    try:
-        return float(json.loads((folder / ckpt_io.CONFIG).read_text())["created"])
-    except (OSError, ValueError, TypeError, KeyError):
-        return folder.stat().st_mtime
 
 
 def _loss(info: dict) -> str:

@@ -1,34 +1,57 @@
-"""Measures of generated output against the training corpus."""
+"""Measures of generated output against the training corpus: how much of it copies runs of
+`n` ids from the corpus verbatim, on the same ids training reads (from the token store)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import numpy as np
+
+HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: each id shifts every earlier one's bits
+CHUNK = 1 << 20  # ids hashed at a time, so memory for the corpus's runs grows by 8 bytes a run
 
 
-def ngrams(tokens: list[str], n: int) -> Iterable[tuple[str, ...]]:
-    """Every run of `n` consecutive tokens."""
-    return (tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+def run_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit hash of every run of `n` consecutive ids, shape (len - n + 1,) uint64. The
+    same run always has the same hash; two different runs collide about once in 2^64."""
+    ids = np.asarray(ids).astype(np.uint64) + np.uint64(1)
+    count = len(ids) - n + 1
+    hashes = np.zeros(max(0, count), np.uint64)
+    for j in range(n if count > 0 else 0):
+        hashes = hashes * HASH_MULTIPLIER + ids[j : j + count]  # wraps modulo 2^64
+    return hashes
 
 
-def copy_counts(samples: list[list[str]], corpus: list[list[str]], n: int) -> list[tuple[int, int]]:
-    """(runs found in the corpus, runs) for each sample's n-token runs; the corpus's runs are
-    collected once for all samples."""
-    seen = set()
-    for stream in corpus:
-        seen.update(ngrams(stream, n))
-    return [
-        (sum(gram in seen for gram in ngrams(sample, n)), max(0, len(sample) - n + 1))
-        for sample in samples
-    ]
+class CopyIndex:
+    """The runs of `n` ids of a corpus stream (an id array or a `data.SegmentedStream`), read
+    a chunk at a time, for looking up the runs of samples."""
 
+    def __init__(self, stream, n: int, unk_id: int = 0):
+        self.n, self.unk_id = n, unk_id
+        parts, length = [], len(stream)
+        read = stream.slice if hasattr(stream, "slice") else lambda a, b: stream[a:b]
+        for start in range(0, max(0, length - n + 1), CHUNK):
+            parts.append(np.unique(run_hashes(read(start, min(length, start + CHUNK + n - 1)), n)))
+        self.hashes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
 
-def copy_rate(samples: list[list[str]], corpus: list[list[str]], n: int) -> float | None:
-    """Share of the samples' n-token runs that also occur in the corpus (None if the samples
-    are shorter than `n`): how much the model copies instead of composing."""
-    return pooled_rate(copy_counts(samples, corpus, n))
+    def count(self, ids) -> tuple[int, int]:
+        """(runs found in the corpus, runs) of one sample's ids; a run holding `<unk>` (a
+        token the vocabulary does not know) is never found."""
+        ids = np.asarray(ids, np.int64)
+        hashes = run_hashes(ids, self.n)
+        if not len(hashes):
+            return 0, 0
+        unknown = np.concatenate([[0], np.cumsum(ids == self.unk_id)])
+        clean = unknown[self.n :] - unknown[: len(hashes)] == 0  # runs without <unk>
+        return int((np.isin(hashes, self.hashes) & clean).sum()), len(hashes)
 
 
 def pooled_rate(counts: list[tuple[int, int]]) -> float | None:
     """The share of hits in (hits, total) counts taken together; None when there are none."""
     total = sum(t for _, t in counts)
     return sum(h for h, _ in counts) / total if total else None
+
+
+def copy_rate(samples: list, index: CopyIndex) -> float | None:
+    """Share of the samples' runs (id arrays) that also occur in the corpus of `index` (None
+    if the samples are shorter than its `n`): how much the model copies instead of
+    composing."""
+    return pooled_rate([index.count(s) for s in samples])

@@ -19,6 +19,8 @@ from collections import defaultdict
 
 import numpy as np
 
+MAX_ORDER = 10  # longest n-gram baseline: its counts grow with the order
+
 DISCOUNT = 0.75
 
 

@@ -1,23 +1,25 @@
-"""Piano rolls: a MIDI file or a performance-event stream drawn as a PNG with matplotlib.
+"""Piano rolls: notes (read from a MIDI file, or handed over by a music plugin) drawn as a PNG
+with matplotlib.
 
 Time in seconds runs left to right and pitch bottom to top (only the range the notes use, with
 a margin, a note name at each C); each note is a bar shaded by its velocity, a primer's notes in
 another colour than the generated ones, and bar lines follow the file's tempo and time signature
-(MIDI's defaults, 120 bpm in 4/4, where it gives none; gen writes its samples at exactly that).
+(MIDI's defaults, 120 bpm in 4/4, where it gives none), or the plugin's bars.
 matplotlib is imported inside the functions that draw, on its Agg backend with no pyplot state,
 so importing this module, and `gen --help`, stay fast.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 
 from generator.atomic import atomic_path
-from generator.corpora import performance
+from generator.corpora.base import Note
 from generator.errors import GenError
+
+DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0: its notes name drums, not pitches
 
 PITCH_MARGIN = 2  # semitones of empty rows above and below the notes
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -27,44 +29,34 @@ MIN_BAR_PIXELS = 6  # bar lines closer than this would paint the roll grey: left
 DPI = 100
 
 
-@dataclass(frozen=True)
-class Note:
-    """One note as drawn: MIDI pitch, start and end in seconds, velocity 1-127, and `order`,
-    how many note-ons came before its own in the file."""
-
-    pitch: int
-    start: float
-    end: float
-    velocity: int
-    order: int = 0
-
-
 def note_name(pitch: int) -> str:
     """Scientific pitch name of a MIDI pitch: 60 -> 'C4'."""
     return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def midi_notes(mid: mido.MidiFile) -> list[Note]:
-    """The notes of a parsed MIDI file, all tracks and channels but drums (channel 10), as
-    gen's encoding sees them; a note still sounding at the end ends there."""
-    seconds, ons = 0.0, 0
-    started: dict[tuple[int, int], tuple[float, int, int]] = {}  # (channel, pitch) -> start,
-    notes = []  # velocity and order
+    """The pitched notes of a parsed MIDI file, all tracks and channels but drums (channel
+    10), with each channel's program; a note still sounding at the end ends there."""
+    seconds = 0.0
+    programs = [0] * 16
+    started: dict[tuple[int, int], tuple[float, int]] = {}  # (channel, pitch) -> start, velocity
+    notes = []
 
     def end(key):
-        start, velocity, order = started.pop(key)
-        notes.append(Note(key[1], start, seconds, velocity, order))
+        start, velocity = started.pop(key)
+        notes.append(Note(key[1], start, seconds, velocity, programs[key[0]]))
 
     for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
         seconds += msg.time
-        if msg.type not in ("note_on", "note_off") or msg.channel == performance.DRUM_CHANNEL:
+        if msg.type == "program_change":
+            programs[msg.channel] = msg.program
+        if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
             continue
         key = (msg.channel, msg.note)
         if key in started:  # a note-off, or a re-strike that ends the sounding note
             end(key)
         if msg.type == "note_on" and msg.velocity > 0:
-            started[key] = (seconds, msg.velocity, ons)
-            ons += 1
+            started[key] = (seconds, msg.velocity)
     for key in list(started):
         end(key)
     return sorted(notes, key=lambda n: (n.start, n.pitch))
@@ -113,7 +105,7 @@ def bar_times(mid: mido.MidiFile) -> list[float]:
 
 
 def figure(notes, bars=(), primer_notes=0, title="", size=None, dpi=DPI, margins=True):
-    """A matplotlib Figure (Agg canvas) of `notes`; the first `primer_notes` (by `order`) are
+    """A matplotlib Figure (Agg canvas) of `notes` (by start); the first `primer_notes` are
     the primer's. `size` is (width, height) in inches (default: width grows with length);
     `margins=False` fills the whole image with the roll (no axes, labels or legend)."""
     from matplotlib import colormaps
@@ -143,11 +135,11 @@ def figure(notes, bars=(), primer_notes=0, title="", size=None, dpi=DPI, margins
             ax.axvline(at, color="0.8", linewidth=0.6, zorder=0)
     maps = {False: colormaps[GENERATED_COLOURS], True: colormaps[PRIMER_COLOURS]}
     boxes, colours = [], []
-    for n in notes:
+    for k, n in enumerate(notes):
         y0, y1 = n.pitch - 0.4, n.pitch + 0.4
         boxes.append([(n.start, y0), (n.end, y0), (n.end, y1), (n.start, y1)])
         # soft notes light, loud ones dark, never so light they vanish into the background
-        colours.append(maps[n.order < primer_notes](0.35 + 0.65 * n.velocity / 127))
+        colours.append(maps[k < primer_notes](0.35 + 0.65 * n.velocity / 127))
     ax.add_collection(PolyCollection(boxes, facecolors=colours, edgecolors="none", zorder=2))
     if margins:
         ax.set_yticks([p for p in range(low, high + 1) if p % 12 == 0])
@@ -172,21 +164,10 @@ def save(fig, path: Path | str) -> None:
         raise GenError(f"cannot write '{path}': {exc.strerror or exc}") from None
 
 
-def plot_midi(mid: mido.MidiFile, path: Path | str, primer_notes=0, title="") -> None:
-    """Draw a parsed MIDI file as a piano roll PNG at `path`; its first `primer_notes` notes
-    (in the order they are struck) are drawn as the primer."""
-    save(figure(midi_notes(mid), bar_times(mid), primer_notes, title), path)
-
-
-def plot_events(tokens: list[str], path: Path | str, primer_tokens=0, title="") -> None:
-    """Draw performance events as gen writes them to MIDI (notes over 5 s ended there); the
-    first `primer_tokens` tokens are the primer."""
-    from generator.corpora.midi import MAX_NOTE_SECONDS
-
-    # events_to_midi writes note-ons in token order, so the primer's are the first ones
-    primer_notes = sum(t.startswith("on:") for t in tokens[:primer_tokens])
-    mid = performance.events_to_midi(tokens, MAX_NOTE_SECONDS)
-    plot_midi(mid, path, primer_notes, title or Path(path).name)
+def plot_notes(notes, path: Path | str, bars=(), primer_notes=0, title="") -> None:
+    """Draw notes as a piano roll PNG at `path`, with bar lines at `bars` (seconds); the
+    first `primer_notes` notes (by start) are the primer's."""
+    save(figure(sorted(notes, key=lambda n: (n.start, n.pitch)), bars, primer_notes, title), path)
 
 
 def plot_file(midi_path: Path | str, path: Path | str) -> int:

@@ -1,7 +1,9 @@
-"""Progress bars and a parallel map that shows one, for long work (encoding, conversion).
+"""Reporting long work: a `Reporter` that library code is handed, with informational lines,
+warnings, progress bars, and a parallel map that shows one.
 
-Bars go to standard error, show the position, the rate and the time left, and are not drawn at
-all under `gen --quiet` (which sets `GEN_QUIET`, so that scripts can also set it themselves).
+Bars go to standard error and show the position, the rate and the time left. A quiet reporter
+(`gen --quiet`) draws no bars and prints only warnings, on standard error, so that a script's
+standard output stays clean.
 """
 
 from __future__ import annotations
@@ -18,13 +20,7 @@ from contextlib import contextmanager
 import click
 
 PARALLEL_MIN_ITEMS = 16  # below this, starting worker processes costs more than it saves
-QUIET_ENV = "GEN_QUIET"  # set (not "0") by `gen --quiet`: no progress bars, no chatter
 RATE_AFTER_SECONDS = 0.5  # a rate measured over less time than this is mostly noise
-
-
-def quiet() -> bool:
-    """Whether progress bars and informational lines are silenced (`gen --quiet`)."""
-    return os.environ.get(QUIET_ENV, "") not in ("", "0")
 
 
 def format_duration(seconds: float) -> str:
@@ -38,7 +34,7 @@ def format_duration(seconds: float) -> str:
 
 
 class _NoBar:
-    """What a bar is under --quiet: it counts nothing and draws nothing."""
+    """What a bar is when it is not drawn: it counts nothing and draws nothing."""
 
     def __init__(self, items: Iterable):
         self.items = items
@@ -51,16 +47,12 @@ class _NoBar:
 
 
 @contextmanager
-def progress_bar(length: int, label: str, unit: str = "items", items: Iterable | None = None):
-    """A click progress bar over `items` (or updated by hand) on standard error, with the
-    position, `unit`s per second and the time left; a bar that draws nothing under --quiet."""
-    if quiet():
-        yield _NoBar(items if items is not None else range(length))
-        return
+def _click_bar(length: int, label: str, unit: str, items: Iterable | None):
+    """A click progress bar on standard error with the position, `unit`s per second and the
+    time left (click's own ETA has no rate beside it and waits a second before it shows)."""
     bar = None
 
     def rate_and_eta(_item) -> str | None:
-        # click's own ETA has no rate beside it and waits a second before it shows
         elapsed = time.time() - bar.start
         if not bar.pos or elapsed < RATE_AFTER_SECONDS:
             return None
@@ -89,39 +81,63 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def map_with_progress(
-    func: Callable,
-    items: list,
-    label: str,
-    workers: int | None = None,
-    min_items: int = PARALLEL_MIN_ITEMS,
-    unit: str = "files",
-) -> list:
-    """`[func(x) for x in items]`, across processes when there are at least `min_items`, with
-    a progress bar.
+class Reporter:
+    """Where library code reports. Calling it prints an informational line (dropped when
+    `quiet`, except warnings); `warn` always prints, on standard error when quiet; `bar` and
+    `map` show progress unless quiet. `err` sends every line to standard error (for commands
+    whose standard output is their result). `echo(line, err)` prints a line."""
 
-    `func` must be a picklable module-level function. Worker processes are started fresh
-    ("spawn") so that nothing already imported in this process (TensorFlow's threads) is forked.
-    """
-    workers = worker_count() if workers is None else workers
-    with progress_bar(len(items), label, unit) as bar:
-        if workers <= 1 or len(items) < max(2, min_items):
-            results = []
-            for item in items:
-                results.append(func(item))
-                bar.update(1)
-            return results
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            results = []
-            for result in pool.map(func, items, chunksize=max(1, len(items) // (workers * 8))):
-                results.append(result)
-                bar.update(1)
-            return results
+    def __init__(self, quiet: bool = False, err: bool = False, echo: Callable | None = None):
+        self.quiet, self.err = quiet, err
+        self.echo = echo or (lambda line, err: click.echo(line, err=err))
 
+    @classmethod
+    def of(cls, log) -> Reporter:
+        """`log` if it is a Reporter, else one that prints through the function `log`."""
+        if log is None or isinstance(log, Reporter):
+            return log or cls()
+        return cls(echo=lambda line, err: log(line))
 
-def iterate_with_progress(items: Iterable, length: int, label: str, unit: str = "items"):
-    """Iterate `items` under a progress bar (only its label when stderr is not a terminal,
-    nothing under --quiet)."""
-    with progress_bar(length, label, unit, items) as bar:
-        yield from bar
+    def __call__(self, line: str) -> None:
+        if line.startswith("warning"):
+            self.warn(line)
+        elif not self.quiet:
+            self.echo(line, self.err)
+
+    def warn(self, line: str) -> None:
+        self.echo(line, self.err or self.quiet)
+
+    @contextmanager
+    def bar(self, length: int, label: str, unit: str = "items", items=None, hide_below=0):
+        """A progress bar over `items` (or updated by hand with `update(n)`); none when
+        quiet or when `length` is below `hide_below`."""
+        if self.quiet or length < hide_below:
+            yield _NoBar(items if items is not None else range(length))
+            return
+        with _click_bar(length, label, unit, items) as bar:
+            yield bar
+
+    def map(
+        self, func: Callable, items: list, label: str, workers=None, min_items=None, unit="files"
+    ):
+        """`[func(x) for x in items]` under a progress bar, across processes when there are at
+        least `min_items`. `func` must be a picklable module-level function. Worker processes
+        are started fresh ("spawn") so that nothing already imported in this process
+        (TensorFlow's threads) is forked."""
+        workers = worker_count() if workers is None else workers
+        min_items = PARALLEL_MIN_ITEMS if min_items is None else min_items
+        with self.bar(len(items), label, unit) as bar:
+            if workers <= 1 or len(items) < max(2, min_items):
+                results = []
+                for item in items:
+                    results.append(func(item))
+                    bar.update(1)
+                return results
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                results = []
+                chunk = max(1, len(items) // (workers * 8))
+                for result in pool.map(func, items, chunksize=chunk):
+                    results.append(result)
+                    bar.update(1)
+                return results

@@ -4,21 +4,22 @@ streams, split by file.
 `open_corpus` finds the files (a path, `corpora/<name>/`, or the plugin's default corpus) and
 opens their token store (built where needed); `split` makes the training and validation
 streams of a new run; `saved_split` rebuilds those of an existing run from its corpus.json.
-`load_corpus` reads the token streams into memory instead, for evaluation and statistics.
+Training, evaluation, statistics and the copy report all read their ids this way.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from generator import checkpoint, data
-from generator.cache import EncodedCorpus, cache_dir, encode_corpus
+from generator import data
+from generator.cache import cache_dir
 from generator.corpora import get_corpus
 from generator.errors import GenError
+from generator.progress import Reporter
 from generator.tokenstore import TokenStore, build, check_plugin, store_for
 
 
-def find_corpus(corpus_name: str, path: Path | None, user_folder=True):
+def find_corpus(corpus_name: str, path: Path | None, log: Reporter, user_folder=True):
     """The plugin, where the corpus comes from (an absolute path, or None for the plugin's
     default corpus) and its files. Without `path`, the files in `corpora/<name>/` are used if
     `user_folder` allows and there are any."""
@@ -35,7 +36,7 @@ def find_corpus(corpus_name: str, path: Path | None, user_folder=True):
     ):
         files, source = plugin.find_files(folder), str(folder.resolve())
     else:
-        files, source = plugin.default_files(cache_dir()), None
+        files, source = plugin.default_files(cache_dir(), log), None
     return plugin, source, files
 
 
@@ -51,18 +52,12 @@ def _report(plugin, source: str | None, used: int, skipped, tokens: int, cached:
         raise GenError(f"no usable {plugin.name} files in {source or 'the default corpus'}")
 
 
-def load_corpus(corpus_name: str, path: Path | None, log=print, user_folder=True):
-    """The plugin, the corpus's source and its token streams, read into memory."""
-    plugin, source, files = find_corpus(corpus_name, path, user_folder)
-    encoded: EncodedCorpus = encode_corpus(plugin, files)
-    used = len(encoded.files)
-    _report(plugin, source, used, encoded.skipped, encoded.num_tokens, encoded.cached, log)
-    return plugin, source, encoded
-
-
-def open_corpus(corpus_name: str | None, path: Path | None, cache: Path | None, log=print):
+def open_corpus(
+    corpus_name: str | None, path: Path | None, cache: Path | None, log=None, user_folder=True
+):
     """The plugin, the corpus's source and its opened token store: `cache` (made by
     `gen encode`) if given, else the store of the corpus's files, built now where needed."""
+    log = Reporter.of(log)
     if cache is not None:
         store = TokenStore(cache)
         name = store.plugin["name"]
@@ -71,7 +66,7 @@ def open_corpus(corpus_name: str | None, path: Path | None, cache: Path | None, 
         plugin, source, fresh = get_corpus(name), str(Path(cache).resolve()), 0
         check_plugin(store, plugin)
     else:
-        plugin, source, files = find_corpus(corpus_name, path)
+        plugin, source, files = find_corpus(corpus_name, path, log, user_folder)
         folder, fresh = build(plugin, files, log=log)
         store = TokenStore(folder)
     counts = store.counts()
@@ -95,18 +90,16 @@ def split(store: TokenStore, vocab, val_fraction: float, seed: int):
     return train, val, *names
 
 
-def saved_split(ckpt, plugin, log=print):
+def saved_split(ckpt, plugin, log=None):
     """A run's training and validation streams, rebuilt from its corpus.json exactly as
     `split` first made them: from the token stores it was trained from (recorded in its
     config) where they are still there, else from a store of its files (encoded again only
     where they are not in the per-file cache)."""
-    files = checkpoint.load_corpus_files(ckpt)
-    train_files, val_files = files["train_files"], files["validation_files"]
+    files = ckpt.corpus_files()
+    train_files, val_files = files.train_files, files.validation_files
     wanted = train_files + val_files
-    settings = ckpt.config["train"]
     where: dict[str, tuple[TokenStore, int]] = {}  # file -> (store, index in it)
-    for key in ("cache", "store", "val_store"):
-        folder = settings.get(key)
+    for folder in (ckpt.train.cache, ckpt.sources.store, ckpt.sources.val_store):
         if folder and Path(folder, "index.json").exists():
             store = store_for(plugin, None, Path(folder))
             for i, path in enumerate(store.paths):
@@ -126,7 +119,7 @@ def saved_split(ckpt, plugin, log=print):
     train = _concat([where[f] for f in train_files], ckpt.vocab)
     if val_files:
         return train, _concat([where[f] for f in val_files], ckpt.vocab)
-    return data.split_stream(train, settings["val_fraction"])
+    return data.split_stream(train, ckpt.train.val_fraction)
 
 
 def _concat(located: list[tuple[TokenStore, int]], vocab) -> data.SegmentedStream:

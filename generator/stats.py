@@ -1,17 +1,15 @@
-"""Statistics of token streams, for comparing generated output with its training corpus.
+"""Statistics of pieces, for comparing generated output with its training corpus.
 
-Music (performance events): pitch-class histogram, note density, pitch range, note length,
-polyphony and the share of notes in the key music21's key analysis finds. Verse (characters):
-line lengths, distinct word n-grams, syllables per line and rhyme between nearby lines. Each
-function takes a list of token streams and returns named figures; `compare` puts a sample's
-figures beside the corpus's.
+Music (the notes a music plugin reads in a stream): pitch-class histogram, note density, pitch
+range, note length, polyphony and the share of notes in the key music21's key analysis finds.
+Verse (the text a verse plugin makes of a stream): line lengths, distinct word n-grams,
+syllables per line and rhyme between nearby lines. `measure` asks the plugin's kind which
+applies; each returns named figures averaged over the pieces.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from generator.corpora import performance
 
 
 def _mean(values) -> float | None:
@@ -19,12 +17,21 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def pitch_class_histogram(streams: list[list[str]]) -> np.ndarray:
-    """Share of sounding time in each of the 12 pitch classes (C = 0), shape (12,)."""
+def measure(plugin, streams: list[list[str]]) -> dict:
+    """The statistics of token streams for the plugin's kind (music or verse)."""
+    if plugin.kind == "music":
+        return music([plugin.notes(s) for s in streams])
+    return verse([plugin.text(s) for s in streams])
+
+
+def pitch_class_histogram(pieces: list[list]) -> np.ndarray:
+    """Share of sounding time in each of the 12 pitch classes (C = 0), shape (12,); drums,
+    which have no pitch class, are left out."""
     hist = np.zeros(12)
-    for stream in streams:
-        for pitch, start, end, _ in performance.events_to_notes(stream):
-            hist[pitch % 12] += max(end - start, 1e-3)
+    for notes in pieces:
+        for n in notes:
+            if not n.drum:
+                hist[n.pitch % 12] += max(n.end - n.start, 1e-3)
     return hist / hist.sum() if hist.sum() else hist
 
 
@@ -36,25 +43,24 @@ def in_key_share(notes) -> tuple[float | None, str | None]:
     from music21 import note, stream
 
     part = stream.Stream()
-    for pitch, start, end, _ in notes:
-        n = note.Note(pitch, quarterLength=max(end - start, 0.01) * 2)  # 120 bpm
-        part.insert(start * 2, n)
-    key = part.analyze("key")
+    for n in notes:
+        part.insert(n.start * 2, note.Note(n.pitch, quarterLength=max(n.end - n.start, 0.01) * 2))
+    key = part.analyze("key")  # offsets in quarter notes at 120 bpm
     scale = {p.pitchClass for p in key.getScale().getPitches()}
-    return sum(pitch % 12 in scale for pitch, *_ in notes) / len(notes), str(key)
+    return sum(n.pitch % 12 in scale for n in notes) / len(notes), str(key)
 
 
-def music(streams: list[list[str]]) -> dict:
-    """Music statistics over streams of performance events (averaged over the streams)."""
+def music(pieces: list[list]) -> dict:
+    """Music statistics over pieces, each a list of `Note`s (averaged over the pieces)."""
     per_piece = []
-    for stream in streams:
-        notes = performance.events_to_notes(stream)
+    for notes in pieces:
+        notes = [n for n in notes if not n.drum]  # pitch statistics: pitched notes only
         if not notes:
             continue
-        seconds = max(end for _, _, end, _ in notes)
-        pitches = [p for p, *_ in notes]
+        seconds = max(n.end for n in notes)
+        pitches = [n.pitch for n in notes]
         # polyphony: mean number of notes sounding, over the time when any sounds
-        edges = sorted([(s, 1) for _, s, _, _ in notes] + [(e, -1) for _, _, e, _ in notes])
+        edges = sorted([(n.start, 1) for n in notes] + [(n.end, -1) for n in notes])
         sounding, last, weighted, busy = 0, 0.0, 0.0, 0.0
         for t, change in edges:
             if sounding:
@@ -66,7 +72,7 @@ def music(streams: list[list[str]]) -> dict:
             {
                 "notes_per_second": len(notes) / seconds if seconds else None,
                 "pitch_range": max(pitches) - min(pitches),
-                "mean_note_seconds": _mean(e - s for _, s, e, _ in notes),
+                "mean_note_seconds": _mean(n.end - n.start for n in notes),
                 "polyphony": weighted / busy if busy else 1.0,
                 "in_key_share": share,
             }
@@ -74,22 +80,18 @@ def music(streams: list[list[str]]) -> dict:
     keys = ("notes_per_second", "pitch_range", "mean_note_seconds", "polyphony", "in_key_share")
     out = {k: _mean(p[k] for p in per_piece if p[k] is not None) for k in keys}
     out["pieces"] = len(per_piece)
-    out["pitch_classes"] = pitch_class_histogram(streams).round(4).tolist()
+    out["pitch_classes"] = pitch_class_histogram(pieces).round(4).tolist()
     return out
 
 
 DISTINCT_CHUNK = 100  # words per chunk for distinct-n
 
 
-def _lines(streams: list[list[str]]) -> list[str]:
-    return [line for s in streams for line in "".join(s).split("\n") if line.strip()]
+def verse(texts: list[str]) -> dict:
+    """Verse statistics over pieces of text."""
+    from generator.verse import prosody
 
-
-def verse(streams: list[list[str]]) -> dict:
-    """Verse statistics over streams of characters."""
-    from generator.corpora import prosody
-
-    lines = _lines(streams)
+    lines = [line for text in texts for line in text.split("\n") if line.strip()]
     lengths = [len(line) for line in lines]
     words = [w.lower() for line in lines for w in prosody.words(line)]
     out = {

@@ -6,11 +6,12 @@
                              and each file's [start, end) in the shard, or why it was skipped
         shard-00000.ids      the shard's codes (uint16, or int32 for tables over 65,536 tokens)
 
-Each piece is stored as `<start>`, the plugin's lead-in, then its tokens, exactly the stream
-`data.join_streams` builds in memory. Shards are built independently (in parallel processes, or
-by separate jobs on several machines through `gen encode --part I/N`), and a shard whose JSON
-exists is complete (it is written last, atomically), so building is resumable. Training reads
-windows straight from the memory-mapped files: memory does not grow with the corpus.
+Each piece is stored as `<start>`, the plugin's lead-in, then its tokens: the stream that
+training, evaluation and the copy report read (`data.pieces` splits it back into pieces).
+Shards are built independently (in parallel processes, or by separate jobs on several machines
+through `gen encode --part I/N`), and a shard whose JSON exists is complete (it is written last,
+atomically), so building is resumable. Training reads windows straight from the memory-mapped
+files: memory does not grow with the corpus.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from generator.cache import (
     tokens_folder,
     writable_folder,
 )
+from generator.config import check_range
+from generator.corpora.base import recorded_identity
 from generator.errors import GenError
-from generator.progress import map_with_progress
+from generator.progress import Reporter
 from generator.vocab import START
 
 FORMAT = "gen-tokens/2"
@@ -41,20 +44,31 @@ INDEX = "index.json"
 SHARD_FILES = 256  # files per shard: a few MB of ids each for typical MIDI files
 
 
+MAX_PARTS = 100_000  # jobs sharing one store
+MAX_PROCESSES = 1024
+
+
+def parse_part(text: str) -> tuple[int, int]:
+    """`gen encode --part I/N` (1-based) as (i, n) with i counted from 0."""
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise GenError(f"--part must look like 2/8, got '{text}'") from None
+    check_range("part's N", count, 1, MAX_PARTS)
+    if not 1 <= index <= count:
+        raise GenError(f"--part {text}: I must be in [1, N]")
+    return index - 1, count
+
+
 def shard_name(k: int) -> str:
     """The file name (without suffix) of shard `k`."""
     return f"shard-{k:05d}"
 
 
-def plugin_record(plugin) -> dict:
-    """What identifies the tokens a plugin makes: its name, version and settings."""
-    return {"name": plugin.name, "version": plugin.version, "settings": plugin.settings()}
-
-
 def default_folder(plugin, files: list[Path], shard_files: int) -> Path:
     """The store for these files under the cache folder: keyed by the plugin, the ordered
     file paths with their sizes and modification times, and the shard size."""
-    h = hashlib.sha256(json.dumps([FORMAT, plugin_record(plugin), shard_files]).encode())
+    h = hashlib.sha256(json.dumps([FORMAT, plugin.identity(), shard_files]).encode())
     for path in files:
         stat = Path(path).stat()
         h.update(f"{Path(path).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
@@ -109,19 +123,23 @@ def build(
     folder: Path | None = None,
     shard_files: int = SHARD_FILES,
     part: tuple[int, int] = (0, 1),
-    log=print,
+    log: Reporter | None = None,
     processes: int | None = None,
 ) -> tuple[Path, int]:
     """Build (or finish building) the store of `files` in `folder` (default: under the cache
     folder); the folder, and how many files had to be encoded. `part` (i, n): build only the
     shards whose number is i modulo n, for one of n jobs sharing the work. `processes`:
     worker processes (default: one per core)."""
+    log = Reporter.of(log)
+    check_range("shard-files", shard_files, 1, 1_000_000)
+    if processes is not None:
+        check_range("processes", processes, 1, MAX_PROCESSES)
     files = [Path(f).resolve() for f in files]
     folder = Path(folder) if folder is not None else default_folder(plugin, files, shard_files)
     writable_folder(folder)
     index = {
         "format": FORMAT,
-        "plugin": plugin_record(plugin),
+        "plugin": plugin.identity(),
         "shard_files": shard_files,
         "files": [str(f) for f in files],
         "stamps": [[f.stat().st_size, f.stat().st_mtime_ns] for f in files],  # size, mtime
@@ -139,10 +157,10 @@ def build(
     ]
     # first every file not in the per-file cache, in parallel file by file; then the shards,
     # which only read the cache, in parallel shard by shard
-    _, _, fresh = encode_missing(plugin, [Path(f) for job in todo for f in job[3]], processes)
+    _, _, fresh = encode_missing(plugin, [Path(f) for job in todo for f in job[3]], log, processes)
     if todo:
         label = f"Writing {len(todo)} token shards"
-        map_with_progress(_build_shard, todo, label, workers=processes, min_items=2)
+        log.map(_build_shard, todo, label, workers=processes, min_items=2)
     return folder, fresh
 
 
@@ -259,7 +277,7 @@ class TokenStore:
         )
 
 
-def store_for(plugin, files: list[Path] | None, cache: Path | None = None, log=print):
+def store_for(plugin, files: list[Path] | None, cache: Path | None = None, log=None):
     """The opened store of `files`: `cache` if given (built by `gen encode`), else the one
     under the cache folder, built now where needed."""
     store = TokenStore(cache if cache is not None else build(plugin, files, log=log)[0])
@@ -269,7 +287,7 @@ def store_for(plugin, files: list[Path] | None, cache: Path | None = None, log=p
 
 def check_plugin(store: TokenStore, plugin) -> None:
     """Refuse a store whose tokens another plugin, version or setting made."""
-    if store.plugin != plugin_record(plugin):
+    if store.plugin != recorded_identity(plugin):
         raise GenError(
             f"token store '{store.folder}' was made by corpus plugin {store.plugin['name']} "
             f"version {store.plugin['version']} with other settings, not by this "

@@ -57,3 +57,42 @@ def scale_corpus(folder: Path, files: int = 6) -> Path:
         notes += [(4 + b, 1, root + s, 64) for b in range(2) for s in (0, 4, 7)]
         write_midi(folder / f"piece{i}.mid", notes)
     return folder
+
+
+# A model of a few units trained for a few steps: enough to check behaviour, not quality.
+TINY_OPTIONS = {
+    "layers": 1,
+    "units": 16,
+    "embed-dim": 8,
+    "dropout": 0,
+    "seq-len": 16,
+    "batch-size": 8,
+    "epochs": 2,
+}
+
+
+def tiny(**changes) -> list[str]:
+    """`gen train` options of a tiny model; `changes` replace or add options (`seq_len=32`
+    for `--seq-len 32`, `batch_size=None` to leave the option out)."""
+    options = TINY_OPTIONS | {k.replace("_", "-"): v for k, v in changes.items()}
+    return [str(a) for k, v in options.items() if v is not None for a in (f"--{k}", v)]
+
+
+def run(*args, catch: bool = True):
+    """`gen ARGS` in this process (click's runner); with `catch=False` a bug's traceback is
+    raised instead of being kept in the result."""
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=catch)
+
+
+def trained_run(root: Path, corpus_args: list, name: str = "tiny", *extra) -> Path:
+    """Train a tiny model under `root`/checkpoints/`name` and return its folder; the
+    training must succeed."""
+    result = run(
+        "train", *corpus_args, "--checkpoint-dir", root / "checkpoints", "--run", name, *extra
+    )
+    assert result.exit_code == 0, result.output
+    return root / "checkpoints" / name

@@ -6,20 +6,11 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
-from conftest import scale_corpus
+from conftest import run, scale_corpus, tiny
 
 from generator import checkpoint
-from generator.cli import cli
 
-TINY = [
-    *("--layers", "1", "--units", "8", "--embed-dim", "4", "--dropout", "0"),
-    *("--seq-len", "16", "--batch-size", "8", "--epochs", "1"),
-]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+TINY = tiny(units=8, embed_dim=4, epochs=1)
 
 
 @pytest.fixture(scope="module")

@@ -15,24 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import scale_corpus, write_midi
+from conftest import run, scale_corpus, tiny, write_midi
 
 from generator import data
 from generator.cache import encode_corpus
-from generator.cli import cli
 from generator.corpora.midi import MidiCorpus
 from generator.tokenstore import TokenStore, build
 from generator.vocab import Vocab
 
-TINY = [
-    *("--layers", "1", "--units", "16", "--embed-dim", "8", "--dropout", "0"),
-    *("--seq-len", "16", "--epoch-steps", "10", "--epochs", "2"),
-]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+TINY = tiny(epoch_steps=10, batch_size=None)
 
 
 def gen_process(*args, env=None) -> subprocess.Popen:
@@ -96,7 +87,7 @@ def test_a_text_store_gives_the_vocabulary_and_streams_of_the_in_memory_path(tmp
 def test_a_cluster_tf_config_does_not_make_a_one_device_run_a_worker(corpus, monkeypatch):
     tf_config = {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}
     monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
-    args = ("train", "--path", corpus, "--run", "alone", "--batch-size", 8, *TINY[:-1], 1)
+    args = ("train", "--path", corpus, "--run", "alone", "--batch-size", 8, *TINY, "--epochs", 1)
     result = run(*args, "--strategy", "one-device")
     assert result.exit_code == 0, result.output
     assert (Path("checkpoints/alone") / "best.weights.h5").exists(), result.output
@@ -144,7 +135,7 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(corpus):
     the square root of the replicas (the scaling `gen` applies), the losses agree. Two layers,
     so each replica runs the CPU's fused pass with a layer stacked on another."""
     rate = 0.01
-    tiny = ["--layers", "2", *TINY[2:]]
+    tiny = [*TINY, "--layers", "2"]
     one = run("train", "--path", corpus, "--run", "one", "--batch-size", 8, *tiny)
     assert one.exit_code == 0, one.output
     proc = gen_process(
@@ -210,7 +201,18 @@ def test_a_signal_to_one_worker_stops_all_of_them_and_the_chief_saves(corpus, tm
     hosts = [f"127.0.0.1:{port}" for port in free_ports(2)]
     procs = [
         gen_process(
-            *("train", "--path", corpus, "--run", "stop", "--batch-size", 4, *TINY[:-1], 1000),
+            *(
+                "train",
+                "--path",
+                corpus,
+                "--run",
+                "stop",
+                "--batch-size",
+                4,
+                *TINY,
+                "--epochs",
+                1000,
+            ),
             *("--strategy", "multi-worker"),
             env={
                 "TF_CONFIG": json.dumps(

@@ -9,12 +9,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import scale_corpus, write_midi
+from conftest import run, scale_corpus, tiny, write_midi
 
 from generator import stats
-from generator.cli import cli
-from generator.metrics import copy_rate
+from generator.metrics import CopyIndex, copy_rate
 from generator.ngram import NGram, baselines
 
 
@@ -27,7 +25,7 @@ def test_loss_matches_a_hand_computed_value():
     # zero weights: every position's logits are the output bias, log(probs)
     model.set_weights([np.zeros(w.shape, np.float32) for w in model.get_weights()])
     model.get_layer("logits").bias.assign(np.log(probs).astype(np.float32))
-    ckpt = SimpleNamespace(config={"train": {"seq_len": 4}}, load_model=lambda which: model)
+    ckpt = SimpleNamespace(train=SimpleNamespace(seq_len=4), load_model=lambda which: model)
     stream = np.array([0, 1, 2, 0, 0, 1, 1, 2, 0], np.int32)  # two windows of 4
     nats, count = model_nats(ckpt, stream)
     targets = stream[1:]
@@ -61,11 +59,12 @@ def test_music_statistics_of_a_known_file(tmp_path):
 
     # at 120 bpm: C4 and E4 for one beat (0.5 s) each, then a C-E-G chord for two beats
     notes = [(0, 1, 60, 80), (1, 1, 64, 80), (2, 2, 60, 80), (2, 2, 64, 80), (2, 2, 67, 80)]
-    events = MidiCorpus().encode_file(write_midi(tmp_path / "k.mid", notes))
-    hist = stats.pitch_class_histogram([events])
+    plugin = MidiCorpus()
+    played = plugin.notes(plugin.encode_file(write_midi(tmp_path / "k.mid", notes)))
+    hist = stats.pitch_class_histogram([played])
     np.testing.assert_allclose(hist[[0, 4, 7]], [1.5 / 4, 1.5 / 4, 1 / 4], atol=1e-6)
     assert hist.sum() == pytest.approx(1.0) and hist[[1, 2, 3, 5, 6, 8, 9, 10, 11]].sum() == 0
-    figures = stats.music([events])
+    figures = stats.music([played])
     assert figures["notes_per_second"] == pytest.approx(5 / 2.0)
     assert figures["pitch_range"] == 7
     assert figures["mean_note_seconds"] == pytest.approx((0.5 + 0.5 + 3 * 1.0) / 5)
@@ -75,25 +74,24 @@ def test_music_statistics_of_a_known_file(tmp_path):
 
 
 def test_verse_statistics_and_copy_rate_with_known_overlap():
-    poem = list("the cat sat\nupon the mat\nthe dog\n")
-    figures = stats.verse([poem])
+    figures = stats.verse(["the cat sat\nupon the mat\nthe dog\n"])
     assert figures["lines"] == 3 and figures["mean_line_chars"] == pytest.approx(30 / 3)
     assert figures["distinct_1"] == pytest.approx(6 / 8)  # the x3, cat sat upon mat dog
     assert figures["rhymed_line_share"] == pytest.approx(2 / 3)  # sat / mat
-    corpus = [list("abcdefgh")]
-    assert copy_rate([list("abcdxyz")], corpus, 3) == pytest.approx(2 / 5)  # abc, bcd
-    assert copy_rate([list("ab")], corpus, 3) is None
+
+    def ids(text):
+        return np.array([ord(c) for c in text])
+
+    index = CopyIndex(ids("abcdefgh"), 3, unk_id=ord("?"))
+    assert copy_rate([ids("abcdxyz")], index) == pytest.approx(2 / 5)  # abc, bcd
+    assert copy_rate([ids("ab")], index) is None
+    assert index.count(ids("ab?def")) == (1, 4)  # def; a run holding <unk> is never found
 
 
 @pytest.mark.slow
 def test_gen_evaluate_end_to_end(tmp_path):
-    from test_cli import TINY
-
-    def run(*args):
-        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
     corpus = scale_corpus(tmp_path / "midi", files=6)
-    assert run("train", "--path", corpus, "--run", "m", *TINY).exit_code == 0
+    assert run("train", "--path", corpus, "--run", "m", *tiny()).exit_code == 0
     result = run("evaluate", "--checkpoint", "checkpoints/m", "--json", "--ngram-order", 3)
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)

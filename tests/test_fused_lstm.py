@@ -131,7 +131,7 @@ def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, graph, monkey
     targets cast to floats by Keras)."""
     import keras
 
-    from generator import fitting
+    from generator import loss as loss_module
 
     real = tf.config.list_logical_devices
     monkeypatch.setattr(
@@ -140,9 +140,9 @@ def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, graph, monkey
         lambda kind=None: ["GPU:0"] if gpu and kind == "GPU" else real(kind),
     )
     compiled = []
-    original = fitting._compiled_cross_entropy
+    original = loss_module._compiled_cross_entropy
     monkeypatch.setattr(
-        fitting, "_compiled_cross_entropy", lambda *a: compiled.append(1) or original(*a)
+        loss_module, "_compiled_cross_entropy", lambda *a: compiled.append(1) or original(*a)
     )
     rng = np.random.default_rng(batch)
     logits = tf.constant(rng.normal(size=(batch, 5, 7)) * 3, tf.float32)
@@ -158,7 +158,7 @@ def test_the_loss_in_two_halves_is_keras_cross_entropy(batch, gpu, graph, monkey
         return values, tape.gradient(total, logits)
 
     results = []
-    for loss in (fitting.token_cross_entropy, keras_loss):
+    for loss in (loss_module.token_cross_entropy, keras_loss):
         run = lambda t, x, loss=loss: values_and_grad(loss, t, x)  # noqa: E731
         if graph:
             run = tf.function(

@@ -1,14 +1,17 @@
-"""The model and the compiled sampler: step model equals full model, sampling options behave."""
+"""The model and the sampler: the step model equals the full model, the compiled loop equals
+its plain reference for every option, and the options behave."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from generator import filters
+from generator.draw import DrawLoop, Knobs, compile_scorer, reference_draw
 from generator.errors import GenError
 from generator.model import ModelConfig, StepModel, build_model
-from generator.outputs import output_paths
-from generator.sample import SampleConfig, make_sampler
+from generator.sample import SampleConfig
+from generator.targets import output_paths
 from generator.tf_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -25,31 +28,18 @@ def tiny():
     return model, StepModel(model, config)
 
 
-def draw(
-    sampler,
-    batch=3,
-    max_tokens=40,
-    units=None,
-    limit=np.inf,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    seed=7,
-):
-    """Call a compiled sampler from <start>-like token 1 with zero states."""
+def knobs(max_tokens=40, lengths=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7):
+    """A draw's inputs; no length limit unless `lengths` and `limit` are given."""
+    lengths = np.zeros((1, 1), np.float32) if lengths is None else lengths
+    return Knobs(max_tokens, lengths, limit, temperature, top_k, top_p, seed)
+
+
+def draw(sampler, batch=3, **options):
+    """Call a compiled loop from <start>-like token 1 with zero states; (ids (batch, time),
+    lengths)."""
     states = [tf.zeros((batch, 8))] * 4
-    ids, lengths, _, _ = sampler(
-        np.ones((batch, 1), np.int32),
-        states,
-        max_tokens,
-        units,
-        limit,
-        temperature,
-        top_k,
-        top_p,
-        seed,
-    )
-    return ids.numpy().T, lengths.numpy()
+    drawn = sampler(np.ones((batch, 1), np.int32), states, knobs(**options))
+    return drawn.ids.numpy().T, drawn.lengths.numpy()
 
 
 def test_step_model_matches_the_full_model(tiny):
@@ -80,7 +70,7 @@ def test_prepared_step_matches_the_keras_cells(layers):
 
 
 def test_sampling_is_deterministic_per_seed_and_never_emits_banned(tiny):
-    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
+    sampler = DrawLoop(tiny[1], 12, banned=[0, 1])
     a, _ = draw(sampler, seed=5)
     b, _ = draw(sampler, seed=5)
     c, _ = draw(sampler, seed=6)
@@ -90,7 +80,7 @@ def test_sampling_is_deterministic_per_seed_and_never_emits_banned(tiny):
 
 def test_top_k_one_is_greedy(tiny):
     model, step = tiny
-    sampler = make_sampler(step, 12, banned=[0, 1])
+    sampler = DrawLoop(step, 12, banned=[0, 1])
     ids, _ = draw(sampler, batch=1, max_tokens=10, top_k=1, seed=1)
     other, _ = draw(sampler, batch=1, max_tokens=10, top_k=1, seed=99)
     assert np.array_equal(ids, other)
@@ -101,25 +91,25 @@ def test_top_k_one_is_greedy(tiny):
 
 
 def test_top_p_small_keeps_only_the_likeliest(tiny):
-    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
+    sampler = DrawLoop(tiny[1], 12, banned=[0, 1])
     greedy, _ = draw(sampler, top_k=1)
     nucleus, _ = draw(sampler, top_p=1e-6, seed=123)
     assert np.array_equal(greedy, nucleus)
 
 
 def test_units_stop_each_stream(tiny):
-    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
-    units = np.ones((12, 12), np.float32)
-    _, lengths = draw(sampler, units=units, limit=5.0, max_tokens=40)
+    sampler = DrawLoop(tiny[1], 12, banned=[0, 1])
+    ones = np.ones((12, 12), np.float32)
+    _, lengths = draw(sampler, lengths=ones, limit=5.0, max_tokens=40)
     assert lengths.tolist() == [5, 5, 5]
 
 
 def test_config_and_paths_are_checked(tmp_path):
-    with pytest.raises(GenError, match="temperature must be > 0"):
+    with pytest.raises(GenError, match=r"temperature must be in \(0, 100\], got 0"):
         SampleConfig(temperature=0)
-    with pytest.raises(GenError, match=r"top-p must be in \(0, 1\]"):
+    with pytest.raises(GenError, match=r"top-p must be in \(0, 1\], got 1.5"):
         SampleConfig(top_p=1.5)
-    with pytest.raises(GenError, match="length must be at least 1"):
+    with pytest.raises(GenError, match=r"length must be in \[1, 10,000,000\], got 0"):
         SampleConfig(max_tokens=0)
     assert [p.name for p in output_paths(tmp_path / "song", 2, ".mid")] == [
         "song-1.mid",
@@ -129,9 +119,9 @@ def test_config_and_paths_are_checked(tmp_path):
 
 def test_states_of_streams_cut_by_max_tokens_are_after_their_last_token(tiny):
     model, step = tiny
-    sampler = make_sampler(step, 12, banned=[0, 1])
+    sampler = DrawLoop(step, 12, banned=[0, 1])
     zeros = [tf.zeros((1, 8))] * 4
-    ids, _, _, states = sampler([[1]], zeros, 5, None, np.inf, 1.0, 1, 1.0, 0)
+    ids, _, _, states = sampler([[1]], zeros, knobs(5, top_k=1, seed=0))
     seq = np.concatenate([[1], ids.numpy()[:, 0]])[None, :].astype(np.int32)
     expected = zeros
     for t in range(seq.shape[1]):
@@ -140,23 +130,20 @@ def test_states_of_streams_cut_by_max_tokens_are_after_their_last_token(tiny):
 
 
 def test_returned_states_continue_a_stream_exactly(tiny):
-    sampler = make_sampler(tiny[1], 12, banned=[0, 1])
+    sampler = DrawLoop(tiny[1], 12, banned=[0, 1])
     whole, _ = draw(sampler, batch=1, max_tokens=10, top_k=1)
-    units = np.ones((12, 12), np.float32)
+    ones = np.ones((12, 12), np.float32)
     states = [tf.zeros((1, 8))] * 4
-    args = (1.0, 1, 1.0, 0)  # temperature, top-k, top-p, seed
-    first, n, _, states = sampler([[1]], states, 10, units, 4.0, *args)
+    first, n, _, states = sampler([[1]], states, knobs(10, ones, 4.0, top_k=1, seed=0))
     first = first.numpy().T[0][: n.numpy()[0]]
     assert len(first) == 4
-    rest, _, _, _ = sampler([[first[-1]]], states, 6, None, np.inf, *args)
+    rest, _, _, _ = sampler([[first[-1]]], states, knobs(6, top_k=1, seed=0))
     assert first.tolist() + rest.numpy().T[0].tolist() == whole[0].tolist()
 
 
 def test_scorer_sums_the_log_probabilities_of_the_fed_tokens(tiny):
-    from generator.sample import make_scorer
-
     model, step = tiny
-    score = make_scorer(step)
+    score = compile_scorer(step)
     ids = np.array([[1, 5, 7, 3, 9], [1, 4, 4, 0, 0]], np.int32)  # second row: 3 real tokens
     logp, _ = score(tf.constant(ids), tf.constant([5, 3]), tf.constant(2), [tf.zeros((2, 8))] * 4)
     full = tf.nn.log_softmax(model(ids, training=False)).numpy()  # (batch, time, vocab)
@@ -184,20 +171,76 @@ class FixedStep:
         return self
 
 
-def test_forbidden_probability_stays_within_its_kind():
-    # tokens: 0 and 1 of kind "note-off", 2 of kind "shift"; token 1 needs a flag never set
-    rules = {
-        "needs_set": np.array([[0], [1], [0]], np.float32),
-        "needs_clear": np.zeros((3, 1), np.float32),
-        "sets": np.zeros((3, 1), np.float32),
-        "clears": np.zeros((3, 1), np.float32),
-        "kinds": np.array([[1, 0], [1, 0], [0, 1]], np.float32),
-    }
-    sampler = make_sampler(FixedStep([0.1, 0.6, 0.3]), 3, banned=[], rules=rules)
-    ids, _, _, _ = sampler(
-        np.zeros((500, 1), np.int32), [tf.zeros((500, 1))] * 2, 4, None, np.inf, 1.0, 0, 1.0, 3
-    )
+RULES = {  # tokens 0 and 1 of group "note-off", 2 of "shift"; 1 needs a flag never set
+    "needs_set": np.array([[0], [1], [0]], np.float32),
+    "needs_clear": np.zeros((3, 1), np.float32),
+    "sets": np.zeros((3, 1), np.float32),
+    "clears": np.zeros((3, 1), np.float32),
+    "groups": np.array([[1, 0], [1, 0], [0, 1]], np.float32),
+}
+
+
+def test_forbidden_probability_stays_within_its_group():
+    sampler = DrawLoop(FixedStep([0.1, 0.6, 0.3]), 3, banned=[], grammar_tables=RULES)
+    ids, _, _, _ = sampler(np.zeros((500, 1), np.int32), [tf.zeros((500, 1))] * 2, knobs(4, seed=3))
     ids = ids.numpy()
     assert not (ids == 1).any()
     share = (ids == 0).mean()  # 0.1 + 0.6 moved from the forbidden token of its kind
     assert 0.65 < share < 0.75, share  # plain masking would give 0.1 / 0.4 = 0.25
+
+
+def test_filters_keep_what_they_promise():
+    logits = tf.math.log(tf.constant([[0.5, 0.3, 0.15, 0.05]]))
+    kept = lambda out: np.isfinite(out.numpy()[0]).tolist()  # noqa: E731
+    assert kept(filters.top_k(logits, 2)) == [True, True, False, False]
+    assert kept(filters.top_p(logits, 0.5)) == [True, False, False, False]  # 0.5 reached
+    assert kept(filters.top_p(logits, 0.51)) == [True, True, False, False]
+    assert kept(filters.top_p(logits, 1e-9)) == [True, False, False, False]  # never empty
+    ban = tf.constant([0.0, -np.inf, 0.0, 0.0])
+    halved = filters.scaled(logits, 2.0, ban).numpy()[0]
+    assert np.isneginf(halved[1]) and halved[0] == pytest.approx(np.log(0.5) / 2)
+    grammar = filters.Grammar(RULES)
+    logp = np.exp(grammar.constrain(tf.math.log([[0.1, 0.6, 0.3]]), tf.zeros((1, 1))).numpy())
+    np.testing.assert_allclose(logp, [[0.7, 0.0, 0.3]], atol=1e-6)  # 0.6 stays a note-off
+
+
+OPTIONS = {  # each option the compiled loop has a variant for, and all of them together
+    "plain": {},
+    "temperature": {"temperature": 0.5},
+    "top-k": {"top_k": 3},
+    "top-p": {"top_p": 0.8},
+    "length limit": {"limit": 4.0},
+    "all": {"temperature": 1.5, "top_k": 5, "top_p": 0.9, "limit": 6.0},
+}
+
+
+@pytest.mark.parametrize("grammar", [None, "rules"])
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, grammar):
+    """Same seed, same ids, lengths, log-probabilities and final states, for each option."""
+    step = tiny[1]
+    lengths = np.random.default_rng(0).integers(0, 3, (12, 12)).astype(np.float32)
+    options = dict(OPTIONS[option])
+    limit = options.pop("limit", np.inf)
+    setting = knobs(30, lengths, limit, seed=11, **options)
+    tables = None
+    if grammar:  # token 5 needs flag 0, which token 7 sets and token 6 clears
+        tables = {
+            k: np.zeros((12, 1), np.float32) for k in ("needs_set", "needs_clear", "sets", "clears")
+        }
+        tables["needs_set"][5, 0] = tables["sets"][7, 0] = tables["clears"][6, 0] = 1.0
+        tables["groups"] = np.ones((12, 1), np.float32)
+    loop = DrawLoop(step, 12, banned=[0, 1], grammar_tables=tables)
+    primer = np.array([[1, 4, 7], [1, 2, 3], [1, 9, 9], [1, 8, 6]], np.int32)
+    states = step.zero_states(4)
+    compiled = loop(primer, states, setting, logp=True)
+    plain = reference_draw(step.prepare(), primer, states, setting, loop.grammar, loop.ban)
+    ids, n = compiled.ids.numpy().T, compiled.lengths.numpy()
+    assert n.tolist() == plain.lengths.tolist()
+    for row, expected, length in zip(ids, plain.ids.T, n):
+        assert row[:length].tolist() == expected[:length].tolist()
+    np.testing.assert_allclose(compiled.logp.numpy(), plain.logp, rtol=1e-4, atol=1e-4)
+    for a, b in zip(compiled.states, plain.states):
+        np.testing.assert_allclose(a.numpy(), np.asarray(b), atol=1e-5)
+    if limit < np.inf:
+        assert (n < 30).all()  # the limit, not the token count, stopped each stream

@@ -192,9 +192,26 @@ def test_decoder_turns_every_note_off_and_ignores_non_events():
     assert ons == 3 and offs == 3
 
 
-def test_transpose_map_moves_notes_only_within_range():
-    tokens = ["<unk>", "on:60", "on:62", "off:126", "shift:5"]
-    assert perf.transpose_map(tokens, 2) == [0, 2, 2, 3, 4]
+def test_transposition_moves_notes_only_within_range():
+    assert [perf.transpose(t, 2) for t in ["on:60", "off:126", "shift:5", "<unk>"]] == [
+        "on:62",
+        "off:126",  # 128 is out of range: kept
+        "shift:5",
+        "<unk>",
+    ]
+    from generator.tokenmaps import augmentation_maps
+    from generator.vocab import Vocab
+
+    vocab = Vocab(["<unk>", "<start>", "on:60", "on:62", "off:126", "shift:5"])
+    maps = augmentation_maps(MidiCorpus(), vocab)  # rows: identity, then -3 ... +3 but 0
+    assert maps.shape == (7, 6) and maps[0].tolist() == [0, 1, 2, 3, 4, 5]
+    assert maps[5].tolist() == [0, 1, 3, 3, 4, 5]  # +2: on:60 -> on:62; on:62 -> on:64 unknown
+
+
+def test_the_event_parser_reads_only_events():
+    assert perf.parse("on:60") == perf.Event("on", 60) and str(perf.Event("vel", 3)) == "vel:3"
+    for other in ("on:128", "shift:0", "shift:101", "vel:32", "on:6O", "on:²", "<start>", "on"):
+        assert perf.parse(other) is None
 
 
 note_messages = st.lists(
@@ -239,8 +256,9 @@ def test_real_chorales_round_trip():
     pytest.importorskip("music21")
     from generator.cache import cache_dir
     from generator.corpora import bach
+    from generator.progress import Reporter
 
-    files = bach.chorale_midi_files(cache_dir(), limit=3)
+    files = bach.chorale_midi_files(cache_dir(), Reporter(quiet=True), limit=3)
     assert len(files) == 3
     for path in files:
         events = MidiCorpus().encode_file(path)

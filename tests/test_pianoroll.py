@@ -6,11 +6,9 @@ from __future__ import annotations
 import mido
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import write_midi
+from conftest import run, write_midi
 
 from generator import pianoroll
-from generator.cli import cli
 from generator.errors import GenError
 
 pytest.importorskip("matplotlib")
@@ -43,7 +41,7 @@ def pixel(image, ax, seconds, pitch):
 def test_two_notes_colour_exactly_their_rectangles(tmp_path):
     mid = mido.MidiFile(two_notes(tmp_path))
     notes = pianoroll.midi_notes(mid)
-    assert notes == [pianoroll.Note(60, 0.0, 1.0, 100, 0), pianoroll.Note(64, 1.0, 2.0, 100, 1)]
+    assert notes == [pianoroll.Note(60, 0.0, 1.0, 100), pianoroll.Note(64, 1.0, 2.0, 100)]
     image, ax = render(tmp_path, notes, bars=pianoroll.bar_times(mid))
     # the whole image is the roll: 2 s across, pitches 58-66 (2 semitones of margin) up
     assert ax.get_xlim() == (0, 2.0) and ax.get_ylim() == (57.5, 66.5)
@@ -109,14 +107,14 @@ def test_note_names_label_each_c():
 
 def test_gen_plot_draws_a_file_and_refuses_to_overwrite(tmp_path):
     midi = two_notes(tmp_path)
-    result = CliRunner().invoke(cli, ["plot", str(midi)])
+    result = run("plot", midi)
     assert result.exit_code == 0 and f"wrote {tmp_path / 'two.png'} (2 notes)" in result.output
     assert (tmp_path / "two.png").read_bytes().startswith(b"\x89PNG")
-    again = CliRunner().invoke(cli, ["plot", str(midi)])
+    again = run("plot", midi)
     assert again.exit_code == 1 and "already exists; use --force" in again.output
     out = tmp_path / "roll.png"
-    assert CliRunner().invoke(cli, ["plot", str(midi), "--out", str(out)]).exit_code == 0
-    assert CliRunner().invoke(cli, ["plot", str(midi), "--force"]).exit_code == 0
+    assert run("plot", midi, "--out", out).exit_code == 0
+    assert run("plot", midi, "--force").exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -131,7 +129,7 @@ def test_gen_plot_errors_are_one_line(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     two_notes(tmp_path)
     (tmp_path / "notes.txt").write_text("C D E\n")
-    result = CliRunner().invoke(cli, args)
+    result = run(*args)
     assert result.exit_code == 1 and message in result.output
     assert len(result.output.strip().splitlines()) == 1
 
@@ -139,9 +137,9 @@ def test_gen_plot_errors_are_one_line(tmp_path, monkeypatch, args, message):
 def test_plot_is_refused_for_verse_and_standard_output():
     from generator.corpora.midi import MidiCorpus
     from generator.corpora.text import TextCorpus
-    from generator.outputs import _targets
+    from generator.targets import check_targets
 
     with pytest.raises(GenError, match="--plot draws piano rolls of music; .* 'text'"):
-        _targets("poem.txt", 1, TextCorpus(), False, plot=True)
+        check_targets("poem.txt", 1, TextCorpus(), False, plot=True)
     with pytest.raises(GenError, match="give --out NAME, not '-'"):
-        _targets("-", 1, MidiCorpus(), False, plot=True)
+        check_targets("-", 1, MidiCorpus(), False, plot=True)

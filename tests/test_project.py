@@ -107,7 +107,7 @@ def test_an_xla_kernel_run_for_the_first_time_by_two_threads_at_once_does_not_cr
     in each of 5 tries (`tf_setup.xla_flags`). On a newer TensorFlow, a failure here means
     the fusions need turning off there too (`tf_setup.YNN_FLAG_VERSIONS`)."""
     rounds = (
-        "from generator.fitting import _cross_entropy_kernels\n"
+        "from generator.loss import _cross_entropy_kernels\n"
         "logits = tf.random.stateless_normal((4096, 400), seed=(0, 0))\n"
         "targets = tf.random.stateless_uniform((4096,), (0, 1), maxval=400, dtype=tf.int32)\n"
         "for _ in range(100):\n"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint
 
 import pytest
-from click.testing import CliRunner
+from conftest import run
 
 import generator.corpora as registry
-from generator.cli import cli
 from generator.corpora.base import Corpus
 from generator.errors import GenError
 
@@ -71,7 +70,7 @@ def test_broken_clashing_and_old_plugins_are_reported_and_skipped(monkeypatch):
         registry.get_corpus("old")
     assert isinstance(registry.get_corpus("reversed"), ReversedCorpus)  # others keep working
 
-    out = CliRunner().invoke(cli, ["corpora"]).output
+    out = run("corpora").output
     assert "reversed   Text read backwards (test plugin)" in out
     assert "broken" in out and "unusable" in out
 

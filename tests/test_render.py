@@ -7,16 +7,10 @@ import wave
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import write_midi
+from conftest import run, write_midi
 
 from generator import audio
-from generator.cli import cli
 from generator.errors import GenError
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def one_error_line(result, *parts):

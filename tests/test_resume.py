@@ -17,22 +17,13 @@ from types import SimpleNamespace
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import scale_corpus
+from conftest import run, scale_corpus, tiny
 
-from generator import checkpoint, data, fitting
-from generator.cli import cli
+from generator import checkpoint, data, fitting, resume_file
 from generator.errors import GenError
 
 STEPS = 12  # training steps per epoch in these tests
-TINY = [
-    *("--layers", "1", "--units", "16", "--embed-dim", "8", "--dropout", "0.1"),
-    *("--seq-len", "16", "--batch-size", "8", "--epoch-steps", STEPS, "--epochs", "3"),
-]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+TINY = tiny(dropout=0.1, epoch_steps=STEPS, epochs=3)
 
 
 def start_gen(*args) -> subprocess.Popen:
@@ -52,7 +43,7 @@ def wait_for(proc, run_dir, step, timeout=120) -> dict:
         if proc.poll() is not None:
             pytest.fail(f"gen ended early ({proc.returncode}): {proc.stdout.read()}")
         try:
-            state = checkpoint.resume_state(run_dir)
+            state = resume_file.resume_state(run_dir)
             if state["step"] >= step:
                 return state
         except (GenError, OSError, KeyError):  # not written yet, or being replaced
@@ -100,7 +91,7 @@ def test_training_data_is_not_autotuned(corpus, monkeypatch):
         return fit(self, x, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", recording)
-    result = run("train", "--path", corpus, "--run", "plain", *TINY[:-1], 1)
+    result = run("train", "--path", corpus, "--run", "plain", *TINY, "--epochs", 1)
     assert result.exit_code == 0, result.output
     assert seen == [False]
 
@@ -112,7 +103,7 @@ def test_resume_after_kill_9_mid_epoch_matches_an_uninterrupted_run(corpus):
     wait_for(proc, run_dir, STEPS + 4)  # in epoch 2: saved after every step
     proc.kill()  # SIGKILL: no handler runs, the process may be in the middle of a write
     proc.wait()
-    saved = checkpoint.resume_state(run_dir)
+    saved = resume_file.resume_state(run_dir)
     assert STEPS < saved["step"] < 3 * STEPS and saved["epoch"] >= 1
     (run_dir / f".resume.tmp{proc.pid}.h5").write_bytes(b"half a file")  # as a kill leaves it
     result = run("train", "--resume", run_dir)
@@ -136,7 +127,18 @@ def test_resume_after_kill_9_mid_epoch_matches_an_uninterrupted_run(corpus):
 )
 def test_a_signal_saves_and_says_how_to_resume(corpus, signum, steps):
     """With epochs of one step, every signal lands in an epoch's last step."""
-    args = ("train", "--path", corpus, "--run", "sig", *TINY[:-3], steps, "--epochs", 1000)
+    args = (
+        "train",
+        "--path",
+        corpus,
+        "--run",
+        "sig",
+        *TINY,
+        "--epoch-steps",
+        steps,
+        "--epochs",
+        1000,
+    )
     proc = start_gen(*args)
     run_dir = corpus.parent / "work" / "checkpoints" / "sig"
     wait_for(proc, run_dir, 3 * steps)  # a few checkpoints in
@@ -147,7 +149,7 @@ def test_a_signal_saves_and_says_how_to_resume(corpus, signum, steps):
         f"Resume with: gen train --resume {run_dir.relative_to(corpus.parent / 'work')}" in output
     )
     assert "Traceback" not in output
-    state = checkpoint.resume_state(run_dir)
+    state = resume_file.resume_state(run_dir)
     stopped = json.loads((run_dir / checkpoint.METRICS).read_text())["stopped"]
     assert state["step"] >= 3 * steps and stopped.endswith(f"at step {state['step']}")
     assert state["step"] - state["epoch"] * steps < steps  # a consistent place to go on from
@@ -155,7 +157,7 @@ def test_a_signal_saves_and_says_how_to_resume(corpus, signum, steps):
     result = run("train", "--resume", run_dir, "--max-minutes", 0)
     assert result.exit_code == 0, result.output
     assert f"resuming {run_dir} at epoch" in result.output
-    assert checkpoint.resume_state(run_dir)["epoch"] == state["epoch"] + 1
+    assert resume_file.resume_state(run_dir)["epoch"] == state["epoch"] + 1
 
 
 @pytest.mark.parametrize("poison", ["loss", "gradient"])
@@ -188,11 +190,11 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(corpus, monk
     if poison == "loss":
         assert "Error: the training loss became nan at epoch 2, step 16" in result.output
         assert "last good checkpoint (saved at epoch 1, step 12)" in result.output
-        assert checkpoint.resume_state(run_dir)["step"] == STEPS
+        assert resume_file.resume_state(run_dir)["step"] == STEPS
     else:
         assert "Error: the weights became not finite at epoch 2, step 16" in result.output
         assert "last good checkpoint (saved at epoch 1, step 15)" in result.output
-        assert checkpoint.resume_state(run_dir)["step"] == STEPS + 3
+        assert resume_file.resume_state(run_dir)["step"] == STEPS + 3
     assert all(np.isfinite(w).all() for w in weights(run_dir))
     assert "was n" in json.loads((run_dir / "metrics.json").read_text())["stopped"]
 
@@ -206,7 +208,7 @@ def test_a_full_disk_is_one_line_and_the_previous_checkpoint_survives(corpus, mo
         writes.append(path.name)
         with real(path) as tmp:
             yield tmp
-            if writes.count(checkpoint.RESUME) == 2:
+            if writes.count(resume_file.RESUME) == 2:
                 raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint, "atomic_path", disk_fills)
@@ -218,7 +220,7 @@ def test_a_full_disk_is_one_line_and_the_previous_checkpoint_survives(corpus, mo
         "left on device; the previous checkpoint files in "
         f"'{run_dir.relative_to(corpus.parent / 'work')}' are intact"
     )
-    assert checkpoint.resume_state(run_dir)["epoch"] == 1
+    assert resume_file.resume_state(run_dir)["epoch"] == 1
     assert not list(run_dir.glob(".*tmp*"))
     monkeypatch.setattr(checkpoint, "atomic_path", real)  # space again: the run goes on
     result = run("train", "--resume", run_dir)
@@ -243,7 +245,7 @@ def test_an_unusable_checkpoint_folder_is_refused_before_training(corpus):
 @pytest.fixture
 def finished(corpus):
     """A finished tiny run, 'base'."""
-    result = run("train", "--path", corpus, "--run", "base", *TINY[:-1], 1, "--json")
+    result = run("train", "--path", corpus, "--run", "base", *TINY, "--epochs", 1, "--json")
     assert result.exit_code == 0, result.output
     described = json.loads(result.stdout)  # --json: the run as `gen info --json` gives it
     assert described["epochs"] == described["epochs_planned"] == 1
@@ -288,25 +290,25 @@ def test_init_from_refuses_a_foreign_vocabulary(finished, tmp_path):
 
 
 def test_a_damaged_or_busy_run_is_one_line(corpus):
-    args = ("train", "--path", corpus, "--run", "cut", *TINY[:-1], 1000, "--max-minutes", 0)
+    args = ("train", "--path", corpus, "--run", "cut", *TINY, "--epochs", 1000, "--max-minutes", 0)
     assert run(*args).exit_code == 0  # one epoch, then the time budget stops it
     run_dir = corpus.parent / "work" / "checkpoints" / "cut"
-    resume_file = run_dir / checkpoint.RESUME
-    good = resume_file.read_bytes()
-    with checkpoint.locked(run_dir):  # as if another gen were training it
+    resume_h5 = run_dir / resume_file.RESUME
+    good = resume_h5.read_bytes()
+    with resume_file.locked(run_dir):  # as if another gen were training it
         result = run("train", "--resume", run_dir)
     assert result.exit_code == 1 and f"is in use by another gen process (pid {os.getpid()})" in (
         result.output
     )
-    with h5py.File(resume_file, "r") as f:  # where the embedding's numbers lie in the file
+    with h5py.File(resume_h5, "r") as f:  # where the embedding's numbers lie in the file
         at = f["model/0000"].id.get_chunk_info(0).byte_offset  # checksummed chunks
     damaged = bytearray(good)
     damaged[at + 8 : at + 16] = b"\x7f" * 8  # bit rot inside an array
-    resume_file.write_bytes(bytes(damaged))
+    resume_h5.write_bytes(bytes(damaged))
     result = run("train", "--resume", run_dir)
     assert result.exit_code == 1 and "resume.h5' is damaged" in result.output, result.output
     assert len(result.output.strip().splitlines()) <= 2  # the "resuming" line, then the error
-    resume_file.write_bytes(good)
+    resume_h5.write_bytes(good)
     # a changed file: the run's token store still holds what it trained on, so resuming
     # stays exact; once that store is gone (a cleared cache), the change is refused
     (corpus / "piece0.mid").write_bytes((corpus / "piece1.mid").read_bytes()[:-30] + bytes(30))

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
+from conftest import run, tiny
 
-from generator.cli import cli
-from generator.corpora import prosody, verse
 from generator.corpora.text import TextCorpus
 from generator.errors import GenError
+from generator.verse import forms, prosody
+from generator.verse.forms import VerseOptions
 
-TINY = [
-    "--layers",
-    "1",
-    "--units",
-    "32",
-    "--embed-dim",
-    "8",
-    "--seq-len",
-    "32",
-    "--batch-size",
-    "8",
-    "--dropout",
-    "0",
-    "--learning-rate",
-    "0.01",
-]
+TINY = tiny(units=32, seq_len=32, learning_rate=0.01)
 COUPLETS = (
     "the cat sat on the mat\nthe dog ran to the log\n\n"
     "the bee flew to the tree\nthe fox sat on the box\n\n"
 )
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def sample_stdout(checkpoint, *args):
@@ -76,17 +57,19 @@ def test_syllables_and_rhymes_of_known_words():
 
 
 def test_plans_of_forms():
-    limerick = verse.plan("limerick", None, None, None, None)
+    limerick = forms.plan(VerseOptions("limerick"))
     assert [s.syllables for s in limerick] == [8, 8, 5, 5, 8]
     assert [s.rhyme for s in limerick] == ["0:A", "0:A", "0:B", "0:B", "0:A"]
-    sonnet = verse.plan("sonnet", None, None, None, None)
+    sonnet = forms.plan(VerseOptions("sonnet"))
     assert len(sonnet) == 14 and sonnet[-1].rhyme == sonnet[-2].rhyme == "0:G"
-    two = verse.plan(None, "AB AB", "6", None, 2)
+    two = forms.plan(VerseOptions(rhyme="AB AB", syllables="6", stanzas=2))
     assert [s.stanza_end for s in two] == [False, True, False, True, False, True, False, False]
-    couplets = verse.plan("couplet", None, None, 4, None)
+    couplets = forms.plan(VerseOptions("couplet", lines=4))
     assert [s.rhyme for s in couplets] == ["0:A0", "0:A0", "0:A1", "0:A1"]  # AA BB, not AAAA
     with pytest.raises(GenError, match="syllables must be"):
-        verse.plan(None, None, "ten", None, None)
+        VerseOptions(syllables="ten")
+    with pytest.raises(GenError, match="more than 100,000 lines"):
+        VerseOptions(rhyme="AABB", lines=100_000, stanzas=10_000)
 
 
 @pytest.fixture(scope="module")
@@ -95,17 +78,8 @@ def text_model(tmp_path_factory):
     (root / "poems.txt").write_text(COUPLETS * 30 + "a rare € sign\n")
     result = run(
         "train",
-        "--corpus",
-        "text",
-        "--path",
-        root / "poems.txt",
-        "--checkpoint-dir",
-        root / "ck",
-        "--run",
-        "v",
-        "--epochs",
-        4,
-        *TINY,
+        *("--corpus", "text", "--path", root / "poems.txt"),
+        *("--checkpoint-dir", root / "ck", "--run", "v", *TINY, "--epochs", 4),
     )
     assert result.exit_code == 0, result.output
     assert "nats/character" in result.output
@@ -177,7 +151,7 @@ def test_rare_characters_are_unknown_and_never_sampled(text_model):
 )
 def test_unusable_text_corpus_is_one_clear_line(tmp_path, data, reason):
     (tmp_path / "b.txt").write_bytes(data)
-    result = CliRunner().invoke(cli, ["train", "--corpus", "text", "--path", str(tmp_path)])
+    result = run("train", "--corpus", "text", "--path", tmp_path)
     assert result.exit_code == 1
     assert reason in result.output  # the skip report names the reason
     assert result.output.splitlines()[-1].startswith("Error: no usable text files in")
@@ -188,8 +162,9 @@ def test_default_text_corpus_is_chorale_hymns():
     pytest.importorskip("music21")
     from generator.cache import cache_dir
     from generator.corpora import bach
+    from generator.progress import Reporter
 
-    files = bach.chorale_text_files(cache_dir(), limit=3)
+    files = bach.chorale_text_files(cache_dir(), Reporter(quiet=True), limit=3)
     text = files[0].read_text()
     assert len(text.splitlines()) >= 4  # one line per phrase
     assert any(word in text for word in ("und", "der", "die", "Gott", "ich"))
@@ -199,16 +174,20 @@ def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
     import numpy as np
 
     from generator.checkpoint import load_checkpoint
+    from generator.config import SampleConfig
     from generator.sample import Sampler
+    from generator.verse.compose import Composer
 
     sampler = Sampler(load_checkpoint(text_model))
+    composer = Composer(sampler, SampleConfig())
     start = sampler.start(list("the cat sat on the mat\n"))
-    spec = verse.LineSpec(rhyme="0:A", syllables=6)
+    spec = forms.LineSpec(rhyme="0:A", syllables=6)
     states = sampler.step_model.zero_states(1)
-    line, after = verse.force_rhyme(
-        sampler, spec, "log", [("the dog ran to the cat", -1.0)], start, states
-    )
+    drawn = [("the dog ran to the cat", -1.0)]
+    forced = composer._force_rhyme(spec, "log", drawn, start, states, {"0:A": "log"})
+    line = forced.text
     assert line.startswith("the dog ran to the ")
     assert prosody.dictionary_rhymes(prosody.last_word(line), "log")
-    assert 6 in prosody.line_syllables(line)
-    assert len(after) == 2 and np.all(np.isfinite(after[0]))  # one layer: h and c
+    assert 6 in prosody.line_syllables(line) and forced.syllables_ok and forced.rhyme_ok
+    assert forced.tokens == list(line)
+    assert len(forced.states) == 2 and np.all(np.isfinite(forced.states[0]))  # h and c

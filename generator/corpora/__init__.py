@@ -15,7 +15,7 @@ import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from generator.corpora.base import CONTRACT_VERSION, Corpus
+from generator.corpora.base import CONTRACT_VERSION, Corpus, MusicCorpus, VerseCorpus
 from generator.errors import GenError
 
 ENTRY_POINT_GROUP = "gen.corpora"
@@ -58,6 +58,11 @@ def _check(cls, name: str) -> str | None:
             f"written for plugin contract {cls.contract}, this gen speaks contract "
             f"{CONTRACT_VERSION}; upgrade the plugin"
         )
+    promised = {"music": MusicCorpus, "verse": VerseCorpus, "": Corpus}.get(cls.kind)
+    if promised is None:
+        return f"declares kind '{cls.kind}'; a plugin's kind is 'music', 'verse' or ''"
+    if not issubclass(cls, promised):
+        return f"declares kind '{cls.kind}' but does not subclass {promised.__name__}"
     return None
 
 

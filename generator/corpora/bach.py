@@ -8,13 +8,11 @@ path as a user's files. Later uses find the converted files there.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from generator.atomic import atomic_path, write_text
 from generator.corpora import music21_io
 from generator.errors import GenError
-from generator.progress import map_with_progress
 
 SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")  # not the .rntxt harmonic analyses
 
@@ -83,7 +81,7 @@ def _lyrics(job: tuple[str, str]) -> str | None:
         return f"{Path(source).name}: {exc}"
 
 
-def _converted(cache_dir: Path, kind: str, suffix: str, work, limit: int | None) -> list[Path]:
+def _converted(cache_dir: Path, kind: str, suffix: str, work, log, limit: int | None) -> list[Path]:
     """Run `work` on every chorale whose output (in a cache folder per music21 version and
     `kind`) does not exist yet; return the outputs that exist."""
     import music21
@@ -99,24 +97,23 @@ def _converted(cache_dir: Path, kind: str, suffix: str, work, limit: int | None)
         if not t.exists() and not Path(f"{t}.skip").exists()
     ]
     if todo:
-        errors = map_with_progress(work, todo, f"Extracting Bach chorale {kind}")
+        errors = log.map(work, todo, f"Extracting Bach chorale {kind}")
         failed = [(target, error) for (_, target), error in zip(todo, errors) if error]
         for target, error in failed:  # remembered so that later runs do not parse it again
             Path(f"{target}.skip").write_text(error)
         if failed:
-            print(
-                f"skipped {len(failed)} of {len(todo)} chorales for {kind} (first: "
-                f"{failed[0][1]}); reasons in {folder}/*.skip",
-                file=sys.stderr,
+            log.warn(
+                f"warning: skipped {len(failed)} of {len(todo)} chorales for {kind} (first: "
+                f"{failed[0][1]}); reasons in {folder}/*.skip"
             )
     return [t for t in targets if t.exists()]
 
 
-def chorale_text_files(cache_dir: Path, limit: int | None = None) -> list[Path]:
+def chorale_text_files(cache_dir: Path, log, limit: int | None = None) -> list[Path]:
     """Hymn texts of the chorales (one stanza per chorale), extracted on first use."""
-    return _converted(cache_dir, "texts", ".txt", _lyrics, limit)
+    return _converted(cache_dir, "texts", ".txt", _lyrics, log, limit)
 
 
-def chorale_midi_files(cache_dir: Path, limit: int | None = None) -> list[Path]:
+def chorale_midi_files(cache_dir: Path, log, limit: int | None = None) -> list[Path]:
     """MIDI versions of the chorales, converted on first use into `cache_dir`."""
-    return _converted(cache_dir, "midi", ".mid", _convert, limit)
+    return _converted(cache_dir, "midi", ".mid", _convert, log, limit)

@@ -1,20 +1,57 @@
-"""The corpus plugin contract: files <-> token streams, nothing about tensors.
+"""The corpus plugin contract: files <-> token streams, and per-token answers; nothing about
+tensors.
 
-A plugin is a subclass of `Corpus`. It turns one input file into a list of string tokens, turns a
-list of tokens back into an output file, and says which vocabulary, augmentations and length units
-its tokens have. Training and sampling never look inside a token; that is what lets music and
-verse share one pipeline.
+A plugin is a subclass of `Corpus`. It turns one input file into a list of string tokens, turns
+a list of tokens back into an output file, and answers questions about one token at a time
+(what it transposes to, how much time or how many lines it adds, which grammar flags it needs
+and sets). The pipeline (`generator.tokenmaps`) turns those answers into the id-indexed tables
+the model and the sampler use; training and sampling never look inside a token.
+
+A plugin also declares its `kind`, which says what more it promises:
+
+- `"music"` (subclass `MusicCorpus`): `notes(tokens)` gives the notes a stream plays, which the
+  pipeline draws as piano rolls and measures in `gen evaluate --samples`;
+- `"verse"` (subclass `VerseCorpus`): tokens join into text with lines, so verse forms, rhyme
+  and syllable targets work, and `gen evaluate --samples` measures the lines;
+- `""`: neither; the pipeline trains, samples and measures copying only.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from generator.errors import GenError
 
-CONTRACT_VERSION = 1  # bump when the methods below change incompatibly
+CONTRACT_VERSION = 2  # bump when the members below change incompatibly
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note as a music plugin hands it to the pipeline."""
+
+    pitch: int  # MIDI pitch, 0-127
+    start: float  # seconds from the start of the stream
+    end: float  # seconds; end > start
+    velocity: int = 64  # MIDI velocity, 1-127
+    program: int = 0  # General MIDI program, 0-127 (0: piano)
+    drum: bool = False  # a percussion note (MIDI channel 10): `pitch` names the drum
+
+
+@dataclass(frozen=True)
+class TokenGrammar:
+    """What one token needs and does under a plugin's grammar. Flags are any names the plugin
+    chooses (music: one per pitch, on while it sounds). A token is allowed only where all of
+    `needs_on` are on and all of `needs_off` are off; after it, `turns_on` are on and
+    `turns_off` off. The probability the model gives to forbidden tokens goes to the allowed
+    tokens of the same `group`."""
+
+    needs_on: tuple = ()
+    needs_off: tuple = ()
+    turns_on: tuple = ()
+    turns_off: tuple = ()
+    group: str = ""
 
 
 class Corpus:
@@ -22,20 +59,32 @@ class Corpus:
 
     name: str = ""  # what `--corpus NAME` picks
     description: str = ""  # one line, shown by `gen corpora`
+    kind: str = ""  # "music", "verse" or "": what more the plugin promises (module docstring)
     suffix: str = ""  # default output file suffix, e.g. ".mid"
     input_suffixes: tuple[str, ...] = ()  # files picked up when a folder is given
+    output_suffixes: tuple[str, ...] | None = None  # suffixes `write` can produce; None: any
     contract: int = CONTRACT_VERSION  # the contract version the plugin was written for
     version: str = "1"  # encoder version; part of the cache key, bump when tokens change
     token_name: str = "token"  # what one token is called in reports ("event", "character")
     min_token_count: int = 1  # tokens seen fewer times in a corpus map to <unk>
     copy_ngram: int = 16  # run length whose reuse from the corpus counts as copying
+    parallel_min_files: int = 16  # encode in worker processes from this many files on
+    binary_output: bool = True  # outputs cannot be concatenated on standard output
+    lead_in: tuple[str, ...] = ()  # follows <start> in training and sampling, never written
+    default_temperature: float = 1.0  # sampling temperature when --temperature is not given
+    length_units: tuple[str, ...] = ()  # units `token_length` measures ("seconds", "lines")
 
-    # -- settings -------------------------------------------------------------------------
+    # -- identity ---------------------------------------------------------------------------
     def settings(self) -> dict:
         """Encoder settings as JSON-able values; stored in checkpoints and part of cache keys."""
         return {}
 
-    # -- reading --------------------------------------------------------------------------
+    def identity(self) -> dict:
+        """What identifies the tokens this plugin makes: name, version and settings. Token
+        caches are keyed by it, token stores and checkpoints record it and compare it."""
+        return {"name": self.name, "version": self.version, "settings": self.settings()}
+
+    # -- reading ----------------------------------------------------------------------------
     def find_files(self, path: Path) -> list[Path]:
         """Input files under `path` (a file, or a folder searched recursively), sorted."""
         path = Path(path)
@@ -51,8 +100,9 @@ class Corpus:
             raise GenError(f"no {kinds} files found under '{path}'")
         return files
 
-    def default_files(self, cache_dir: Path) -> list[Path]:
-        """Files of the plugin's embedded default corpus (used when no path is given)."""
+    def default_files(self, cache_dir: Path, log) -> list[Path]:
+        """Files of the plugin's embedded default corpus (used when no path is given), made
+        under `cache_dir` if they must be; `log` is a `progress.Reporter` for long work."""
         raise GenError(f"corpus '{self.name}' has no default corpus; give --path")
 
     def encode_file(self, path: Path) -> list[str]:
@@ -65,9 +115,7 @@ class Corpus:
         several (an ABC book of tunes). Each piece starts its own stream in training."""
         return [self.encode_file(path)]
 
-    parallel_min_files: int = 16  # encode in worker processes from this many files on
-
-    # -- writing --------------------------------------------------------------------------
+    # -- writing ----------------------------------------------------------------------------
     def write(self, tokens: list[str], path: Path) -> None:
         """Write a token stream (special tokens already removed) to `path`."""
         raise NotImplementedError
@@ -84,37 +132,81 @@ class Corpus:
         the current velocity)."""
         return []
 
-    binary_output: bool = True  # outputs cannot be concatenated on standard output
-    output_suffixes: tuple[str, ...] | None = None  # suffixes `write` can produce; None: any
-    lead_in: tuple[str, ...] = ()  # follows <start> in training and sampling, never written
-    default_temperature: float = 1.0  # sampling temperature when --temperature is not given
-
-    # -- what the model needs to know about tokens ----------------------------------------
+    # -- per-token answers, which the pipeline turns into tables ----------------------------
     def base_vocabulary(self) -> list[str] | None:
         """Every token the encoding can produce, if fixed; None to build it from the corpus."""
         return None
 
-    def augmentations(self, tokens: list[str]) -> np.ndarray:
-        """Id maps for training-time augmentation, shape (n_maps, vocab); row 0 is identity.
+    def augmentations(self) -> tuple:
+        """The training-time augmentations, as values `augment` takes (music: semitones of
+        transposition); () for none."""
+        return ()
 
-        `tokens` is the vocabulary in id order. A plugin with no augmentation returns one row.
-        """
-        return np.arange(len(tokens), dtype=np.int32)[None, :]
+    def augment(self, token: str, how) -> str:
+        """`token` under augmentation `how` (itself where it does not change)."""
+        return token
 
-    def token_rules(self, tokens: list[str]) -> dict[str, np.ndarray] | None:
-        """The grammar of a token stream as on/off flags, so the sampler never writes a token
-        that makes no sense where it stands; None for no rules.
+    def token_length(self, token: str, unit: str) -> float:
+        """How much of `unit` (one of `length_units`) `token` adds to a stream."""
+        raise GenError(f"corpus '{self.name}' cannot measure length in {unit}")
 
-        Arrays of shape (vocab, flags): `needs_set` / `needs_clear` say which flags must be
-        on / off for a token to be allowed, `sets` / `clears` which flags it turns on / off.
-        An optional `kinds` (vocab, kinds), one-hot, groups tokens: the probability the model
-        gives to forbidden tokens goes to the allowed tokens of their kind.
-        """
+    def grammar(self, token: str) -> TokenGrammar | None:
+        """The grammar rule of `token`, or None where it has none (see `TokenGrammar`). A
+        plugin whose tokens all answer None has no grammar."""
         return None
 
-    def token_units(self, tokens: list[str], unit: str) -> np.ndarray:
-        """How much of `unit` each token adds, shape (vocab,), for length limits in sampling.
 
-        MIDI measures "seconds", text "lines"; an unknown unit is a `GenError`.
-        """
-        raise GenError(f"corpus '{self.name}' cannot measure length in {unit}")
+class MusicCorpus(Corpus):
+    """A plugin whose streams are music: it can say which notes a stream plays."""
+
+    kind = "music"
+    token_name = "event"
+    length_units = ("seconds",)
+    default_temperature = 0.8
+
+    def notes(self, tokens: list[str]) -> list[Note]:
+        """The notes `tokens` play, by start time, as `write` would write them."""
+        raise NotImplementedError
+
+    def bar_seconds(self, tokens: list[str]) -> list[float]:
+        """When bars begin (after the first), for drawing; default: 4/4 at 120 bpm."""
+        end = max((n.end for n in self.notes(tokens)), default=0.0)
+        return [2.0 * k for k in range(1, int(end / 2.0) + 1) if 2.0 * k < end]
+
+
+class VerseCorpus(Corpus):
+    """A plugin whose streams are text in lines: tokens join into text and a `line_break`
+    token ends each line, so verse forms, rhyme and syllable targets apply."""
+
+    kind = "verse"
+    suffix = ".txt"
+    output_suffixes = (".txt", ".md")
+    binary_output = False
+    line_break = "\n"  # the token that ends a line (a blank line is two)
+    length_units = ("lines",)
+
+    def encode_text(self, text: str) -> list[str]:
+        """Tokens of a piece of text (a primer, a line the decoder tries)."""
+        raise NotImplementedError
+
+    def text(self, tokens: list[str]) -> str:
+        """The text of a token stream."""
+        return "".join(tokens)
+
+    def encode_primer(self, primer: str) -> list[str]:
+        """The primer is the text itself; "\\n" in it stands for a line break."""
+        return self.encode_text(primer.replace("\\n", "\n"))
+
+    def token_length(self, token: str, unit: str) -> float:
+        if unit == "lines":
+            return float(token == self.line_break)
+        return super().token_length(token, unit)
+
+    def write(self, tokens: list[str], path: Path) -> None:
+        Path(path).write_text(self.text(tokens), encoding="utf-8")
+
+
+def recorded_identity(plugin: Corpus) -> dict:
+    """The plugin's identity as a JSON file records it (tuples become lists), for comparing
+    with what a token store or checkpoint recorded."""
+    return json.loads(json.dumps(plugin.identity()))

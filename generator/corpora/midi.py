@@ -7,11 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mido
-import numpy as np
 from mido.midifiles import midifiles as smf
 
 from generator.corpora import bach, performance
-from generator.corpora.base import Corpus
+from generator.corpora.base import MusicCorpus, Note, TokenGrammar
 from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musicxml, write_pdf
 from generator.errors import GenError
 
@@ -114,16 +113,15 @@ def events_of(mid) -> list[str]:
         raise GenError(f"cannot decode MIDI ({describe(exc)})") from None
 
 
-class MidiCorpus(Corpus):
+class MidiCorpus(MusicCorpus):
     """MIDI files as performance events (note on/off, 10 ms time shifts, 32 velocity bins)."""
 
     name = "midi"
     description = "MIDI files (.mid, .midi) as performance events; default: Bach chorales"
     suffix = ".mid"
     input_suffixes = (".mid", ".midi")
-    # MusicXML and PDF: sheet music; PNG: a piano roll
-    output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES, ".pdf", ".png")
-    default_temperature = 0.8  # measured: at 1.0 sampled chorales drift into 8-note clusters
+    output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES, ".pdf")  # and .png: a piano roll
+    default_temperature = 0.8  # at 1.0 sampled chorales drift into clusters (BENCHMARKS.md)
     version = "1"
     token_name = "event"
 
@@ -135,18 +133,14 @@ class MidiCorpus(Corpus):
             "drums": "dropped",
         }
 
-    def default_files(self, cache_dir: Path) -> list[Path]:
-        return bach.chorale_midi_files(cache_dir, bach.default_limit())
+    def default_files(self, cache_dir: Path, log) -> list[Path]:
+        return bach.chorale_midi_files(cache_dir, log, bach.default_limit())
 
     def encode_file(self, path: Path) -> list[str]:
         return events_of(read_midi(path))
 
     def write(self, tokens: list[str], path: Path) -> None:
         suffix = Path(path).suffix.lower()
-        if suffix == ".png":  # a piano roll (gen sample draws its own, to colour the primer)
-            from generator import pianoroll
-
-            return pianoroll.plot_events(tokens, path)
         mid = performance.events_to_midi(tokens, MAX_NOTE_SECONDS)
         if suffix in MUSICXML_SUFFIXES:
             write_musicxml(mid, path)
@@ -155,36 +149,38 @@ class MidiCorpus(Corpus):
         else:
             mid.save(path)
 
+    def notes(self, tokens: list[str]) -> list[Note]:
+        return performance.events_to_notes(tokens, MAX_NOTE_SECONDS)
+
     def carry_over(self, primer_tokens: list[str]) -> list[str]:
-        velocities = [t for t in primer_tokens if t.startswith("vel:")]
+        velocities = [
+            t for t in primer_tokens if getattr(performance.parse(t), "kind", "") == "vel"
+        ]
         return velocities[-1:]
 
     def base_vocabulary(self) -> list[str]:
         return performance.event_vocabulary()
 
-    def augmentations(self, tokens: list[str]) -> np.ndarray:
-        maps = [performance.transpose_map(tokens, k) for k in TRANSPOSE_RANGE if k != 0]
-        return np.array([list(range(len(tokens)))] + maps, dtype=np.int32)
+    def augmentations(self) -> tuple:
+        return tuple(k for k in TRANSPOSE_RANGE if k != 0)
 
-    def token_rules(self, tokens: list[str]) -> dict[str, np.ndarray]:
-        """One flag per pitch, set while it sounds: a note-on needs its pitch silent, a
-        note-off needs it sounding (a re-strike is an explicit note-off, then note-on)."""
-        shape = (len(tokens), performance.NUM_PITCHES)
-        rules = {
-            k: np.zeros(shape, np.float32) for k in ("needs_set", "needs_clear", "sets", "clears")
-        }
-        kinds = ["on", "off", "shift", "vel"]
-        rules["kinds"] = np.zeros((len(tokens), len(kinds) + 1), np.float32)  # + specials
-        for i, token in enumerate(tokens):
-            kind, _, value = token.partition(":")
-            rules["kinds"][i, kinds.index(kind) if kind in kinds else len(kinds)] = 1
-            if kind == "on" and value.isdigit():
-                rules["needs_clear"][i, int(value)] = rules["sets"][i, int(value)] = 1
-            elif kind == "off" and value.isdigit():
-                rules["needs_set"][i, int(value)] = rules["clears"][i, int(value)] = 1
-        return rules
+    def augment(self, token: str, how) -> str:
+        return performance.transpose(token, how)
 
-    def token_units(self, tokens: list[str], unit: str) -> np.ndarray:
+    def token_length(self, token: str, unit: str) -> float:
         if unit != "seconds":
-            return super().token_units(tokens, unit)
-        return np.array([performance.events_seconds(t) for t in tokens], dtype=np.float32)
+            return super().token_length(token, unit)
+        return performance.event_seconds(token)
+
+    def grammar(self, token: str) -> TokenGrammar | None:
+        """One flag per pitch, on while it sounds: a note-on needs its pitch silent, a
+        note-off needs it sounding (a re-strike is an explicit note-off, then note-on).
+        Forbidden probability stays within its kind of event."""
+        event = performance.parse(token)
+        if event is None:
+            return None
+        if event.kind == "on":
+            return TokenGrammar(needs_off=(event.value,), turns_on=(event.value,), group="on")
+        if event.kind == "off":
+            return TokenGrammar(needs_on=(event.value,), turns_off=(event.value,), group="off")
+        return TokenGrammar(group=event.kind)

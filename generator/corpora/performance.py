@@ -10,6 +10,8 @@ An event stream is a list of string tokens:
 128 + 128 + 100 + 32 = 388 events. All tracks and channels are merged into one stream; drums on
 MIDI channel 10 are left out. Tempo changes are honoured (times are converted to seconds first).
 
+`parse` reads a token back into an `Event`: the one place that looks inside an event token.
+
 The encoding is canonical: each pitch is either sounding or not, so `midi_to_events` of the file
 written by `events_to_midi` gives back the same events (encode -> decode -> encode is identity).
 """
@@ -17,9 +19,12 @@ written by `events_to_midi` gives back the same events (encode -> decode -> enco
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
 
 import mido
 
+from generator.corpora.base import Note
 from generator.errors import GenError
 
 STEPS_PER_SECOND = 100  # time resolution: 10 ms
@@ -35,14 +40,40 @@ TICKS_PER_BEAT = 480
 TEMPO = 500_000  # microseconds per quarter note (120 bpm)
 
 
+# each kind of event and the values it takes
+VALUES = {
+    "on": range(NUM_PITCHES),
+    "off": range(NUM_PITCHES),
+    "shift": range(1, MAX_SHIFT_STEPS + 1),
+    "vel": range(VELOCITY_BINS),
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One performance event; its token is `str(event)`, such as "on:60"."""
+
+    kind: str  # "on", "off", "shift" or "vel"
+    value: int  # pitch, steps or velocity bin
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@lru_cache(maxsize=4096)
+def parse(token: str) -> Event | None:
+    """The event a token names, or None for any other token (a special token, or one that is
+    malformed or out of range, which decoding skips)."""
+    kind, colon, value = token.partition(":")
+    if not colon or kind not in VALUES or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return Event(kind, number) if number in VALUES[kind] else None
+
+
 def event_vocabulary() -> list[str]:
     """Every event the encoding can produce, in a fixed order."""
-    return (
-        [f"on:{p}" for p in range(NUM_PITCHES)]
-        + [f"off:{p}" for p in range(NUM_PITCHES)]
-        + [f"shift:{n}" for n in range(1, MAX_SHIFT_STEPS + 1)]
-        + [f"vel:{b}" for b in range(VELOCITY_BINS)]
-    )
+    return [str(Event(kind, v)) for kind, values in VALUES.items() for v in values]
 
 
 def velocity_bin(velocity: int) -> int:
@@ -75,25 +106,25 @@ class _EventWriter:
         gap = step - self.step
         while gap > 0:
             n = min(gap, MAX_SHIFT_STEPS)
-            self.events.append(f"shift:{n}")
+            self.events.append(str(Event("shift", n)))
             gap -= n
         self.step = max(self.step, step)
 
     def note_on(self, step: int, pitch: int, velocity: int) -> None:
         self.advance(step)
         if self.sounding[pitch]:  # re-strike: end the sounding note first
-            self.events.append(f"off:{pitch}")
+            self.events.append(str(Event("off", pitch)))
         b = velocity_bin(velocity)
         if b != self.velocity_bin:
-            self.events.append(f"vel:{b}")
+            self.events.append(str(Event("vel", b)))
             self.velocity_bin = b
-        self.events.append(f"on:{pitch}")
+        self.events.append(str(Event("on", pitch)))
         self.sounding[pitch] = True
 
     def note_off(self, step: int, pitch: int) -> None:
         if self.sounding[pitch]:
             self.advance(step)
-            self.events.append(f"off:{pitch}")
+            self.events.append(str(Event("off", pitch)))
             self.sounding[pitch] = False
 
     def close(self) -> list[str]:
@@ -144,7 +175,7 @@ def midi_to_events(mid: mido.MidiFile) -> list[str]:
             if per_pitch[msg.note] == 0:  # doubled notes sound until their last note-off
                 writer.note_off(step, msg.note)
     events = writer.close()
-    if not any(e.startswith("on:") for e in events):
+    if not any(parse(e).kind == "on" for e in events):
         raise GenError("contains no notes")
     return events
 
@@ -171,12 +202,9 @@ def events_to_midi(events: list[str], max_note_seconds: float | None = None) -> 
         tick = round((step if at is None else at) * ticks_per_step)
         timed.append((tick, mido.Message(kind, note=pitch, velocity=vel)))
 
-    for event in events:
-        kind, _, value = event.partition(":")
-        if not value.isdigit():
-            continue
-        n = int(value)
-        if kind == "shift" and 1 <= n <= MAX_SHIFT_STEPS:
+    for event in filter(None, map(parse, events)):
+        n = event.value
+        if event.kind == "shift":
             if max_steps:  # end overlong notes, earliest first, at their time limit
                 for end, pitch in sorted(
                     (started[p] + max_steps, p) for p in range(NUM_PITCHES) if sounding[p]
@@ -185,14 +213,14 @@ def events_to_midi(events: list[str], max_note_seconds: float | None = None) -> 
                         emit("note_off", pitch, at=end)
                         sounding[pitch] = False
             step += n
-        elif kind == "vel" and n < VELOCITY_BINS:
+        elif event.kind == "vel":
             velocity = bin_velocity(n)
-        elif kind == "on" and n < NUM_PITCHES:
+        elif event.kind == "on":
             if sounding[n]:
                 emit("note_off", n)
             emit("note_on", n)
             sounding[n], started[n] = True, step
-        elif kind == "off" and n < NUM_PITCHES and sounding[n]:
+        elif sounding[n]:  # a note-off of a sounding pitch
             emit("note_off", n)
             sounding[n] = False
     for pitch in range(NUM_PITCHES):
@@ -209,53 +237,50 @@ def events_to_midi(events: list[str], max_note_seconds: float | None = None) -> 
     return mid
 
 
-def transpose_map(tokens: list[str], semitones: int) -> list[int]:
-    """For each token id, the id of the token transposed by `semitones` (itself if not a note
-    or if the transposed pitch would leave 0-127)."""
-    index = {t: i for i, t in enumerate(tokens)}
-    out = []
-    for i, token in enumerate(tokens):
-        kind, _, value = token.partition(":")
-        if kind in ("on", "off") and value.isdigit():
-            moved = f"{kind}:{int(value) + semitones}"
-            out.append(index.get(moved, i))
-        else:
-            out.append(i)
-    return out
+def transpose(token: str, semitones: int) -> str:
+    """`token` moved by `semitones` if it is a note event whose pitch stays in 0-127, else
+    the token itself."""
+    event = parse(token)
+    if event is None or event.kind not in ("on", "off"):
+        return token
+    pitch = event.value + semitones
+    return str(Event(event.kind, pitch)) if 0 <= pitch < NUM_PITCHES else token
 
 
-def events_seconds(token: str) -> float:
+def event_seconds(token: str) -> float:
     """Seconds of music that one token adds (only time shifts add any)."""
-    kind, _, value = token.partition(":")
-    return int(value) / STEPS_PER_SECOND if kind == "shift" and value.isdigit() else 0.0
+    event = parse(token)
+    return event.value / STEPS_PER_SECOND if event and event.kind == "shift" else 0.0
 
 
-def events_to_notes(events: list[str]) -> list[tuple[int, float, float, int]]:
-    """The notes an event stream plays: (pitch, start s, end s, velocity bin), by start.
-    A note still sounding at the end of the stream ends there."""
-    step, velocity = 0, VELOCITY_BINS // 2
-    started: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity bin)
+def events_to_notes(events: list[str], max_note_seconds: float | None = None) -> list[Note]:
+    """The notes an event stream plays, by start, as `events_to_midi` writes them: a note
+    still sounding at the end of the stream ends there, and with `max_note_seconds` one
+    sounding longer than that ends at that length."""
+    limit = round(max_note_seconds * STEPS_PER_SECOND) if max_note_seconds else None
+    step, velocity = 0, 64  # MIDI velocity until a "vel" event, as `events_to_midi` writes
+    started: dict[int, tuple[int, int]] = {}  # pitch -> (start step, MIDI velocity)
     notes = []
 
-    def end(pitch: int) -> None:
+    def end(pitch: int, at: int) -> None:
         start, vel = started.pop(pitch)
-        notes.append((pitch, start / STEPS_PER_SECOND, step / STEPS_PER_SECOND, vel))
+        at = min(at, start + limit) if limit else at
+        notes.append(Note(pitch, start / STEPS_PER_SECOND, at / STEPS_PER_SECOND, vel))
 
-    for event in events:
-        kind, _, value = event.partition(":")
-        if not value.isdigit():
-            continue
-        n = int(value)
-        if kind == "shift":
-            step += n
-        elif kind == "vel":
-            velocity = n
-        elif kind == "on" and n < NUM_PITCHES:
-            if n in started:
-                end(n)
-            started[n] = (step, velocity)
-        elif kind == "off" and n in started:
-            end(n)
+    for event in filter(None, map(parse, events)):
+        if event.kind == "shift":
+            step += event.value
+            if limit:  # notes past their limit end there, and their note-offs are ignored
+                for pitch in [p for p, (start, _) in started.items() if start + limit <= step]:
+                    end(pitch, step)
+        elif event.kind == "vel":
+            velocity = bin_velocity(event.value)
+        elif event.kind == "on":
+            if event.value in started:
+                end(event.value, step)
+            started[event.value] = (step, velocity)
+        elif event.value in started:
+            end(event.value, step)
     for pitch in list(started):
-        end(pitch)
-    return sorted(notes, key=lambda note: (note[1], note[0]))
+        end(pitch, step)
+    return sorted(notes, key=lambda note: (note.start, note.pitch))

@@ -86,7 +86,7 @@ class ScoreCorpus(MidiCorpus):
             return collection_files(text[len(PREFIX) :].strip("/"))
         return super().find_files(path)
 
-    def default_files(self, cache_dir: Path) -> list[Path]:
+    def default_files(self, cache_dir: Path, log) -> list[Path]:
         return bach.chorale_paths()[: bach.default_limit()]
 
     def encode_pieces(self, path: Path) -> list[list[str]]:

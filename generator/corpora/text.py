@@ -11,10 +11,8 @@ import codecs
 import unicodedata
 from pathlib import Path
 
-import numpy as np
-
 from generator.corpora import bach
-from generator.corpora.base import Corpus
+from generator.corpora.base import VerseCorpus
 from generator.errors import GenError
 
 NEWLINE = "\n"
@@ -46,19 +44,16 @@ def wide_text_reason(data: bytes) -> str | None:
     return None
 
 
-class TextCorpus(Corpus):
+class TextCorpus(VerseCorpus):
     """Text files (.txt) as characters; verse forms, rhyme and metre at sampling time."""
 
     name = "text"
     description = "Text files (.txt) as characters; default: Bach chorale hymn texts"
-    suffix = ".txt"
     input_suffixes = (".txt",)
     token_name = "character"
-    binary_output = False
     # Every file is read as if a blank line came before it: poems in one file are separated
     # by blank lines, so the model learns one way to begin a poem, and sampling starts there.
     lead_in = (NEWLINE, NEWLINE)
-    output_suffixes = (".txt", ".md")
     min_token_count = 3  # rarer characters become <unk>
     copy_ngram = 20  # characters
     version = "1"
@@ -66,8 +61,8 @@ class TextCorpus(Corpus):
     def settings(self) -> dict:
         return {"normalisation": "NFC", "line_ends": "LF"}
 
-    def default_files(self, cache_dir: Path) -> list[Path]:
-        return bach.chorale_text_files(cache_dir, bach.default_limit())
+    def default_files(self, cache_dir: Path, log) -> list[Path]:
+        return bach.chorale_text_files(cache_dir, log, bach.default_limit())
 
     def encode_file(self, path: Path) -> list[str]:
         data = Path(path).read_bytes()
@@ -83,21 +78,7 @@ class TextCorpus(Corpus):
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise GenError(f"invalid UTF-8 at byte offset {exc.start}") from None
+        return self.encode_text(text)
+
+    def encode_text(self, text: str) -> list[str]:
         return list(normalise(text))
-
-    def encode_primer(self, primer: str) -> list[str]:
-        """The primer is the text itself; "\\n" in it stands for a line break."""
-        return list(normalise(primer.replace("\\n", NEWLINE)))
-
-    def write(self, tokens: list[str], path: Path) -> None:
-        Path(path).write_text("".join(tokens), encoding="utf-8")
-
-    def token_units(self, tokens: list[str], unit: str) -> np.ndarray:
-        """ "lines": each newline ends one; "stanzas": a newline after a newline (blank line)
-        ends one. Returns (vocab,) or (previous token, token) -> (vocab, vocab)."""
-        is_newline = np.array([t == NEWLINE for t in tokens], dtype=np.float32)
-        if unit == "lines":
-            return is_newline
-        if unit == "stanzas":
-            return np.outer(is_newline, is_newline)
-        return super().token_units(tokens, unit)

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import click
 
-from generator.cli import checkpoint_dir_option, cli, say, say_err
-from generator.distribute import PRECISIONS, STRATEGIES
+from generator.cli.common import checkpoint_dir_option, corpus_option, given_options, reporter
+from generator.config import PRECISIONS, STRATEGIES
 from generator.errors import GenError
 
-corpus_option = click.option(
-    "--corpus",
-    "corpus_name",
-    default="midi",
-    show_default=True,
-    help="Corpus plugin that reads the files (see `gen corpora`).",
-)
 
-
-@cli.command()
+@click.command()
 @corpus_option
 @click.option(
     "--path",
@@ -36,17 +27,24 @@ corpus_option = click.option(
 )
 @checkpoint_dir_option("Folder that holds one sub-folder per training run.")
 @click.option("--run", help="Name of this run's folder (default: <corpus>-<date>-<time>).")
-@click.option("--layers", default=2, show_default=True, help="Stacked LSTM layers.")
+@click.option("--layers", default=2, show_default=True, help="Stacked LSTM layers, 1 to 64.")
 @click.option("--units", default=256, show_default=True, help="LSTM units per layer.")
 @click.option("--embed-dim", default=64, show_default=True, help="Token embedding width.")
-@click.option("--dropout", default=0.2, show_default=True, help="Dropout after each LSTM layer.")
+@click.option(
+    "--dropout", default=0.2, show_default=True, help="Dropout after each LSTM layer, in [0, 1)."
+)
 @click.option(
     "--seq-len",
     default=128,
     show_default=True,
     help="Tokens per training window (how far back gradients flow).",
 )
-@click.option("--batch-size", default=32, show_default=True, help="Windows per training step.")
+@click.option(
+    "--batch-size",
+    default=32,
+    show_default=True,
+    help="Windows per training step (at most the training split's windows).",
+)
 @click.option("--epochs", default=36, show_default=True, help="Passes over the training split.")
 @click.option(
     "--learning-rate",
@@ -78,7 +76,6 @@ corpus_option = click.option(
 )
 @click.option(
     "--resume",
-    "resume_dir",
     type=click.Path(path_type=Path),
     help="Continue an interrupted run folder exactly where it stopped, with its own settings "
     "(only --max-minutes, --save-minutes, --strategy and --json may be given with it).",
@@ -133,129 +130,56 @@ corpus_option = click.option(
     show_default=True,
     help="Seed for the split, data order and initial weights.",
 )
-def train(
-    corpus_name,
-    path,
-    val_path,
-    checkpoint_dir,
-    run,
-    layers,
-    units,
-    embed_dim,
-    dropout,
-    seq_len,
-    batch_size,
-    epochs,
-    learning_rate,
-    val_fraction,
-    max_minutes,
-    epoch_steps,
-    save_minutes,
-    resume_dir,
-    init_from,
-    strategy,
-    precision,
-    cache,
-    as_json,
-    tensorboard,
-    augment,
-    seed,
-):
+def train(**options):
     """Train a model on a corpus and save it under --checkpoint-dir.
 
     Checkpoints are written after every epoch and every --save-minutes; Ctrl-C or SIGTERM
     saves one and stops, and --resume continues the run exactly where it stood."""
-    from generator.train import TrainConfig, resume
+    from generator.config import TrainConfig
+    from generator.train import SHAPE_OPTIONS, resume
     from generator.train import train as run_training
 
-    log = say_err if as_json else say
-    ctx = click.get_current_context()
-    given = [
-        p.opts[0]
-        for p in ctx.command.params
-        if ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE
-    ]
-    if resume_dir is not None:
-        # what does not change the result: the time budget, how often to save, how the
-        # run is spread (if its replicas stay the same), what is printed
-        free = ("--resume", "--max-minutes", "--save-minutes", "--strategy", "--json")
-        extra = [o for o in given if o not in free]
-        if extra:
-            raise GenError(
-                f"--resume continues a run with its own settings; {', '.join(extra)} cannot "
-                "be given with it (use --init-from to start a new run from its weights)"
-            )
-        # only what was given replaces the run's own settings
-        chosen = {
-            "--max-minutes": ("max_minutes", max_minutes),
-            "--save-minutes": ("save_minutes", save_minutes),
-            "--strategy": ("strategy", strategy),
-        }
-        overrides = dict(chosen[o] for o in given if o in chosen)
-        run_dir = resume(resume_dir, log, **overrides)
-        return _train_result(run_dir, as_json)
-    if tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise GenError("--tensorboard needs the tensorboard package: pip install tensorboard")
-    shape = [o for o in given if o in ("--layers", "--units", "--embed-dim", "--dropout")]
-    if init_from is not None and shape:
-        raise GenError(f"--init-from takes the model's shape from its run; drop {', '.join(shape)}")
+    as_json = options["as_json"]
+    log = reporter(err=as_json)
+    given = given_options(click.get_current_context())
+    if options["resume"] is not None:
+        overrides = {k: v for k, v in given.items() if k not in ("resume", "as_json")}
+        return _train_result(resume(options["resume"], log, overrides), as_json, log)
+    cache = options["cache"]
+    fields = TrainConfig.__dataclass_fields__
     config = TrainConfig(
-        seq_len=seq_len,
-        batch_size=batch_size,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        val_fraction=val_fraction,
-        augment=augment,
-        seed=seed,
-        max_minutes=max_minutes,
-        epoch_steps=epoch_steps,
-        save_minutes=save_minutes,
-        strategy=strategy,
-        precision=precision,
+        **{k: v for k, v in options.items() if k in fields and k != "cache"},
         cache=str(Path(cache).resolve()) if cache else None,
-        tensorboard=tensorboard,
     )
-    if cache is not None and path is not None:
-        raise GenError("give --path (files) or --cache (a token store), not both")
-    if cache is not None and "--corpus" not in given:
-        corpus_name = None  # the store says which plugin made it
-    model_options = {"layers": layers, "units": units, "embed_dim": embed_dim, "dropout": dropout}
     run_dir = run_training(
-        corpus_name,
-        path,
-        checkpoint_dir,
-        model_options,
-        config,
-        run,
-        log,
-        val_path,
-        init_from,
+        corpus=options["corpus"],
+        path=options["path"],
+        root=options["checkpoint_dir"],
+        config=config,
+        model={k: v for k, v in given.items() if k in SHAPE_OPTIONS},
+        run=options["run"],
+        val_path=options["val_path"],
+        init_from=options["init_from"],
+        log=log,
     )
-    _train_result(run_dir, as_json)
+    _train_result(run_dir, as_json, log)
 
 
-def _train_result(run_dir: Path, as_json: bool) -> None:
+def _train_result(run_dir: Path, as_json: bool, log) -> None:
     """How `gen train` ends: how to sample, or with --json the run as `gen info` gives it."""
-    if not as_json:
-        return _sample_hint(run_dir)
     import json
 
     from generator import info as run_info
 
-    if Path(run_dir).exists():  # not for a worker other than the chief
-        click.echo(json.dumps(run_info.describe(run_dir), indent=1))
-
-
-def _sample_hint(run_dir: Path) -> None:
-    """The last line of `gen train`: how to sample from the run."""
-    from generator import info as run_info
-
     if not Path(run_dir).exists():  # a worker other than the chief, which wrote nothing
-        return say("done: this worker's part of the run is over; the chief saved the run")
-    say(f"done; write a sample with: {run_info.describe(run_dir)['sample_command']}")
+        return log("done: this worker's part of the run is over; the chief saved the run")
+    if as_json:
+        click.echo(json.dumps(run_info.describe(run_dir), indent=1))
+    else:
+        log(f"done; write a sample with: {run_info.describe(run_dir)['sample_command']}")
 
 
-@cli.command()
+@click.command()
 @corpus_option
 @click.option(
     "--path",
@@ -286,29 +210,21 @@ def _sample_hint(run_dir: Path) -> None:
     type=int,
     help="Worker processes (default: one per core).",
 )
-def encode(corpus_name, path, out, shard_files, part, processes):
+def encode(corpus, path, out, shard_files, part, processes):
     """Encode a corpus into a token store for `gen train --cache`: sharded, memory-mapped
     token files, built in parallel and resumable (finished shards are kept)."""
     from generator.splits import find_corpus
-    from generator.tokenstore import TokenStore, build
+    from generator.tokenstore import TokenStore, build, parse_part
 
-    try:
-        index, count = (int(x) for x in part.split("/"))
-    except ValueError:
-        raise GenError(f"--part must look like 2/8, got '{part}'") from None
-    if not 1 <= index <= count:
-        raise GenError(f"--part {part}: I must be in [1, N]")
-    if shard_files < 1:
-        raise GenError(f"shard-files must be at least 1, got {shard_files}")
-    plugin, _, files = find_corpus(corpus_name, path, user_folder=False)
-    if processes is not None and processes < 1:
-        raise GenError(f"processes must be at least 1, got {processes}")
-    folder, fresh = build(plugin, files, out, shard_files, (index - 1, count), say, processes)
+    log = reporter()
+    where = parse_part(part)
+    plugin, _, files = find_corpus(corpus or "midi", path, log, user_folder=False)
+    folder, fresh = build(plugin, files, out, shard_files, where, log, processes)
     try:
         store = TokenStore(folder)
     except GenError as exc:  # other parts still to come
-        return say(f"part {part} done ({fresh} files encoded); {exc}")
-    say(
+        return log(f"part {part} done ({fresh} files encoded); {exc}")
+    log(
         f"token store {folder}: {len(store.usable)} files, {len(store.skipped)} skipped, "
         f"{sum(store.counts().values()):,} tokens in {len(store.shards)} shards; train with: "
         f"gen train --cache {folder}"

@@ -1,0 +1,58 @@
+"""The `gen` command line: thin click commands over the library; no ML code here.
+
+Each command lives in a module of this package by what it does (`runs`: corpora and info;
+`train`: train and encode; `sample`; `measure`: evaluate, plot, render) and is added to the
+group here. Library code raises `GenError` for problems a user can fix; the group prints those
+as one `Error: ...` line and exits 1. TensorFlow is imported only inside the commands that
+need it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from generator.cli import measure, runs, sample, train
+from generator.cli.common import GenGroup
+
+
+@click.group(cls=GenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gen")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    envvar="GEN_QUIET",
+    help="No progress bars or informational lines: only results, warnings and errors "
+    "(also: GEN_QUIET=1).",
+)
+@click.pass_context
+def cli(ctx, quiet):
+    """gen: learn the style of MIDI files or poems and write new music or verse.
+
+    \b
+    Quick start:
+      gen train --corpus midi          train on the Bach chorales bundled with music21
+      gen sample --out song.mid        write a song from the latest trained model
+      gen train --corpus text --path poems.txt
+      gen sample --out - --form sonnet write a sonnet to the terminal
+      gen info                         list the trained runs
+    """
+    ctx.obj = {"quiet": quiet}
+
+
+for command in (
+    runs.corpora,
+    runs.info,
+    train.train,
+    train.encode,
+    sample.sample,
+    measure.evaluate,
+    measure.plot,
+    measure.render,
+):
+    cli.add_command(command)
+
+
+def main():
+    """Entry point of the `gen` script."""
+    cli(prog_name="gen")

@@ -1,0 +1,104 @@
+"""`gen evaluate`, `gen plot` and `gen render`: thin commands over the library's evaluation,
+piano-roll and audio modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from generator.cli.common import (
+    checkpoint_dir_option,
+    checkpoint_option,
+    reporter,
+    run_folder,
+    weights_option,
+)
+from generator.errors import GenError
+
+
+@click.command()
+@checkpoint_option("evaluate")
+@checkpoint_dir_option("Where to look for the latest run.")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    help="Files to measure the loss on (default: the checkpoint's own validation split).",
+)
+@click.option(
+    "--samples",
+    type=click.Path(path_type=Path),
+    help="Generated files (a file or folder) to compare with the training corpus, instead "
+    "of measuring the loss.",
+)
+@weights_option
+@click.option(
+    "--ngram-order",
+    default=6,
+    show_default=True,
+    help="Longest n-gram baseline (orders 1 to this are measured).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as_json):
+    """Measure a trained model: held-out loss next to n-gram baselines, or statistics of
+    generated samples next to the training corpus."""
+    import json
+
+    from generator import checkpoint as ckpt_io
+    from generator import evaluate as ev
+
+    if path is not None and samples is not None:
+        raise GenError("give --path (loss on files) or --samples (sample statistics), not both")
+    ckpt = ckpt_io.load_checkpoint(run_folder(checkpoint, checkpoint_dir))
+    plugin = ckpt_io.plugin_of(ckpt)
+    log = reporter(err=as_json)
+    if samples is not None:
+        result = ev.sample_stats(ckpt, samples, log)
+    else:
+        result = ev.held_out(ckpt, path, weights, ngram_order, log)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        for line in ev.report(result, plugin.token_name):
+            click.echo(line)
+
+
+@click.command()
+@click.argument("midi_file", metavar="FILE.mid", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), help="PNG to write (default: FILE.png)."
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def plot(midi_file, out, force):
+    """Draw a MIDI file as a piano roll (PNG): time in seconds, pitch, velocity as shade, bar
+    lines from its tempo and time signature."""
+    from generator import pianoroll
+    from generator.atomic import check_target
+
+    out = Path(out) if out is not None else Path(midi_file).with_suffix(".png")
+    if out.suffix.lower() != ".png":
+        raise GenError(f"--out '{out}': gen plot writes .png files, not '{out.suffix}'")
+    check_target(out, force)
+    notes = pianoroll.plot_file(midi_file, out)
+    reporter()(f"wrote {out} ({notes} notes)")
+
+
+@click.command()
+@click.argument("midi_file", metavar="FILE.mid", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), help="WAV file to write (default: FILE.wav)."
+)
+@click.option(
+    "--soundfont",
+    type=click.Path(path_type=Path),
+    help="General MIDI SoundFont (.sf2) to play with (default: $GEN_SOUNDFONT, else the "
+    "first in /usr/share/sounds/sf2/ or /usr/share/soundfonts/).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def render(midi_file, out, soundfont, force):
+    """Play a MIDI file into a WAV file with FluidSynth (apt install fluidsynth
+    fluid-soundfont-gm)."""
+    from generator import audio
+
+    written = audio.render(midi_file, out, soundfont, force)
+    reporter()(f"wrote {written}")

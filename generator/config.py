@@ -1,0 +1,126 @@
+"""The settings of training and sampling, validated where they are made, so the library
+refuses exactly what the command line refuses, with the valid range in the message.
+
+Every number a user can type has a range here (or in `ModelConfig`); values outside it, NaN and
+infinities are one `GenError` before any model is built or file written. What a range cannot
+catch (a batch larger than the corpus's windows, a model too big for the memory) is checked
+when the corpus and the machine are known (`generator.budget`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import asdict, dataclass
+
+from generator.errors import GenError
+
+SEED_MAX = 2**31 - 1  # seeds are int32 in the sampler's stateless draws
+MAX_TOKENS = 10_000_000  # tokens per output of `gen sample`
+MAX_OUTPUTS = 1_000_000  # outputs of one `gen sample`
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
+PRECISIONS = ("float32", "mixed")
+# what a sample's length may be given in, and the largest length in each
+UNIT_LIMITS = {"seconds": 24 * 3600.0, "lines": 100_000, "stanzas": 10_000}
+
+
+def _number(x) -> str:
+    """A bound as a user reads it: 1,000,000 and 100, not 1000000.0."""
+    if isinstance(x, float) and x.is_integer():
+        x = int(x)
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+def check_range(name: str, value, low, high, *, above: bool = False) -> None:
+    """A `GenError` unless `low <= value <= high` (`low < value` with `above`); NaN and
+    infinities are refused too. `name` is the option as the user types it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GenError(f"{name} must be a number, got {value!r}")
+    if isinstance(low, int) and isinstance(high, int) and not isinstance(value, int):
+        raise GenError(f"{name} must be a whole number, got {value}")
+    ok = math.isfinite(value) and (value > low if above else value >= low) and value <= high
+    if not ok:
+        bracket = "(" if above else "["
+        raise GenError(f"{name} must be in {bracket}{_number(low)}, {_number(high)}], got {value}")
+
+
+def check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise GenError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; stored in the checkpoint beside the model config."""
+
+    seq_len: int = 128  # tokens per training window (truncated back-propagation length)
+    batch_size: int = 32  # windows per step (on a CPU, more small steps beat fewer big ones)
+    epochs: int = 36  # passes over the training split (default corpus: about 12 min on 2 cores)
+    learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
+    clip_norm: float = 1.0  # gradients are clipped to this global norm
+    val_fraction: float = 0.1  # share of files held out for validation
+    augment: bool = True  # use the plugin's augmentations (transposition for music)
+    seed: int = 0  # seeds the split, window order, augmentation and initial weights
+    max_minutes: float | None = None  # stop after the epoch that passes this budget
+    epoch_steps: int | None = None  # steps per epoch; None: one pass over the training split
+    save_minutes: float | None = 10.0  # also write resume.h5 this often during an epoch
+    strategy: str = "auto"  # tf.distribute strategy (see generator/distribute.py)
+    precision: str = "float32"  # or "mixed": float16 compute on a GPU
+    cache: str | None = None  # a token store made by `gen encode` to train from
+    tensorboard: bool = False  # also write TensorBoard logs into the run folder
+
+    def __post_init__(self):
+        check_range("seq-len", self.seq_len, 1, 1_000_000)
+        check_range("batch-size", self.batch_size, 1, 1_000_000)
+        check_range("epochs", self.epochs, 1, 1_000_000)
+        check_range("learning-rate", self.learning_rate, 0, 1.0, above=True)
+        check_range("clip-norm", self.clip_norm, 0, 1e6, above=True)
+        check_range("val-fraction", self.val_fraction, 0.0, 0.99)
+        check_range("seed", self.seed, 0, SEED_MAX)
+        if self.max_minutes is not None:
+            check_range("max-minutes", self.max_minutes, 0, 1e7)  # 0: stop after one epoch
+        if self.epoch_steps is not None:
+            check_range("epoch-steps", self.epoch_steps, 1, 10**9)
+        if self.save_minutes is not None:
+            check_range("save-minutes", self.save_minutes, 0, 1e7)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("precision", self.precision, PRECISIONS)
+        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise GenError("--tensorboard needs the tensorboard package: pip install tensorboard")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """The settings a checkpoint stored (keys this version does not know are ignored)."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+# what `gen train --resume` may change: the result stays the same
+RESUME_OVERRIDES = ("max_minutes", "save_minutes", "strategy")
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How to draw tokens."""
+
+    temperature: float | None = None  # < 1 safer, > 1 wilder; None: the plugin's default
+    top_k: int = 0  # keep only the k likeliest tokens (0: all)
+    top_p: float = 1.0  # keep the smallest set of tokens with this much probability
+    max_tokens: int = 2000  # hard cap on generated tokens per output
+    unit: str | None = None  # stop by a plugin unit ("seconds", "lines") instead of by count
+    unit_limit: float = 0.0  # how many units each output should reach
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.temperature is not None:
+            check_range("temperature", self.temperature, 0, 100.0, above=True)
+        check_range("top-k", self.top_k, 0, 1_000_000)
+        check_range("top-p", self.top_p, 0, 1.0, above=True)
+        check_range("length", self.max_tokens, 1, MAX_TOKENS)
+        check_range("seed", self.seed, 0, SEED_MAX)
+        if self.unit is not None:
+            check_choice("length unit", self.unit, tuple(UNIT_LIMITS))
+            limit = float(UNIT_LIMITS[self.unit])
+            check_range(self.unit, self.unit_limit, 0.0, limit, above=True)

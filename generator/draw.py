@@ -1,0 +1,228 @@
+"""Drawing ids one at a time from a step model with carried LSTM state: the compiled loop that
+sampling runs, the plain eager loop it is held to, and a scorer of given ids.
+
+The compiled loop (primer, then generation) is one `tf.function` with a `tf.while_loop`, and
+draws many streams at once as a batch. Each combination of options in use (top-k, top-p, a
+length limit, log-probabilities) compiles a loop with only the work it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from generator import filters
+
+
+class Knobs(NamedTuple):
+    """What one draw takes; passed to the compiled loop as tensors, so one loop serves all."""
+
+    max_tokens: int  # ids drawn per stream at most
+    lengths: np.ndarray  # (vocab, vocab): length each id adds after each previous id
+    limit: float  # a stream stops once its length reaches this (inf: never)
+    temperature: float
+    top_k: int  # keep the k likeliest ids (0: all)
+    top_p: float  # keep the likeliest ids holding this probability (1: all)
+    seed: int
+
+
+class Drawn(NamedTuple):
+    """A drawn batch: ids (time, batch), each stream's length (batch,), the log-probability
+    of its ids (batch,; zeros unless asked for) and the states: for a stream that reached its
+    limit, the state before its last id (feed that id to continue it); for one cut off by
+    `max_tokens`, the state after it."""
+
+    ids: object
+    lengths: object
+    logp: object
+    states: list
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Which filters and bookkeeping a loop does."""
+
+    top_k: bool
+    top_p: bool
+    limit: bool
+    logp: bool
+
+    @classmethod
+    def of(cls, knobs: Knobs, logp: bool) -> Variant:
+        return cls(knobs.top_k > 0, knobs.top_p < 1.0, bool(np.isfinite(knobs.limit)), logp)
+
+
+def filtered(logits, flags, knobs, variant: Variant, grammar, ban):
+    """The logits a token is drawn from: `filters` in their order, as `variant` asks."""
+    out = filters.scaled(logits, knobs.temperature, ban)
+    if grammar is not None:
+        out = grammar.constrain(out, flags)
+    if variant.top_k:
+        out = filters.top_k(out, knobs.top_k)
+    if variant.top_p:
+        out = filters.top_p(out, knobs.top_p)
+    return out
+
+
+def pick(logits, seed, t):
+    """One id per row of `logits`, drawn with the stateless seed (seed, step `t`)."""
+    import tensorflow as tf
+
+    ids = tf.random.stateless_categorical(logits, 1, seed=tf.stack([seed, t]))
+    return tf.cast(ids[:, 0], tf.int32)
+
+
+def chosen_logp(logits, ids, flags, grammar, ban):
+    """Log-probability of `ids` at temperature 1 under the grammar, before top-k/top-p."""
+    import tensorflow as tf
+
+    allowed = logits + ban
+    allowed = grammar.constrain(allowed, flags) if grammar is not None else allowed
+    return tf.gather(tf.nn.log_softmax(allowed), ids, batch_dims=1)
+
+
+class DrawLoop:
+    """The compiled sampling loop of a step model: `loop(primer, states, knobs, logp)` draws
+    after a batch of primers (batch, len >= 1) fed from `states`; see `Drawn`."""
+
+    def __init__(self, step_model, vocab_size: int, banned: list[int], grammar_tables=None):
+        import tensorflow as tf
+
+        ban = np.zeros(vocab_size, np.float32)
+        ban[banned] = -np.inf
+        self.ban = tf.constant(ban)
+        self.grammar = filters.Grammar(grammar_tables) if grammar_tables else None
+        self.step_model, self.vocab_size = step_model, vocab_size
+        self._compiled: dict[Variant, object] = {}
+
+    def __call__(self, primer, states, knobs: Knobs, logp: bool = True) -> Drawn:
+        import tensorflow as tf
+
+        variant = Variant.of(knobs, logp)
+        if variant not in self._compiled:
+            self._compiled[variant] = self._build(variant)
+        if not variant.limit:  # the table is not read: a small one saves the copy
+            knobs = knobs._replace(lengths=np.zeros((1, 1), np.float32), limit=np.inf)
+        types = Knobs(tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32)
+        knobs = Knobs(*(tf.constant(v, t) for v, t in zip(knobs, types)))
+        return Drawn(*self._compiled[variant](tf.constant(primer, tf.int32), list(states), knobs))
+
+    def _build(self, variant: Variant):
+        import tensorflow as tf
+
+        scalar = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
+        knob_specs = Knobs(
+            scalar[0], tf.TensorSpec((None, None), tf.float32), *(scalar[1],) * 2, scalar[0],
+            scalar[1], scalar[0],
+        )  # fmt: skip
+        state = tf.TensorSpec((None, self.step_model.config.units), tf.float32)
+        states_spec = [state] * (2 * self.step_model.config.layers)
+        primer_spec = tf.TensorSpec((None, None), tf.int32)
+        grammar, ban = self.grammar, self.ban
+
+        @tf.function(input_signature=[primer_spec, states_spec, knob_specs])
+        def loop(primer, states, knobs):
+            advance = self.step_model.prepare()
+            batch = tf.shape(primer)[0]
+            logits = tf.zeros((batch, self.vocab_size))
+            flags = tf.zeros((batch, grammar.flags if grammar else 1))
+            i = tf.constant(0)
+            while i < tf.shape(primer)[1]:  # feed the primer, keeping only state and flags
+                logits, states = advance(primer[:, i], states)
+                flags = grammar.after(flags, primer[:, i]) if grammar else flags
+                i += 1
+            prev, out = primer[:, -1], tf.TensorArray(tf.int32, size=knobs.max_tokens)
+            done = tf.zeros((batch,), tf.bool)
+            lengths = tf.fill((batch,), knobs.max_tokens)
+            total, logp = tf.zeros((batch,)), tf.zeros((batch,))
+            t = tf.constant(0)
+            while t < knobs.max_tokens and not (variant.limit and tf.reduce_all(done)):
+                ids = pick(filtered(logits, flags, knobs, variant, grammar, ban), knobs.seed, t)
+                out = out.write(t, ids)
+                if variant.logp:
+                    logp += tf.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban))
+                logits, new_states = advance(ids, states)
+                if variant.limit:
+                    total += tf.gather_nd(knobs.lengths, tf.stack([prev, ids], axis=1))
+                    finished = tf.logical_and(tf.logical_not(done), total >= knobs.limit)
+                    lengths = tf.where(finished, t + 1, lengths)
+                    done = tf.logical_or(done, finished)
+                    keep = done[:, None]  # finished streams keep the state before their last
+                    states = [tf.where(keep, old, new) for old, new in zip(states, new_states)]
+                else:
+                    states = new_states
+                prev = ids
+                flags = grammar.after(flags, ids) if grammar else flags
+                t += 1
+            return out.stack()[:t], tf.minimum(lengths, t), logp, states
+
+        return loop
+
+
+def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -> Drawn:
+    """What `DrawLoop` computes, as a plain eager loop over one step at a time (`step`:
+    (ids, states) -> (logits, states)): the reference the compiled loop is tested against."""
+    import tensorflow as tf
+
+    variant, batch = Variant.of(knobs, True), primer.shape[0]
+    ban = tf.zeros(knobs.lengths.shape[0]) if ban is None else ban
+    flags = tf.zeros((batch, grammar.flags if grammar else 1))
+    for t in range(primer.shape[1]):
+        logits, states = step(primer[:, t], states)
+        flags = grammar.after(flags, primer[:, t]) if grammar else flags
+    prev, drawn, logp = primer[:, -1], [], np.zeros(batch, np.float32)
+    lengths, total = np.full(batch, knobs.max_tokens), np.zeros(batch, np.float32)
+    done = np.zeros(batch, bool)  # streams that reached their limit
+    for t in range(knobs.max_tokens):
+        ids = pick(filtered(logits, flags, knobs, variant, grammar, ban), knobs.seed, t).numpy()
+        drawn.append(ids)
+        logp += np.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban).numpy())
+        logits, new_states = step(ids, states)
+        if variant.limit:
+            total += knobs.lengths[prev, ids]
+            lengths[~done & (total >= knobs.limit)] = t + 1
+            done |= total >= knobs.limit
+        states = [np.where(done[:, None], old, new) for old, new in zip(states, new_states)]
+        prev, flags = ids, grammar.after(flags, ids) if grammar else flags
+        if done.all():
+            break
+    return Drawn(np.array(drawn), np.minimum(lengths, len(drawn)), logp, states)
+
+
+def compile_scorer(step_model):
+    """A compiled function that feeds given id rows and measures their log-probability.
+
+    `score(ids, lengths, start, states)`: rows `ids` (batch, len), of which the first
+    `lengths` are real, are fed from `states`; the log-probabilities of the ids at positions
+    >= `start` are summed per row. Returns (log-probabilities (batch,), the states after each
+    row's last real id).
+    """
+    import tensorflow as tf
+
+    state = tf.TensorSpec((None, step_model.config.units), tf.float32)
+    signature = [
+        tf.TensorSpec((None, None), tf.int32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((), tf.int32),
+        [state] * (2 * step_model.config.layers),
+    ]
+
+    @tf.function(input_signature=signature)
+    def score(ids, lengths, start, states):
+        advance = step_model.prepare()
+        logp = tf.zeros((tf.shape(ids)[0],))
+        t = tf.constant(0)
+        while t < tf.shape(ids)[1]:
+            logits, new_states = advance(ids[:, t], states)
+            real = (t < lengths)[:, None]
+            states = [tf.where(real, new, old) for old, new in zip(states, new_states)]
+            if t + 1 < tf.shape(ids)[1]:
+                step = tf.gather(tf.nn.log_softmax(logits), ids[:, t + 1], batch_dims=1)
+                counted = tf.logical_and(t + 1 >= start, t + 1 < lengths)
+                logp += tf.where(counted, step, 0.0)
+            t += 1
+        return logp, states
+
+    return score

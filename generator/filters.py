@@ -1,0 +1,79 @@
+"""What turns the model's logits into the distribution a token is drawn from: pure functions of
+tensors, shared by the compiled sampling loop and its plain reference (`generator.draw`).
+
+Applied in this order: banned tokens and temperature, the plugin's grammar, top-k, top-p. Each
+takes and returns logits of shape (batch, vocab); a token a filter removes gets -inf.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def scaled(logits, temperature, ban):
+    """Logits divided by the temperature, with `ban` (vocab,) added: -inf for the special
+    tokens the sampler never writes, 0 for the rest."""
+    return logits / temperature + ban
+
+
+def top_k(logits, k: int):
+    """Only the `k` likeliest tokens of each row keep their logits (ties at the k-th all
+    stay)."""
+    import tensorflow as tf
+
+    kth = tf.math.top_k(logits, tf.minimum(k, tf.shape(logits)[-1])).values[:, -1:]
+    return tf.where(logits < kth, -np.inf, logits)
+
+
+def top_p(logits, p: float):
+    """Only the likeliest tokens whose probabilities, taken together, first reach `p` keep
+    their logits (nucleus sampling); the likeliest token always stays."""
+    import tensorflow as tf
+
+    ranked = tf.sort(logits, direction="DESCENDING")
+    above = tf.cumsum(tf.nn.softmax(ranked), axis=-1, exclusive=True)  # mass before each
+    cutoff = tf.reduce_min(tf.where(above < p, ranked, np.inf), -1, keepdims=True)
+    return tf.where(logits < cutoff, -np.inf, logits)
+
+
+class Grammar:
+    """A plugin's grammar (`tokenmaps.grammar_tables`) as tensors: each stream carries flags
+    (batch, flags), and tokens whose needs are not met get no probability."""
+
+    def __init__(self, tables: dict[str, np.ndarray]):
+        import tensorflow as tf
+
+        self.needs_set, self.needs_clear, self.sets, self.clears, self.groups = (
+            tf.constant(tables[k]) for k in ("needs_set", "needs_clear", "sets", "clears", "groups")
+        )  # each (vocab, flags), groups (vocab, groups)
+
+    @property
+    def flags(self) -> int:
+        return int(self.sets.shape[1])
+
+    def forbidden(self, flags):
+        """0 where a token is allowed after `flags`, -inf where it is not; (batch, vocab)."""
+        import tensorflow as tf
+
+        broken = tf.matmul(1.0 - flags, self.needs_set, transpose_b=True)
+        broken += tf.matmul(flags, self.needs_clear, transpose_b=True)
+        return tf.where(broken > 0, -np.inf, 0.0)
+
+    def after(self, flags, ids):
+        """Each stream's flags after its token `ids` (batch,)."""
+        import tensorflow as tf
+
+        return tf.maximum(flags * (1.0 - tf.gather(self.clears, ids)), tf.gather(self.sets, ids))
+
+    def constrain(self, logits, flags):
+        """Log-probabilities under the grammar: forbidden tokens get none, and what the model
+        gave them goes to the allowed tokens of their group, so that forbidding wrong
+        note-offs does not turn them into note-ons; (batch, vocab)."""
+        import tensorflow as tf
+
+        logp = tf.nn.log_softmax(logits)
+        mask = self.forbidden(flags)
+        share = tf.matmul(tf.exp(logp), self.groups)  # (batch, groups)
+        kept = tf.matmul(tf.exp(logp + mask), self.groups)
+        scale = tf.where(kept > 0, share / tf.maximum(kept, 1e-30), 0.0)
+        return logp + mask + tf.math.log(tf.matmul(scale, self.groups, transpose_b=True))

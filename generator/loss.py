@@ -1,0 +1,95 @@
+"""The training loss and the validation scorer: mean cross-entropy of the next token, in nats.
+
+On a CPU the per-token cross-entropy runs as two XLA kernels (forward, and its derivative
+written out), over two halves of the batch side by side; on a GPU it is TensorFlow's op.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from generator import data
+
+
+def token_cross_entropy(targets, logits):
+    """Each token's cross-entropy (batch, time) from integer targets and float32 logits, as
+    Keras' `SparseCategoricalCrossentropy(from_logits=True)` gives before averaging. The batch
+    is taken in two halves, two ops that run side by side when each op has one core
+    (`tf_setup.op_threads`); over a vocabulary of 400 it is the largest op of a step. On a CPU
+    each half is an XLA kernel with its derivative written out (`_cross_entropy_kernels`)."""
+    import tensorflow as tf
+
+    from generator.tf_setup import batch_halves, gpu_visible
+
+    per_token = tf.nn.sparse_softmax_cross_entropy_with_logits
+    if not gpu_visible():
+        per_token = _compiled_cross_entropy
+    halves = batch_halves(tf.cast(targets, tf.int32), logits)
+    return tf.concat([per_token(t, x) for t, x in halves], axis=0)
+
+
+@functools.cache
+def _cross_entropy_kernels():
+    """The cross-entropy and its derivative as two XLA kernels, each one pass over the logits
+    (on a CPU several times faster than TensorFlow's op and its derivative: BENCHMARKS.md)."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def forward(targets, logits):  # (rows,), (rows, vocab) -> losses, softmax
+        top = tf.reduce_max(logits, axis=1, keepdims=True)
+        exp = tf.exp(logits - top)
+        total = tf.reduce_sum(exp, axis=1, keepdims=True)
+        picked = tf.gather(logits, targets, batch_dims=1)
+        return tf.math.log(total[:, 0]) + top[:, 0] - picked, exp / total
+
+    @tf.function(jit_compile=True)
+    def backward(d_loss, targets, softmax):
+        return d_loss[:, None] * (softmax - tf.one_hot(targets, tf.shape(softmax)[1]))
+
+    return forward, backward
+
+
+def _compiled_cross_entropy(targets, logits):
+    """`tf.nn.sparse_softmax_cross_entropy_with_logits` for logits (..., vocab), by
+    `_cross_entropy_kernels`. Unlike TensorFlow's op it does not check the targets: one outside
+    the vocabulary gives a wrong loss instead of an error. Training targets are token ids of
+    the model's own vocabulary, so they are always inside it."""
+    import tensorflow as tf
+
+    forward, backward = _cross_entropy_kernels()
+    shape = tf.shape(targets)
+    targets = tf.reshape(targets, [-1])
+
+    @tf.custom_gradient
+    def loss(logits):
+        rows, softmax = forward(targets, tf.reshape(logits, [-1, logits.shape[-1]]))
+
+        def grad(d_rows):
+            return tf.reshape(
+                backward(tf.reshape(d_rows, [-1]), targets, softmax), tf.shape(logits)
+            )
+
+        return tf.reshape(rows, shape), grad
+
+    return loss(logits)
+
+
+def loss_scorer(model, seq_len: int, batch_size: int):
+    """A function: id stream -> (mean nats per token of `model` over the stream's
+    non-overlapping windows, tokens scored). Training scores its validation split with it
+    after every epoch; it runs on this process alone and drops no partial batch."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def batch_sum(x, y):
+        logits = tf.cast(model(x, training=False), tf.float32)  # (batch, time, vocab)
+        return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+
+    def score(stream) -> tuple[float, int]:
+        total, count = 0.0, 0
+        for x, y in data.validation_batches(stream, seq_len, batch_size):
+            total += float(batch_sum(x, y))
+            count += y.size
+        return total / count, count
+
+    return score

@@ -1,0 +1,102 @@
+"""The plugin's per-token answers as id-indexed tables, built here and nowhere else.
+
+A plugin answers for one token at a time (`Corpus.augment`, `token_length`, `grammar`); the
+model and the sampler need arrays indexed by id. The special tokens (`<unk>`, `<start>`) are
+never asked about: they stay themselves under augmentation, add no length and have no rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.errors import GenError
+from generator.vocab import SPECIALS, Vocab
+
+SPECIAL_GROUP = "<special>"  # the grammar group of the special tokens
+
+
+def _plain(vocab: Vocab) -> list[tuple[int, str]]:
+    """(id, token) of every token but the specials."""
+    return [(i, t) for i, t in enumerate(vocab.tokens) if t not in SPECIALS]
+
+
+def augmentation_maps(plugin, vocab: Vocab) -> np.ndarray:
+    """(1 + augmentations, vocab) int32: row 0 the identity, then for each of the plugin's
+    augmentations the id every token becomes (itself where the result is not in `vocab`)."""
+    identity = np.arange(len(vocab), dtype=np.int32)
+    maps = [identity]
+    for how in plugin.augmentations():
+        row = identity.copy()
+        for i, token in _plain(vocab):
+            row[i] = vocab.index.get(plugin.augment(token, how), i)
+        maps.append(row)
+    return np.stack(maps)
+
+
+def measurable_units(plugin) -> tuple[str, ...]:
+    """The units a sample's length can be given in: the plugin's, and for verse, stanzas."""
+    return plugin.length_units + (("stanzas",) if plugin.kind == "verse" else ())
+
+
+def length_table(plugin, vocab: Vocab, unit: str) -> np.ndarray:
+    """(vocab, vocab) float32: how much of `unit` each token adds after each previous token
+    (indexed [previous id, id]). "stanzas" of verse: a line break right after a line break
+    (a blank line) ends one."""
+    if unit not in measurable_units(plugin):
+        units = ", ".join(measurable_units(plugin)) or "nothing"
+        raise GenError(f"corpus '{plugin.name}' cannot measure length in {unit} (only {units})")
+    size = len(vocab)
+    if unit == "stanzas":
+        breaks = np.zeros(size, np.float32)
+        if plugin.line_break in vocab.index:
+            breaks[vocab.index[plugin.line_break]] = 1.0
+        return np.outer(breaks, breaks)
+    per_token = np.zeros(size, np.float32)
+    for i, token in _plain(vocab):
+        per_token[i] = plugin.token_length(token, unit)
+    return np.broadcast_to(per_token[None, :], (size, size))
+
+
+def stream_length(plugin, tokens: list[str], unit: str) -> float:
+    """How much of `unit` a token stream holds (seconds of music, lines of verse)."""
+    if unit == "stanzas":
+        pairs = zip([None, *tokens], tokens)
+        return float(sum(a == b == plugin.line_break for a, b in pairs))
+    return float(sum(plugin.token_length(t, unit) for t in tokens if t not in SPECIALS))
+
+
+def grammar_tables(plugin, vocab: Vocab) -> dict[str, np.ndarray] | None:
+    """The plugin's grammar as flag tables, or None when no token has a rule.
+
+    `needs_set`, `needs_clear`, `sets`, `clears`: (vocab, flags) 0/1, which flags a token
+    needs on or off and turns on or off; `groups`: (vocab, groups) one-hot, which group each
+    token's probability stays in when tokens are forbidden.
+    """
+    rules = {i: plugin.grammar(token) for i, token in _plain(vocab)}
+    if all(rule is None for rule in rules.values()):
+        return None
+    flags: dict = {}  # flag name -> column, in order of first use
+    groups: dict = {SPECIAL_GROUP: 0}
+    for rule in filter(None, rules.values()):
+        for name in (*rule.needs_on, *rule.needs_off, *rule.turns_on, *rule.turns_off):
+            flags.setdefault(name, len(flags))
+        groups.setdefault(rule.group, len(groups))
+    shape = (len(vocab), max(1, len(flags)))
+    tables = {
+        k: np.zeros(shape, np.float32) for k in ("needs_set", "needs_clear", "sets", "clears")
+    }
+    tables["groups"] = np.zeros((len(vocab), len(groups)), np.float32)
+    tables["groups"][:, 0] = 1.0  # specials, and tokens without a rule
+    for i, rule in rules.items():
+        if rule is None:
+            continue
+        tables["groups"][i] = 0.0
+        tables["groups"][i, groups[rule.group]] = 1.0
+        for key, names in (
+            ("needs_set", rule.needs_on),
+            ("needs_clear", rule.needs_off),
+            ("sets", rule.turns_on),
+            ("clears", rule.turns_off),
+        ):
+            tables[key][i, [flags[n] for n in names]] = 1.0
+    return tables

@@ -1,0 +1,214 @@
+"""Verse forms met by decoding: many candidate lines drawn at once, checked for syllables and
+rhyme, the best kept, with a retry budget and an honest report of what could not be met.
+
+The model is never retrained for a form. Each line is drawn as a batch of candidates that all
+start from the state after the lines chosen so far (the sampler carries LSTM state), so a
+14-line sonnet costs 14 short batched draws, not a re-read of the poem per candidate. Text and
+tokens are converted by the plugin (`VerseCorpus.text`, `encode_text`), so any verse plugin,
+of characters or of words, gets the forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from generator.errors import GenError
+from generator.verse import prosody
+from generator.verse.forms import LineSpec
+
+MIN_RHYMES = 30  # a line that opens a rhyme must end in a word with this many rhymes
+CANDIDATES = 128  # lines drawn at once for each line of a poem
+ROUNDS = 6  # batches of candidates tried before a line is given up as unmet
+NATURAL_ROUNDS = 2  # rounds of free lines before a rhyme is forced at the end of a line
+FORCE_PREFIXES = 24  # likeliest line beginnings tried with a forced rhyme word
+FORCE_WORDS = 24  # rhyme words tried per line beginning
+LINE_TOKENS = 200  # a line is cut after this many tokens
+
+
+@dataclass
+class LineResult:
+    """One chosen line: `text` as judged (with the primer's unfinished line before it, for the
+    first line), `tokens` as drawn."""
+
+    text: str
+    tokens: list[str]
+    syllables_ok: bool
+    rhyme_ok: bool
+    tries: int
+
+
+@dataclass
+class Poem:
+    lines: list[LineResult] = field(default_factory=list)
+    specs: list[LineSpec] = field(default_factory=list)
+
+    def tokens(self, line_break: str) -> list[str]:
+        """The poem as tokens: each line, its line break, and a blank line after a stanza."""
+        out: list[str] = []
+        for line, spec in zip(self.lines, self.specs):
+            out += line.tokens + [line_break] * (2 if spec.stanza_end else 1)
+        return out
+
+
+@dataclass(order=True)
+class Candidate:
+    """A line that may be chosen; the greatest `key` wins (form met, smallest penalty, then
+    likeliest)."""
+
+    key: tuple
+    text: str = field(compare=False)
+    tokens: list[str] = field(compare=False)
+    syllables_ok: bool = field(compare=False)
+    rhyme_ok: bool = field(compare=False)
+    states: list = field(compare=False)
+
+
+def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> tuple[bool, bool, float]:
+    """(syllables ok, rhyme ok, penalty) of a candidate line; lower penalty is better."""
+    if not prosody.words(line):
+        return False, False, 100.0
+    counts = prosody.line_syllables(line)
+    syl_ok = spec.syllables is None or spec.syllables in counts
+    off = 0 if syl_ok else min(abs(c - spec.syllables) for c in counts)
+    end = prosody.last_word(line)
+    if spec.rhyme is None:
+        rhyme_ok = True
+    elif spec.rhyme in partners:
+        rhyme_ok = prosody.rhymes(end, partners[spec.rhyme])
+        if rhyme_ok and not prosody.dictionary_rhymes(end, partners[spec.rhyme]):
+            off += 0.5  # a rhyme by spelling only: kept, but the dictionary's is preferred
+    else:  # first line of a rhyme: end on a word with many dictionary rhymes
+        rhyme_ok = prosody.rhyme_richness(end) >= MIN_RHYMES
+    return syl_ok, rhyme_ok, off + (0 if rhyme_ok else 3)
+
+
+class Composer:
+    """Writes poems line by line under their specs with a `Sampler` of a verse plugin."""
+
+    def __init__(self, sampler, config, candidates: int = CANDIDATES, rounds: int = ROUNDS):
+        self.sampler, self.vocab, self.plugin = sampler, sampler.vocab, sampler.plugin
+        self.line_break = self.plugin.line_break
+        if self.line_break not in self.vocab.index:
+            raise GenError("this model never saw a line break, so it cannot write lines")
+        self.config = replace(config, unit="lines", unit_limit=1.0, max_tokens=LINE_TOKENS)
+        self.candidates, self.rounds = candidates, rounds
+
+    def text(self, tokens: list[str]) -> str:
+        return self.plugin.text(tokens)
+
+    def poem(self, primer_tokens: list[str], specs: list[LineSpec], seed: int) -> Poem:
+        """Draw a poem under `specs`; see the module docstring."""
+        primer = np.repeat(self.sampler.start(primer_tokens)[None, :], self.candidates, axis=0)
+        states, poem, partners = None, Poem(specs=specs), {}
+        # a primer that stops mid-line: its unfinished line is the start of the first line
+        breaks = [i for i, t in enumerate(primer_tokens) if t == self.line_break]
+        before = self.text(primer_tokens[breaks[-1] + 1 if breaks else 0 :])
+        for index, spec in enumerate(specs):
+            prefix = before if index == 0 else ""
+            best, tries = self._line(spec, partners, primer, states, seed + 7919 * index, prefix)
+            poem.lines.append(
+                LineResult(best.text, best.tokens, best.syllables_ok, best.rhyme_ok, tries)
+            )
+            end = prosody.last_word(best.text)
+            if spec.rhyme and spec.rhyme not in partners and end:
+                partners[spec.rhyme] = end
+            # every candidate continues from the chosen line's state, fed its line break(s)
+            states = [np.repeat(s, self.candidates, axis=0) for s in best.states]
+            count = 2 if spec.stanza_end else 1
+            primer = np.full((self.candidates, count), self.vocab.index[self.line_break], np.int32)
+        return poem
+
+    def _line(self, spec, partners, primer, states, seed, before) -> tuple[Candidate, int]:
+        """The best candidate for one line after up to `rounds` batches, and the rounds
+        used; `before` is text the line continues (judged with it)."""
+        best, drawn = None, []  # drawn: (text, mean log-probability) of every candidate
+        partner = partners.get(spec.rhyme) if spec.rhyme else None
+        for attempt in range(self.rounds):
+            config = replace(self.config, seed=(seed + 104729 * attempt) % 2**31)
+            rows, logp, new_states = self.sampler.draw(primer, config, states)
+            for i, row in enumerate(rows):
+                tokens = self._line_tokens(row)
+                text = before + self.text(tokens)
+                syl_ok, rhyme_ok, penalty = judge(text, spec, partners)
+                mean = logp[i] / max(1, len(row))
+                drawn.append((text, mean))
+                key = (syl_ok and rhyme_ok, -penalty, mean)
+                if best is None or key > best.key:
+                    chosen = [s.numpy()[i : i + 1] for s in new_states]
+                    best = Candidate(key, text, tokens, syl_ok, rhyme_ok, chosen)
+            if best.key[0]:
+                return best, attempt + 1
+            if partner and states is not None and attempt + 1 >= NATURAL_ROUNDS:
+                forced = self._force_rhyme(spec, partner, drawn, primer[0], states, partners)
+                best = forced or best
+                if best.key[0]:
+                    return best, attempt + 1
+        return best, self.rounds
+
+    def _line_tokens(self, row: list[int]) -> list[str]:
+        """The tokens of a drawn line without the line break that ended it."""
+        tokens = self.vocab.decode(row)
+        while tokens and tokens[-1] == self.line_break:
+            tokens.pop()
+        return tokens
+
+    def _force_rhyme(self, spec, partner, drawn, primer_row, states, partners):
+        """Rhyme by forcing the end word: keep the model's own lines up to their last word,
+        end them with dictionary rhymes of `partner` that fit the syllable target, and let the
+        model score every such line (teacher-forced) to pick the likeliest. `drawn` holds
+        (line, mean log-probability) candidates; `primer_row` and `states` are what the line
+        starts from. Returns a `Candidate`, or None if nothing fits."""
+        prefixes = {}  # text before the last word -> its possible syllable counts
+        for line, _ in sorted(drawn, key=lambda d: -d[1]):
+            ends = list(prosody.WORD.finditer(line))
+            if len(ends) >= 2 and len(prefixes) < FORCE_PREFIXES:
+                prefix = line[: ends[-1].start()]
+                prefixes.setdefault(prefix, prosody.line_syllables(prefix))
+        words = [
+            w
+            for w in prosody.rhyme_words(partner)
+            if not self.vocab.unknown(self.plugin.encode_text(w))
+        ]
+        if not prefixes or not words:
+            return None
+        # 1. the model ranks the rhyme words after the likeliest beginning they fit
+        first = next(iter(prefixes))
+        shortlist = [w for w in words if fits(spec, prefixes[first], w)] or words
+        ranked, _ = self._score([first + w for w in shortlist], primer_row, states)
+        shortlist = [shortlist[i] for i in np.argsort(-ranked)[:FORCE_WORDS]]
+        # 2. every beginning with every shortlisted word that meets the syllable target
+        lines = [
+            p + w for p, counts in prefixes.items() for w in shortlist if fits(spec, counts, w)
+        ]
+        if not lines:
+            return None
+        logp, _ = self._score(lines, primer_row, states)
+        best = lines[int(np.argmax(logp))]
+        _, after = self._score([best], primer_row, states, end=False)  # as `draw` leaves it
+        syl_ok, rhyme_ok, penalty = judge(best, spec, partners)
+        chosen = [s.numpy()[:1] for s in after]
+        tokens = self.plugin.encode_text(best)
+        return Candidate(
+            (syl_ok and rhyme_ok, -penalty, 0.0), best, tokens, syl_ok, rhyme_ok, chosen
+        )
+
+    def _score(self, lines: list[str], primer_row, states, end: bool = True):
+        """Mean log-probability per character of each line (with a line break after it when
+        `end`, so that the model also judges whether the line may stop there), and the states
+        after it."""
+        tail = [self.line_break] if end else []
+        rows = [
+            list(primer_row) + self.vocab.encode(self.plugin.encode_text(line) + tail).tolist()
+            for line in lines
+        ]
+        start = [np.repeat(s[:1], len(rows), axis=0) for s in states]
+        logp, after = self.sampler.score(rows, len(primer_row), start)
+        return logp / np.array([max(1, len(line)) for line in lines]), after
+
+
+def fits(spec: LineSpec, counts, word: str) -> bool:
+    """Whether `word` after a beginning of `counts` syllables meets the line's target."""
+    options = prosody.syllable_options(word)
+    return spec.syllables is None or any(c + n == spec.syllables for c in counts for n in options)
