@@ -78,10 +78,7 @@ def stacked_lstm(x, cells, masks=None):
     """
     import tensorflow as tf
 
-    forward, backward = _kernels()
-    layers, units = len(cells), int(cells[0].units)
-    batch, steps = tf.shape(x)[0], tf.shape(x)[1]
-    features = int(x.shape[-1])
+    layers, features = len(cells), int(x.shape[-1])
     value = tf.convert_to_tensor
     kernels = [value(c.kernel) for c in cells]
     recurrent = [value(c.recurrent_kernel) for c in cells]
@@ -91,18 +88,33 @@ def stacked_lstm(x, cells, masks=None):
 
     @tf.custom_gradient
     def run(flat_x, *weights):
-        kern = weights[:layers]
-        recur = weights[layers : 2 * layers]
-        bias = weights[2 * layers : 3 * layers]
-        mask = (None,) + weights[3 * layers :]
+        fused = _FusedPass(flat_x, weights, layers, tf.shape(x)[0], tf.shape(x)[1])
+        return fused.forward(), fused.backward
 
-        # (a step's row of a time-major tensor is read as `a[t]`: TensorFlow lets a slice along
-        # the first axis share the tensor's memory when the row starts 64-byte aligned, as it
-        # does whenever batch x units is a multiple of 16; `tf.gather` always copies)
-        def dropped(a, n, t=None):  # layer n's input `a` (at step t) times its dropout mask
-            if not masks:
-                return a
-            return a * (mask[n] if t is None else mask[n][t])
+    top = run(flat_x, *kernels, *recurrent, *biases, *masks)
+    return tf.transpose(top, [1, 0, 2])
+
+
+class _FusedPass:
+    """One call's pass: the forward loop over every layer and step, and its backward pass.
+
+    (A step's row of a time-major tensor is read as `a[t]`: TensorFlow lets a slice along the
+    first axis share the tensor's memory when the row starts 64-byte aligned, as it does
+    whenever batch x units is a multiple of 16; `tf.gather` always copies.)
+    """
+
+    def __init__(self, flat_x, weights, layers: int, batch, steps):
+        import tensorflow as tf
+
+        self.layers, self.batch, self.steps = layers, batch, steps
+        self.kern = weights[:layers]
+        self.recur = weights[layers : 2 * layers]
+        bias = weights[2 * layers : 3 * layers]
+        self.masks = weights[3 * layers :]
+        self.mask = (None,) + self.masks  # layer n's dropout mask, for n >= 1
+        self.units = int(self.recur[0].shape[0])
+        self.features = int(flat_x.shape[-1])
+        self.gate_forward, self.gate_backward = _kernels()
 
         def gates(w):  # a weight's four gate blocks, [i, f, candidate, o]
             return tf.split(w, 4, axis=-1)
@@ -110,99 +122,119 @@ def stacked_lstm(x, cells, masks=None):
         # the first layer's input product for every step, gate by gate, its bias carried in by
         # a column of ones: neither a pass of its own over the products nor an addition at
         # every step is needed
-        ones_x = tf.concat([flat_x, tf.ones([steps * batch, 1])], 1)
-        first_w = tf.concat([kern[0], bias[0][None]], 0)
-        first = [tf.reshape(tf.matmul(ones_x, w), [steps, batch, units]) for w in gates(first_w)]
-        recur_g = [gates(r) for r in recur]
-        kern_g = [None] + [gates(k) for k in kern[1:]]
-        bias_g = [None] + [gates(b) for b in bias[1:]]
-        zeros = tf.zeros([batch, units])
+        self.ones_x = tf.concat([flat_x, tf.ones([steps * batch, 1])], 1)
+        first_w = tf.concat([self.kern[0], bias[0][None]], 0)
+        shape = [steps, batch, self.units]
+        self.first = [tf.reshape(tf.matmul(self.ones_x, w), shape) for w in gates(first_w)]
+        self.recur_g = [gates(r) for r in self.recur]
+        self.kern_g = [None] + [gates(k) for k in self.kern[1:]]
+        self.bias_g = [None] + [gates(b) for b in bias[1:]]
+        self.zeros = tf.zeros([batch, self.units])
 
-        def arrays(size, initial=None, per_layer=1):
-            made = [
-                tf.TensorArray(tf.float32, size=size, clear_after_read=False)
-                for _ in range(per_layer * layers)
-            ]
-            return made if initial is None else [a.write(0, initial) for a in made]
+    def dropped(self, a, n, t=None):
+        """Layer n's input `a` (at step t) times its dropout mask."""
+        if not self.masks:
+            return a
+        return a * (self.mask[n] if t is None else self.mask[n][t])
 
-        def forward_step(t, hs, cs, acts, cells_at, outs):
-            hs, cs, acts, cells_at, outs = map(list, (hs, cs, acts, cells_at, outs))
-            below = None
-            for n in range(layers):
-                if n == 0:
-                    z = [first[k][t] + tf.matmul(hs[0], recur_g[0][k]) for k in range(4)]
-                else:
-                    below = dropped(below, n, t)
-                    # two additions: `tf.add_n` of the three became a temporary-variable
-                    # accumulation at 512 units, 2 to 3 % of a step
-                    z = [
-                        tf.matmul(below, kern_g[n][k])
-                        + (tf.matmul(hs[n], recur_g[n][k]) + bias_g[n][k])
-                        for k in range(4)
-                    ]
-                a, cs[n], hs[n] = forward(z, cs[n])
-                for k in range(5):
-                    acts[5 * n + k] = acts[5 * n + k].write(t, a[k])
-                cells_at[n] = cells_at[n].write(t + 1, cs[n])  # [0] is the zero state
-                outs[n] = outs[n].write(t + 1, hs[n])
-                below = hs[n]
-            return t + 1, hs, cs, acts, cells_at, outs
+    def arrays(self, size, initial=None, per_layer=1):
+        import tensorflow as tf
 
-        start = (0, [zeros] * layers, [zeros] * layers, arrays(steps, per_layer=5))
-        _, _, _, acts, cells_at, outs = tf.while_loop(
+        made = [
+            tf.TensorArray(tf.float32, size=size, clear_after_read=False)
+            for _ in range(per_layer * self.layers)
+        ]
+        return made if initial is None else [a.write(0, initial) for a in made]
+
+    def forward(self):
+        """The top layer's outputs (steps, batch, units); keeps what the backward pass needs."""
+        import tensorflow as tf
+
+        zeros, steps = self.zeros, self.steps
+        start = (0, [zeros] * self.layers, [zeros] * self.layers, self.arrays(steps, per_layer=5))
+        _, _, _, self.acts, self.cells_at, outs = tf.while_loop(
             lambda t, *_: t < steps,
-            forward_step,
-            start + (arrays(steps + 1, zeros), arrays(steps + 1, zeros)),
+            self._forward_step,
+            start + (self.arrays(steps + 1, zeros), self.arrays(steps + 1, zeros)),
             parallel_iterations=PARALLEL_ITERATIONS,
         )
-        outs = [o.stack() for o in outs]  # (steps + 1, batch, units), [0] the zero state
+        self.outs = [o.stack() for o in outs]  # (steps + 1, batch, units), [0] the zero state
+        return self.outs[-1][1:]
 
-        def grad(d_top):
-            # the weights transposed once: a product with a transposed operand is 25 to 35 %
-            # slower than with one laid out as it is read
-            recur_t = [tf.transpose(r) for r in recur]
-            kern_t = [tf.transpose(k) for k in kern]
+    def _forward_step(self, t, hs, cs, acts, cells_at, outs):
+        import tensorflow as tf
 
-            def backward_step(t, dh_next, dc_next, dzs):
-                dh_next, dc_next, dzs = map(list, (dh_next, dc_next, dzs))
-                d_out = d_top[t]
-                for n in reversed(range(layers)):
-                    dz, dc_next[n] = backward(
-                        d_out + dh_next[n],
-                        dc_next[n],
-                        *[acts[5 * n + k].read(t) for k in range(5)],
-                        cells_at[n].read(t),
-                    )
-                    dh_next[n] = tf.matmul(dz, recur_t[n])
-                    dzs[n] = dzs[n].write(t, dz)
-                    if n:
-                        d_out = dropped(tf.matmul(dz, kern_t[n]), n, t)
-                return t - 1, dh_next, dc_next, dzs
+        hs, cs, acts, cells_at, outs = map(list, (hs, cs, acts, cells_at, outs))
+        below = None
+        for n in range(self.layers):
+            recur = self.recur_g[n]
+            if n == 0:
+                z = [self.first[k][t] + tf.matmul(hs[0], recur[k]) for k in range(4)]
+            else:
+                below = self.dropped(below, n, t)
+                # two additions: `tf.add_n` of the three measured slower (BENCHMARKS.md)
+                z = [
+                    tf.matmul(below, self.kern_g[n][k])
+                    + (tf.matmul(hs[n], recur[k]) + self.bias_g[n][k])
+                    for k in range(4)
+                ]
+            a, cs[n], hs[n] = self.gate_forward(z, cs[n])
+            for k in range(5):
+                acts[5 * n + k] = acts[5 * n + k].write(t, a[k])
+            cells_at[n] = cells_at[n].write(t + 1, cs[n])  # [0] is the zero state
+            outs[n] = outs[n].write(t + 1, hs[n])
+            below = hs[n]
+        return t + 1, hs, cs, acts, cells_at, outs
 
-            _, _, _, dzs = tf.while_loop(
-                lambda t, *_: t >= 0,
-                backward_step,
-                (steps - 1, [zeros] * layers, [zeros] * layers, arrays(steps)),
-                parallel_iterations=PARALLEL_ITERATIONS,
+    def backward(self, d_top):
+        """The derivatives of the inputs and weights from those of the top outputs."""
+        import tensorflow as tf
+
+        # the weights transposed once: a product with a transposed operand is slower
+        self.recur_t = [tf.transpose(r) for r in self.recur]
+        self.kern_t = [tf.transpose(k) for k in self.kern]
+        self.d_top, zeros = d_top, self.zeros
+        _, _, _, dzs = tf.while_loop(
+            lambda t, *_: t >= 0,
+            self._backward_step,
+            (self.steps - 1, [zeros] * self.layers, [zeros] * self.layers, self.arrays(self.steps)),
+            parallel_iterations=PARALLEL_ITERATIONS,
+        )
+        # (steps x batch, 4 units): every step's derivatives of the pre-activations
+        return self._gradients([tf.reshape(d.stack(), [-1, 4 * self.units]) for d in dzs])
+
+    def _backward_step(self, t, dh_next, dc_next, dzs):
+        import tensorflow as tf
+
+        dh_next, dc_next, dzs = map(list, (dh_next, dc_next, dzs))
+        d_out = self.d_top[t]
+        for n in reversed(range(self.layers)):
+            acts = [self.acts[5 * n + k].read(t) for k in range(5)]
+            dz, dc_next[n] = self.gate_backward(
+                d_out + dh_next[n], dc_next[n], *acts, self.cells_at[n].read(t)
             )
-            # (steps x batch, 4 units): every step's derivatives of the pre-activations
-            dzs = [tf.reshape(d.stack(), [-1, 4 * units]) for d in dzs]
+            dh_next[n] = tf.matmul(dz, self.recur_t[n])
+            dzs[n] = dzs[n].write(t, dz)
+            if n:
+                d_out = self.dropped(tf.matmul(dz, self.kern_t[n]), n, t)
+        return t - 1, dh_next, dc_next, dzs
 
-            def product(a, dz, width=units):  # sum over every step and sequence of a^T dz
-                return tf.matmul(tf.reshape(a, [-1, width]), dz, transpose_a=True)
+    def _gradients(self, dzs):
+        """Each weight's gradient as one product over every step, from the pre-activations'
+        derivatives `dzs` (per layer, (steps x batch, 4 units))."""
+        import tensorflow as tf
 
-            d_recur = [product(outs[n][:-1], dzs[n]) for n in range(layers)]
-            d_kern = [product(dropped(outs[n - 1][1:], n), dzs[n]) for n in range(1, layers)]
-            d_first = product(ones_x, dzs[0], features + 1)  # the first kernel's and bias' rows
-            # summed by a product with ones: 5x faster here than reduce_sum down the rows
-            ones = tf.ones([1, steps * batch])
-            d_bias = [tf.reshape(tf.matmul(ones, dzs[n]), [-1]) for n in range(1, layers)]
-            d_x = tf.matmul(dzs[0], kern_t[0])
-            return [d_x, d_first[:-1], *d_kern, *d_recur, d_first[-1], *d_bias] + [None] * len(
-                masks
-            )
+        layers, outs, units = self.layers, self.outs, self.units
 
-        return outs[-1][1:], grad
+        def product(a, dz, width=units):  # sum over every step and sequence of a^T dz
+            return tf.matmul(tf.reshape(a, [-1, width]), dz, transpose_a=True)
 
-    top = run(flat_x, *kernels, *recurrent, *biases, *masks)
-    return tf.transpose(top, [1, 0, 2])
+        d_recur = [product(outs[n][:-1], dzs[n]) for n in range(layers)]
+        d_kern = [product(self.dropped(outs[n - 1][1:], n), dzs[n]) for n in range(1, layers)]
+        d_first = product(self.ones_x, dzs[0], self.features + 1)  # first kernel's and bias' rows
+        # summed by a product with ones: faster here than reduce_sum down the rows
+        ones = tf.ones([1, self.steps * self.batch])
+        d_bias = [tf.reshape(tf.matmul(ones, dzs[n]), [-1]) for n in range(1, layers)]
+        d_x = tf.matmul(dzs[0], self.kern_t[0])
+        d_masks = [None] * len(self.masks)
+        return [d_x, d_first[:-1], *d_kern, *d_recur, d_first[-1], *d_bias, *d_masks]

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator import budget, checkpoint, data, distribute, resume_file, tokenmaps
+from generator import budget, checkpoint, data, distribute, resume_file, runs, tokenmaps
 from generator.atomic import remove_leftovers
 from generator.checkpointer import RunState
 from generator.config import RESUME_OVERRIDES, TrainConfig
@@ -99,11 +99,11 @@ def _new_run_dir(root: Path, plugin, run: str | None, model_config, strategy: st
     """The run folder (a throw-away one for a worker other than the chief), with room for
     its checkpoints."""
     if distribute.writes(strategy):
-        run_dir = checkpoint.new_run_dir(root, plugin.name, run)
+        run_dir = runs.new_run_dir(root, plugin.name, run)
     else:  # another worker: the chief writes the run; this one's folder is thrown away
         run_dir = Path(tempfile.mkdtemp(prefix="gen-worker-"))
     try:
-        checkpoint.check_space(run_dir, model_config.num_params)
+        runs.check_space(run_dir, model_config.num_params)
     except GenError:
         run_dir.rmdir()  # still empty: leave nothing behind
         raise

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -96,3 +99,28 @@ def trained_run(root: Path, corpus_args: list, name: str = "tiny", *extra) -> Pa
     )
     assert result.exit_code == 0, result.output
     return root / "checkpoints" / name
+
+
+def install_metadata(site: Path, name: str, version: str, entry_points: dict) -> None:
+    """Write into `site` the .dist-info that `pip install` writes for a package declaring
+    `entry_points` ({group: {name: "module:attr"}}), so that `importlib.metadata` finds it."""
+    dist = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = []
+    for group, entries in entry_points.items():
+        lines.append(f"[{group}]")
+        lines += [f"{entry} = {target}" for entry, target in entries.items()]
+    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+def gen_process(path: list[Path], *args, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`gen ARGS` in a fresh process with `path` on its PYTHONPATH (installed plugins)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, path)))
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )

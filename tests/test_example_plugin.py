@@ -7,13 +7,12 @@ process. Discovery then goes through `importlib.metadata`, as for any installed 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import gen_process, install_metadata
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gen-words"
@@ -25,36 +24,20 @@ the sea is long and dark and the night is on the sea.
 """
 
 
-def install_metadata(site: Path) -> None:
-    """Write the .dist-info that `pip install` would write for the example package."""
+def install_example(site: Path) -> None:
+    """The .dist-info of the example package, from its pyproject.toml."""
     project = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
-    dist = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
-    )
-    lines = []
-    for group, entries in project["entry-points"].items():
-        lines.append(f"[{group}]")
-        lines += [f"{name} = {target}" for name, target in entries.items()]
-    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    install_metadata(site, project["name"], project["version"], project["entry-points"])
 
 
 def gen(site: Path, *args) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(EXAMPLE)]))
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    return gen_process([site, EXAMPLE], *args)
 
 
 @pytest.mark.slow
 def test_example_plugin_trains_and_samples_through_its_entry_point(tmp_path):
     site = tmp_path / "site"
-    install_metadata(site)
+    install_example(site)
     listed = gen(site, "corpora")
     assert listed.returncode == 0, listed.stderr
     assert "words      Text files (.txt) as words (example third-party plugin)" in listed.stdout

@@ -68,7 +68,11 @@ def test_tensorflow_ops_get_half_the_cores_unless_the_user_says(monkeypatch):
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
-    assert op_threads(gpu=False) == max(1, cores // 2)
+    for machine, threads in ((1, 1), (2, 1), (3, 1), (16, 8)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=machine: set(range(n)))
+        assert op_threads(gpu=False) == threads, machine
+    monkeypatch.undo()
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
     assert op_threads(gpu=True) is None  # cuDNN does the work there
     threads = "bool(tf.config.list_physical_devices('GPU')), "
     threads += "tf.config.threading.get_intra_op_parallelism_threads()"
@@ -118,3 +122,67 @@ def test_an_xla_kernel_run_for_the_first_time_by_two_threads_at_once_does_not_cr
     )
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not this process's
     assert gen_tensorflow("'ok'", then=rounds, env=env).stdout.split() == ["ok"]
+
+
+def generator_modules() -> dict[str, Path]:
+    """Every module of the package by dotted name."""
+    modules = {}
+    for path in (ROOT / "generator").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def imports(path: Path, modules: dict) -> set[str]:
+    """The package's modules that the module at `path` imports, at its top or in a function."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("generator"):
+            found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    return {name for name in found if name in modules}
+
+
+def test_modules_import_each_other_without_a_cycle():
+    """Data flows one way: no module imports one that imports it back, even inside a
+    function."""
+    modules = generator_modules()
+    graph = {name: imports(path, modules) - {name} for name, path in modules.items()}
+    done, trail = set(), []
+
+    def visit(name):
+        if name in trail:
+            raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(name) :]))
+        if name in done:
+            return
+        trail.append(name)
+        for other in sorted(graph[name]):
+            visit(other)
+        trail.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+    assert "generator.corpora.base" in graph["generator.corpora.midi"] | {
+        m for d in graph["generator.corpora.midi"] for m in graph[d]
+    }  # the walk saw real edges
+
+
+def test_modules_and_functions_fit_in_a_reader_s_mind():
+    """About 300 lines a module and 60 a function (STYLE.md)."""
+    import ast
+
+    long = []
+    for name, path in generator_modules().items():
+        source = path.read_text()
+        if source.count("\n") > 320:
+            long.append(f"{name}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = node.end_lineno - node.lineno + 1
+                if size > 60:
+                    long.append(f"{name}.{node.name}: {size} lines")
+    assert not long, long

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import run, scale_corpus, tiny
 
-from generator import checkpoint, data, fitting, resume_file
+from generator import checkpoint, data, fitting, resume_file, runs
 from generator.errors import GenError
 
 STEPS = 12  # training steps per epoch in these tests
@@ -229,7 +229,7 @@ def test_a_full_disk_is_one_line_and_the_previous_checkpoint_survives(corpus, mo
 
 
 def test_too_little_space_is_refused_before_training(corpus, monkeypatch):
-    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
+    monkeypatch.setattr(runs.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
     result = run("train", "--path", corpus, "--run", "small", *TINY)
     assert result.exit_code == 1 and "epoch 1" not in result.output
     assert "MB free for checkpoints" in result.output and "needs about" in result.output

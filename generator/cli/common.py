@@ -71,7 +71,7 @@ def checkpoint_option(what: str):
 
 def run_folder(checkpoint: Path | None, checkpoint_dir: Path) -> Path:
     """The run a command works on: --checkpoint, else the latest under --checkpoint-dir."""
-    from generator.checkpoint import latest_run
+    from generator.runs import latest_run
 
     return checkpoint or latest_run(checkpoint_dir)
 
