@@ -60,6 +60,10 @@ def test_example_plugin_trains_and_samples_through_its_entry_point(tmp_path):
     # written from the corpus's own words, spaces and punctuation only (no <unk>, no junk)
     tokens = sorted(set(re.findall(r"\w+|[^\S\n]+|\n|[^\w\s]", POEM)), key=len, reverse=True)
     assert re.fullmatch("(?:" + "|".join(map(re.escape, tokens)) + ")+", text)
+    couplet = gen(site, "sample", "--out", "-", "--form", "couplet", "--seed", 1)
+    assert couplet.returncode == 0, couplet.stderr  # a verse plugin of words gets the forms
+    assert len(couplet.stdout.splitlines()) == 2
+    assert "rhyme pairs confirmed by the CMU dictionary" in couplet.stderr
 
 
 def test_without_the_entry_point_the_plugin_is_unknown(tmp_path):

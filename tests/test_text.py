@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import run, tiny
 
@@ -11,6 +13,8 @@ from generator.verse import forms, prosody
 from generator.verse.forms import VerseOptions
 
 TINY = tiny(units=32, seq_len=32, learning_rate=0.01)
+SONNETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "english-verse"
+SONNETS = SONNETS / "shakespeare-sonnets.txt"
 COUPLETS = (
     "the cat sat on the mat\nthe dog ran to the log\n\n"
     "the bee flew to the tree\nthe fox sat on the box\n\n"
@@ -191,3 +195,43 @@ def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
     assert 6 in prosody.line_syllables(line) and forced.syllables_ok and forced.rhyme_ok
     assert forced.tokens == list(line)
     assert len(forced.states) == 2 and np.all(np.isfinite(forced.states[0]))  # h and c
+
+
+@pytest.fixture(scope="module")
+def sonnet_model(tmp_path_factory):
+    """A small model trained for a few seconds on Shakespeare's sonnets."""
+    if not SONNETS.exists():
+        pytest.skip(f"{SONNETS} is not here (../shared/data)")
+    root = tmp_path_factory.mktemp("sonnets")
+    options = tiny(units=128, embed_dim=16, seq_len=64, batch_size=32, epochs=3)
+    args = ("--corpus", "text", "--path", SONNETS, "--checkpoint-dir", root, "--run", "s")
+    assert run("train", *args, *options).exit_code == 0
+    return root / "s"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "form, syllables, pairs",
+    [("sonnet", [10] * 14, [(0, 2), (1, 3), (4, 6), (5, 7), (8, 10), (9, 11), (12, 13)]),
+     ("limerick", [8, 8, 5, 5, 8], [(0, 1), (0, 4), (2, 3)])],
+)  # fmt: skip
+def test_a_trained_model_meets_a_sonnet_and_a_limerick(
+    sonnet_model, tmp_path, form, syllables, pairs
+):
+    out = tmp_path / f"{form}.txt"
+    args = ("--checkpoint", sonnet_model, "--out", out, "--form", form, "--seed", 1)
+    result = run("sample", *args)
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert len(lines) == len(syllables)
+    for line, target in zip(lines, syllables):
+        assert target in prosody.line_syllables(line), line
+    ends = [prosody.last_word(line) for line in lines]
+    for a, b in pairs:
+        assert prosody.dictionary_rhymes(ends[a], ends[b]), (ends[a], ends[b])
+    met = f"{len(lines)}/{len(lines)} (100 %)"
+    assert f"lines on their syllable target: {met}" in result.output
+    assert (
+        f"rhyme pairs confirmed by the CMU dictionary: {len(pairs)}/{len(pairs)}" in result.output
+    )
+    assert "not met" not in result.output
