@@ -97,12 +97,12 @@ def check_sampling(model_config, streams: int, max_tokens: int, log) -> None:
 
 
 @contextmanager
-def out_of_memory_is_one_line(what: str, lower: str, kept: str = ""):
-    """Turn an out-of-memory inside TensorFlow or NumPy into one `GenError` naming the
-    settings to lower; `kept` says what was left as it was."""
+def out_of_memory_is_one_line(message):
+    """Turn an out-of-memory inside TensorFlow or NumPy into one `GenError` whose text is
+    `message()` (called then, so it can say where the job stood and what to lower)."""
     import tensorflow as tf
 
     try:
         yield
     except (tf.errors.ResourceExhaustedError, MemoryError):
-        raise GenError(f"out of memory while {what}; lower {lower}{kept}") from None
+        raise GenError(message()) from None

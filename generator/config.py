@@ -18,6 +18,7 @@ from generator.errors import GenError
 SEED_MAX = 2**31 - 1  # seeds are int32 in the sampler's stateless draws
 MAX_TOKENS = 10_000_000  # tokens per output of `gen sample`
 MAX_OUTPUTS = 1_000_000  # outputs of one `gen sample`
+MAX_NGRAM_ORDER = 10  # longest n-gram baseline of `gen evaluate`: its counts grow with it
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed")
 # what a sample's length may be given in, and the largest length in each

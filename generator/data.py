@@ -171,20 +171,21 @@ class WindowBatches:
     def __iter__(self):
         return self.from_step(0)
 
-    def from_step(self, step: int):
-        """The endless batches from global step `step` on (0 is the first batch). Passes are
-        laid end to end and cut into full batches, so every batch has `batch_size` windows
-        (each step weighs the same, and the step function sees one shape)."""
+    def from_step(self, step: int, stop=None):
+        """The endless batches from global step `step` on (0 is the first batch), until the
+        event `stop` is set. Passes are laid end to end and cut into full batches, so every
+        batch has `batch_size` windows (each step weighs the same, and the step function
+        sees one shape)."""
         skip = step * self.batch_size  # windows before the first batch wanted
         pending, pass_index = np.zeros(0, np.int64), 0
-        while True:
+        while stop is None or not stop.is_set():
             starts = self._starts(pass_index)
             pass_index += 1
             if skip >= len(starts):
                 skip -= len(starts)
                 continue
             pending, skip = np.concatenate([pending, starts[skip:]]), 0
-            while len(pending) >= self.batch_size:
+            while len(pending) >= self.batch_size and not (stop and stop.is_set()):
                 take, pending = pending[: self.batch_size], pending[self.batch_size :]
                 windows = self.stream.windows(take, self.seq_len + 1)  # (batch, seq_len + 1)
                 if self.aug_maps is not None and len(self.aug_maps) > 1:

@@ -15,7 +15,7 @@ from pathlib import Path
 from generator import checkpoint as ckpt_io
 from generator import data, tokenmaps
 from generator.checkpoint import Checkpoint, check_corpus
-from generator.config import check_range
+from generator.config import MAX_NGRAM_ORDER, check_range
 from generator.errors import GenError
 from generator.progress import Reporter
 
@@ -77,7 +77,7 @@ def held_out(
     """The model's held-out loss in every unit, and n-gram baselines on the same tokens."""
     from generator import ngram
 
-    check_range("ngram-order", max_order, 1, ngram.MAX_ORDER)
+    check_range("ngram-order", max_order, 1, MAX_NGRAM_ORDER)
     log = Reporter.of(log)
     plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)

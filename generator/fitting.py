@@ -8,7 +8,9 @@ schedule; restoring resume.h5 therefore continues a run exactly where it stood.
 
 from __future__ import annotations
 
+import gc
 import sys
+import threading
 from pathlib import Path
 
 from generator import data, resume_file
@@ -85,15 +87,16 @@ def _model(plan, where, steps: int, resume: bool, init_weights: Path | None):
     return model
 
 
-def _dataset(batches: data.WindowBatches, start: int, where, global_batch: int):
-    """Batches from global step `start`: global ones, or each worker's share."""
+def _dataset(batches: data.WindowBatches, start: int, where, global_batch: int, stop):
+    """Batches from global step `start` until `stop` is set: global ones, or each worker's
+    share."""
     import tensorflow as tf
 
     spec = tf.TensorSpec((None, None), tf.int32)
 
     def pipeline(context=None):
         dataset = tf.data.Dataset.from_generator(
-            lambda: batches.from_step(start), output_signature=(spec, spec)
+            lambda: batches.from_step(start, stop), output_signature=(spec, spec)
         )
         if context is not None:
             per_replica = context.get_per_replica_batch_size(global_batch)
@@ -134,12 +137,42 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
     if len(plan.val_ids) >= 2:
         scorer = loss_scorer(model, config.seq_len, config.batch_size)
         score = lambda: scorer(plan.val_ids)[0]  # noqa: E731
-    with caught_signals(log) as caught, where.fitting(model):
-        hooks = Checkpointer(model, plan, log, caught, batches.steps_per_epoch, where)
-        _fit_epochs(model, hooks, batches, where, global_batch, score, log)
+    stop = threading.Event()  # ends the data generator when training ends, however it ends
+    try:
+        with caught_signals(log) as caught, where.fitting(model):
+            hooks = Checkpointer(model, plan, log, caught, batches.steps_per_epoch, where)
+            _fit_epochs(model, hooks, batches, where, global_batch, score, log, stop)
+    except BaseException as exc:
+        stop.set()
+        release_frames(exc)
+        gc.collect()  # frees Keras' data iterator now, while its prefetch thread can finish
+        raise
+    finally:
+        stop.set()
 
 
-def _fit_epochs(model, hooks: Checkpointer, batches, where, global_batch, score, log) -> None:
+def release_frames(exc: BaseException) -> None:
+    """Drop the local variables of the finished frames an exception (and those it was raised
+    from) passed through, and of their finished callers. A traceback otherwise keeps Keras'
+    data iterator alive until the interpreter shuts down, when deleting it waits for ever on
+    a prefetch thread that can no longer run Python."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            while frame is not None:
+                try:
+                    frame.clear()
+                except RuntimeError:  # a frame still running: this one, or its callers
+                    pass
+                frame = frame.f_back
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+
+
+def _fit_epochs(model, hooks, batches, where, global_batch, score, log, stop) -> None:
     """Keras' `fit` until the last epoch or until `hooks` says stop. A run resumed in the
     middle of an epoch first finishes that epoch in a `fit` call of its own."""
     import keras
@@ -165,7 +198,7 @@ def _fit_epochs(model, hooks: Checkpointer, batches, where, global_batch, score,
                 f"after {state.epoch} epochs of {steps} steps"
             )
         model.fit(
-            _dataset(batches, state.step, where, global_batch),
+            _dataset(batches, state.step, where, global_batch, stop),
             initial_epoch=state.epoch,
             epochs=state.epoch + 1 if done_in_epoch else config.epochs,
             steps_per_epoch=steps - done_in_epoch,

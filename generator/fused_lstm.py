@@ -33,10 +33,8 @@ PARALLEL_ITERATIONS = 8
 @functools.cache
 def _kernels():
     """The per-step gate arithmetic (built on first use, after TensorFlow has started). The
-    backward one is compiled by XLA into one kernel (60 against 139 us a step for TensorFlow's
-    ops, at batch 64 x 256 units on one core, measured when it still recomputed tanh of the
-    cell state). The forward one stays TensorFlow's ops: as one XLA kernel it measured slower,
-    both before the products were split by gate (101 against 88 us) and after."""
+    backward one is one XLA kernel, faster than TensorFlow's ops; the forward one stays
+    TensorFlow's ops, which were faster than a kernel there (BENCHMARKS.md)."""
     import tensorflow as tf
 
     def forward(z, c):

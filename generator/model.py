@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from generator.config import check_range
 from generator.errors import GenError
+
+MAX_LAYERS = 64  # deeper stacks of LSTMs do not train without extra machinery
+MAX_WIDTH = 65_536  # units or embedding width; what fits in memory is checked separately
+MAX_VOCAB = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,11 @@ class ModelConfig:
     dropout: float = 0.2  # dropout after each LSTM layer while training
 
     def __post_init__(self):
-        for name in ("vocab_size", "embed_dim", "units", "layers"):
-            if getattr(self, name) < 1:
-                raise GenError(f"{name.replace('_', '-')} must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise GenError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_range("vocabulary size", self.vocab_size, 1, MAX_VOCAB)
+        check_range("embed-dim", self.embed_dim, 1, MAX_WIDTH)
+        check_range("units", self.units, 1, MAX_WIDTH)
+        check_range("layers", self.layers, 1, MAX_LAYERS)
+        check_range("dropout", self.dropout, 0.0, 0.99)
 
     def to_dict(self) -> dict:
         return asdict(self)

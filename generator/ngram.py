@@ -19,8 +19,6 @@ from collections import defaultdict
 
 import numpy as np
 
-MAX_ORDER = 10  # longest n-gram baseline: its counts grow with the order
-
 DISCOUNT = 0.75
 
 

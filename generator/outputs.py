@@ -64,18 +64,29 @@ def write_samples(
     _check_kind(plugin, verse, config)
     check_targets(request.out, request.num, plugin, request.force, request.plot)
     primer = plugin.encode_primer(request.primer) if request.primer else []
-    from generator.budget import check_sampling
+    from generator import budget
     from generator.sample import Sampler
 
-    check_sampling(ckpt.model_config, min(request.num, BATCH), config.max_tokens, log)
+    budget.check_sampling(ckpt.model_config, min(request.num, BATCH), config.max_tokens, log)
     sampler = Sampler(ckpt, request.weights)
     primer = _known(primer, sampler.vocab, log)
-    writer = Writer(ckpt, plugin, request, primer, log)
-    if verse.constrained:
-        _write_poems(sampler, writer, primer, verse, config, log)
-    else:
-        _write_streams(sampler, writer, primer, _with_unit(config, verse), log)
-    return writer.finish(config.seed)
+    writer = Writer(ckpt, plugin, request, primer, config.seed, log)
+    with budget.out_of_memory_is_one_line(lambda: _out_of_memory(writer, config)):
+        if verse.constrained:
+            _write_poems(sampler, writer, primer, verse, config, log)
+        else:
+            _write_streams(sampler, writer, primer, _with_unit(config, verse), log)
+    return writer.finish()
+
+
+def _out_of_memory(writer, config: SampleConfig) -> str:
+    written, num = len(writer.summaries), writer.request.num
+    return (
+        f"out of memory after {written:,} of {num:,} outputs; lower --length (now "
+        f"{config.max_tokens:,})"
+        + (" or -n" if num > 1 else "")
+        + ("; the outputs written are complete" if written else "")
+    )
 
 
 def _check_kind(plugin, verse: VerseOptions, config: SampleConfig) -> None:
@@ -146,8 +157,9 @@ def _write_poems(sampler, writer, primer, verse: VerseOptions, config, log) -> N
 class Writer:
     """Writes outputs one at a time as they are drawn, and keeps a summary of each."""
 
-    def __init__(self, ckpt, plugin, request: OutputRequest, primer: list[str], log):
+    def __init__(self, ckpt, plugin, request: OutputRequest, primer: list[str], seed: int, log):
         self.ckpt, self.plugin, self.request, self.log = ckpt, plugin, request, log
+        self.seed = seed
         self.head = primer if request.primer_in_output else plugin.carry_over(primer)
         self.summaries: list[dict] = []
         self.last_byte = b""  # of the previous output on standard output
@@ -163,7 +175,8 @@ class Writer:
         if request.out != "-":
             target = output_path(Path(request.out), request.num, plugin.suffix, k)
         summary = {"path": str(target) if target else "-", "checkpoint": str(self.ckpt.path)}
-        summary |= {"index": k + 1, "tokens": len(tokens)} | output_length(plugin, tokens)
+        summary |= {"seed": self.seed, "index": k + 1, "tokens": len(tokens)}
+        summary |= output_length(plugin, tokens)
         if draws_piano_roll(plugin, target):
             write_piano_roll(plugin, self.head, tokens, target)
         else:
@@ -179,11 +192,9 @@ class Writer:
         summary["copy_rate"] = self.copies.add(tokens) if self.copies else None
         self.summaries.append(summary)
 
-    def finish(self, seed: int) -> list[dict]:
-        """The summaries, with the seed; logs where the outputs came from and the copy rate."""
-        for summary in self.summaries:
-            summary["seed"] = seed
-        self.log(f"from {self.ckpt.path} with seed {seed}")
+    def finish(self) -> list[dict]:
+        """The summaries; logs where the outputs came from and the copy rate."""
+        self.log(f"from {self.ckpt.path} with seed {self.seed}")
         if self.copies:
             self.log(self.copies.report_line())
         return self.summaries

@@ -13,14 +13,12 @@ _tf = None
 def op_threads(gpu: bool) -> int | None:
     """Threads each TensorFlow op may use on a machine without a GPU: half the cores.
 
-    An LSTM step is a chain of small ops (a batch of 64 by 256 units is a 33 MFLOP matrix
-    multiply). Split over every core, each op spends much of its time handing work out and
-    waiting; with half the cores per op, the independent ops of a step (a layer's input and
-    recurrent products, the next layer's recurrent product) run side by side instead. On 2 cores
-    this trains 3 x 512 about 1.2x faster and samples 16 streams about 1.5x faster
-    (BENCHMARKS.md). `TF_NUM_INTRAOP_THREADS`, or a setting made before gen starts TensorFlow,
-    wins; None leaves TensorFlow's default (all cores), as with a GPU, where the LSTM runs on
-    cuDNN.
+    An LSTM step is a chain of small ops. Split over every core, each op spends much of its
+    time handing work out and waiting; with half the cores per op, the independent ops of a
+    step (a layer's input and recurrent products, the next layer's recurrent product) run side
+    by side instead, which trains and samples faster (BENCHMARKS.md). `TF_NUM_INTRAOP_THREADS`,
+    or a setting made before gen starts TensorFlow, wins; None leaves TensorFlow's default (all
+    cores), as with a GPU, where the LSTM runs on cuDNN.
     """
     if gpu or os.environ.get("TF_NUM_INTRAOP_THREADS"):
         return None
@@ -56,7 +54,7 @@ def tensorflow_version() -> tuple[int, ...]:
     no distribution provides the `tensorflow` package or its version cannot be read."""
     from importlib import metadata
 
-    def named():  # the usual names first: a scan of every distribution takes 0.2 s
+    def named():  # the usual names first: a scan of every distribution is slow
         yield from ("tensorflow", "tensorflow-cpu")
         yield from metadata.packages_distributions().get("tensorflow", [])
 
@@ -76,12 +74,10 @@ def xla_flags(flags: str, version: tuple[int, ...]) -> str:
     name a file of flags (XLA reads a value not starting with "-" as one).
 
     A YNNPACK fusion builds its graph the first time a kernel runs, and two threads doing so
-    at once for one kernel (the loss's two halves, side by side) can crash the process: 3 of
-    91 runs of a one-step `gen train` died of a segmentation fault this way on TensorFlow
-    2.21. With the fusions off the loss kernels took 3.3 ms against 3.0, within a whole step's
-    noise. XLA stops at a flag it does not know, as TensorFlow 2.20's does at this one, so
-    the range is widened only for versions where `tests/test_project.py`'s crash test has
-    been run."""
+    at once for one kernel (the loss's two halves, side by side) can crash the process on
+    TensorFlow 2.21 (BENCHMARKS.md). XLA stops at a flag it does not know, as TensorFlow 2.20's
+    does at this one, so the range is widened only for versions where `tests/test_project.py`'s
+    crash test has been run."""
     low, high = YNN_FLAG_VERSIONS
     if not (low <= version < high) or (flags.strip() and not flags.lstrip().startswith("-")):
         return flags

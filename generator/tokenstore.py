@@ -60,6 +60,13 @@ def parse_part(text: str) -> tuple[int, int]:
     return index - 1, count
 
 
+def check_options(shard_files: int, processes: int | None) -> None:
+    """Refuse a shard size or process count out of range, before any file is read."""
+    check_range("shard-files", shard_files, 1, 1_000_000)
+    if processes is not None:
+        check_range("processes", processes, 1, MAX_PROCESSES)
+
+
 def shard_name(k: int) -> str:
     """The file name (without suffix) of shard `k`."""
     return f"shard-{k:05d}"
@@ -131,9 +138,7 @@ def build(
     shards whose number is i modulo n, for one of n jobs sharing the work. `processes`:
     worker processes (default: one per core)."""
     log = Reporter.of(log)
-    check_range("shard-files", shard_files, 1, 1_000_000)
-    if processes is not None:
-        check_range("processes", processes, 1, MAX_PROCESSES)
+    check_options(shard_files, processes)
     files = [Path(f).resolve() for f in files]
     folder = Path(folder) if folder is not None else default_folder(plugin, files, shard_files)
     writable_folder(folder)

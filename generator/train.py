@@ -130,6 +130,7 @@ def train(
     log, model, config = Reporter.of(log), model or {}, config or TrainConfig()
     if init_from is not None and model:
         raise GenError(f"--init-from takes the model's shape from its run; drop {flags(model)}")
+    ModelConfig(vocab_size=1, **model)  # a bad shape is refused before the corpus is read
     distribute.check(config.strategy)
     cache = Path(config.cache) if config.cache else None
     if cache is not None and path is not None:
@@ -219,6 +220,18 @@ def resume(run_dir: Path, log: Reporter | None = None, overrides: dict | None = 
     return run_dir
 
 
+def _out_of_memory(plan: Plan) -> str:
+    """What to say when training runs out of memory: where, what to lower, what is kept."""
+    config, state = plan.config, plan.state
+    kept = resume_file.RESUME if (plan.run_dir / resume_file.RESUME).exists() else None
+    return (
+        f"out of memory at epoch {state.epoch + 1}, step {state.step}: a batch of "
+        f"{config.batch_size:,} windows of {config.seq_len} tokens does not fit; lower "
+        "--batch-size (or --seq-len, --units)"
+        + (f"; the checkpoint in '{plan.run_dir}' is as it was" if kept else "")
+    )
+
+
 def _run(plan: Plan, log, init_weights: Path | None = None, resume: bool = False) -> None:
     """Fit while holding the run folder (the chief of several workers), then report the best
     epoch."""
@@ -229,10 +242,7 @@ def _run(plan: Plan, log, init_weights: Path | None = None, resume: bool = False
         if resume and chief:
             for path in remove_leftovers(plan.run_dir):
                 log(f"removed {path.name}, a write the stopped run left unfinished")
-        config = plan.config
-        lower = f"--batch-size (now {config.batch_size:,}), --seq-len or --units"
-        kept = f"; the checkpoints in '{plan.run_dir}' are as they were"
-        with budget.out_of_memory_is_one_line("training", lower, kept if plan.state.step else ""):
+        with budget.out_of_memory_is_one_line(lambda: _out_of_memory(plan)):
             fit(plan, log, resume, init_weights)
     m = plan.state.metrics
     if m["history"] and chief:

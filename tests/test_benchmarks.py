@@ -1,9 +1,13 @@
-"""The benchmarks: the speed benchmark runs end to end; the sonnet corpus conversion."""
+"""The benchmarks: the speed benchmark's pure helpers against answers worked out by hand, its
+memory probe against a known allocation, one quick end-to-end run whose figures must agree with
+each other, and the sonnet corpus conversion."""
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +15,197 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `benchmarks` is a folder of the checkout, not installed
+
+from benchmarks import common, encoding, memory, sampling, training  # noqa: E402
+
 spec = importlib.util.spec_from_file_location("sonnets", ROOT / "benchmarks" / "sonnets.py")
 sonnets = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sonnets)
+
+
+def test_train_flops_count_every_multiply_add_of_two_layers_by_hand():
+    # 2 layers of 4 units, embedding 64, vocabulary 400; multiply-adds per token, forward:
+    # layer 1: 4 gates x 4 units x (64 inputs + 4 recurrent) = 1088
+    # layer 2: 4 gates x 4 units x (4 inputs + 4 recurrent)  = 128
+    # dense:   4 units x 400 tokens                           = 1600
+    # 2816 multiply-adds = 5632 FLOPs forward, x 3 with the backward pass = 16896
+    assert training.train_flops_per_token(2, 4) == 16896
+    # 1 layer of 1 unit: 4 x 1 x 65 + 1 x 400 = 660 multiply-adds, 1320 FLOPs, x 3
+    assert training.train_flops_per_token(1, 1) == 3960
+
+
+def test_products_ceiling_shares_the_products_among_the_cores():
+    # two chains of 100 products: 0.1 s and 0.3 s, so 4 ms of products per step
+    seconds = [0.1, 0.3]
+    # 1 thread per op on 2 cores: two products side by side, 2 ms a step, 16 streams
+    assert sampling.products_ceiling(seconds, 16, 100, 1, 2) == pytest.approx(8000)
+    # 2 threads per op on 2 cores: one at a time, 4 ms a step
+    assert sampling.products_ceiling(seconds, 16, 100, 2, 2) == pytest.approx(4000)
+    assert sampling.products_ceiling(seconds, 1, 100, 2, 2) == pytest.approx(250)
+
+
+def test_rounds_takes_turns_and_keeps_each_contenders_fastest_call(monkeypatch):
+    now = [0.0]  # a clock that moves only when a contender "runs"
+    monkeypatch.setattr(common.time, "perf_counter", lambda: now[0])
+    sleeps = []
+    monkeypatch.setattr(common.time, "sleep", sleeps.append)
+    calls = []
+
+    def reports(times):  # a contender in another process: it reports its own seconds
+        times = iter(times)
+        return lambda: calls.append("own") or next(times)
+
+    def clocked(times):  # a contender timed here: it takes its seconds on the clock
+        times = iter(times)
+
+        def run():
+            calls.append("clocked")
+            now[0] += next(times)
+
+        return run
+
+    best = common.rounds(
+        {"own": reports([0.01, 3.0, 1.0, 2.0]), "clocked": clocked([0.01, 5.0, 4.0, 6.0])}, 3
+    )
+    # the warm-up calls (0.01 s) do not count
+    assert best == {"own": 1.0, "clocked": 4.0}
+    assert calls == ["own", "clocked"] * 4
+    assert sleeps == [0.5] * 6
+
+
+def test_table_renders_markdown_with_formats_and_blank_cells():
+    rows = [{"name": "gen", "rate": 12345.678, "ratio": 1.0}, {"name": "keras", "rate": 9.5}]
+    rows.append({"name": "torch", "rate": 0.25, "ratio": None})
+    columns = [("name", "who", ""), ("rate", "tokens/s", ",.0f"), ("ratio", "gen / this", ".2f")]
+    assert common.table("Speed", rows, columns) == (
+        "### Speed\n"
+        "\n"
+        "| who | tokens/s | gen / this |\n"
+        "| --- | --- | --- |\n"
+        "| gen | 12,346 | 1.00 |\n"
+        "| keras | 10 |  |\n"
+        "| torch | 0 |  |\n"
+    )
+
+
+def test_peak_figures_read_the_last_report_in_bytes():
+    stderr = "PEAK_KB 9 ANON_KB 9\nepoch 1: done\nPEAK_KB 2048 ANON_KB 1000\n"
+    assert memory.peak_figures(stderr) == (2048 * 1024, 1000 * 1024)
+
+
+def test_peak_script_counts_memory_the_process_fills_itself():
+    def own(extra: str) -> tuple[int, int]:
+        script = memory.PEAK.replace("from generator.cli", f"{extra}\nfrom generator.cli")
+        cmd = [sys.executable, "-c", script, "--help"]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        assert run.returncode == 0 and "Usage:" in run.stdout, run.stderr[-2000:]
+        return memory.peak_figures(run.stderr)
+
+    plain_peak, plain_anon = own("")
+    full_peak, full_anon = own("filled = b'x' * 200_000_000")  # 200 MB, every page written
+    assert 0 < plain_anon <= plain_peak and full_anon <= full_peak
+    assert 195e6 < full_anon - plain_anon < 215e6
+
+
+def test_synthetic_midi_is_the_same_for_a_seed_with_four_instruments(tmp_path):
+    import mido
+
+    first = encoding.synthetic_midi(tmp_path / "a", 2)
+    again = encoding.synthetic_midi(tmp_path / "b", 2)
+    other = encoding.synthetic_midi(tmp_path / "c", 2, seed=1)
+    assert [p.name for p in first] == ["synthetic0000.mid", "synthetic0001.mid"]
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    assert first[0].read_bytes() != other[0].read_bytes()
+    tracks = mido.MidiFile(first[0]).tracks
+    channels = [{m.channel for m in t if not m.is_meta} for t in tracks]
+    assert channels == [set(), {0}, {1}, {2}, {9}]  # tempo, piano, bass, strings, drums
+
+
+def test_text_units_are_different_files_of_at_least_the_asked_size(tmp_path):
+    import random
+
+    size = memory.write_text_units(tmp_path, 3, 1000, random.Random(0))
+    texts = [p.read_text() for p in sorted(tmp_path.iterdir())]
+    assert len(texts) == 3 and len(set(texts)) == 3 and size == sum(map(len, texts))
+    # whole lines of 8 words (each at most 6 letters) until 1000 characters are reached
+    assert all(1000 <= len(t) < 1000 + 8 * 7 + 1 for t in texts)
+
+
+def close(a: float, b: float) -> bool:
+    return a == pytest.approx(b, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_quick_speed_benchmark_prints_its_json_and_its_figures_agree(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # not the checkout: run.py finds its modules wherever it is started
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    from benchmarks import run
+
+    info = report["machine"]
+    printed = [run.machine_line(info, info["matmul_peak_gflops"])]
+    printed += [common.table(title, report[key], cols) for _, key, title, cols in run.SECTIONS]
+    assert result.stdout == "\n".join(printed) + "\n"  # every section, as in the JSON
+    assert info["cores"] == common.cores() and info["matmul_peak_gflops"] > 0
+
+    torch = [("torch", n) for n in (1, 16)] if importlib.util.find_spec("torch") else []
+    training_rows = report["training"]
+    expected = ["gen", "gen, Keras' LSTM layers", "keras"] + (["torch"] if torch else [])
+    assert [r["trainer"] for r in training_rows] == expected
+    gen = training_rows[0]["tokens_per_s"]
+    flops = training.train_flops_per_token(1, 32)
+    for r in training_rows:
+        assert r["size"] == "1x32" and close(r["gen_ratio"], gen / r["tokens_per_s"])
+        assert close(r["gflops"], r["tokens_per_s"] * flops / 1e9)
+        assert close(r["peak_share"], r["gflops"] / info["matmul_peak_gflops"])
+
+    sampling_rows = report["sampling"]
+    both = [(name, n) for name in ("gen", "gen, music grammar") for n in (1, 16)]
+    both += [("floor: matrix multiplies alone", n) for n in (1, 16)]
+    both += torch + [("keras window per token", 1)]
+    both += [("ceiling: products alone, all cores busy", 16)]
+    assert [(r["sampler"], r["streams"]) for r in sampling_rows] == both
+    gen_one = sampling_rows[0]["tokens_per_s"]
+    assert all(close(r["gen_1_stream_ratio"], gen_one / r["tokens_per_s"]) for r in sampling_rows)
+
+    enc = report["encoding"]
+    assert [(r["corpus"], r["run"], r["files"]) for r in enc] == [
+        ("Bach chorales", "first run", 8),
+        ("Bach chorales", "cached", 8),
+        ("synthetic 4-track", "first run", 20),
+        ("synthetic 4-track", "cached", 20),
+    ]
+    assert enc[0]["events"] == enc[1]["events"] > 0 and enc[2]["events"] == enc[3]["events"] > 0
+    for r in enc:
+        assert close(r["files_per_s"], r["files"] / r["seconds"])
+        assert close(r["events_per_s"], r["events"] / r["seconds"])
+
+    assert [r["command"] for r in report["startup"]] == [
+        "gen --help",
+        "gen sample, 1 token",
+        "gen train, cached corpus: corpus loaded",
+        "gen train, cached corpus: first step, validation and checkpoint done",
+    ]
+    assert all(r["seconds"] > 0 for r in report["startup"])
+
+    small, large = report["memory"]
+    assert 4.5 < large["tokens_m"] / small["tokens_m"] < 5.5  # 5 units of text against 1
+    assert close(large["ratio_to_small"], large["anon_mb"] / small["anon_mb"])
+    assert all(0 < r["anon_mb"] <= r["peak_mb"] for r in report["memory"])
+
+    few, many = report["memory_sample"]
+    assert [(r["outputs"], r["files"]) for r in (few, many)] == [(16, 16), (2000, 2000)]
+    assert all(r["seconds"] > 0 and 0 < r["anon_mb"] <= r["peak_mb"] for r in (few, many))
+    assert close(many["ratio_to_small"], many["anon_mb"] / few["anon_mb"])
+    assert "ratio_to_small" not in few
 
 
 def test_to_verse_detokenises_and_breaks_lines():
@@ -32,32 +224,3 @@ def test_real_sonnets_become_fourteen_lines():
     first = path.read_text(encoding="utf-8").splitlines()[0]
     verse = sonnets.to_verse(first)
     assert len(verse.splitlines()) == 14 and " ," not in verse and "<eos>" not in verse
-
-
-@pytest.mark.slow
-def test_speed_benchmark_runs_and_reports_every_section(tmp_path):
-    out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(out.read_text())
-    assert report["machine"]["cores"] >= 1 and report["machine"]["matmul_peak_gflops"] > 0
-    trainers = {r["trainer"] for r in report["training"]}
-    assert {"gen", "gen, Keras' LSTM layers", "keras"} <= trainers
-    assert all(r["tokens_per_s"] > 0 and r["gen_ratio"] > 0 for r in report["training"])
-    samplers = {(r["sampler"], r["streams"]) for r in report["sampling"]}
-    assert {("gen", 1), ("gen", 16), ("keras window per token", 1)} <= samplers
-    assert {("floor: matrix multiplies alone", n) for n in (1, 16)} <= samplers
-    ceilings = [r for r in report["sampling"] if r["sampler"].startswith("ceiling")]
-    assert [r["streams"] for r in ceilings] == [16] and ceilings[0]["tokens_per_s"] > 0
-    runs = {(r["corpus"], r["run"]) for r in report["encoding"]}
-    assert ("synthetic 4-track", "cached") in runs
-    assert all(r["events"] > 0 for r in report["encoding"])
-    assert [r["command"] for r in report["startup"]][0] == "gen --help"
-    small, large = report["memory"]
-    assert large["tokens_m"] > 4 * small["tokens_m"] and large["peak_mb"] > 0
-    assert "| gen |" in result.stdout  # the printed tables

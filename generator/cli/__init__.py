@@ -54,5 +54,26 @@ for command in (
 
 
 def main():
-    """Entry point of the `gen` script."""
-    cli(prog_name="gen")
+    """Entry point of the `gen` script. The process ends with `os._exit` once the command has
+    returned and its output is flushed: TensorFlow's threads (a data pipeline's prefetch
+    thread, say) can otherwise keep a finished or failed command from exiting."""
+    import os
+    import sys
+    import traceback
+
+    try:
+        cli(prog_name="gen")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # a bug: its traceback, then the same prompt exit
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code)

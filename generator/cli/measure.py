@@ -14,6 +14,7 @@ from generator.cli.common import (
     run_folder,
     weights_option,
 )
+from generator.config import MAX_NGRAM_ORDER, check_range
 from generator.errors import GenError
 
 
@@ -49,6 +50,7 @@ def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as
 
     if path is not None and samples is not None:
         raise GenError("give --path (loss on files) or --samples (sample statistics), not both")
+    check_range("ngram-order", ngram_order, 1, MAX_NGRAM_ORDER)  # before any run is read
     ckpt = ckpt_io.load_checkpoint(run_folder(checkpoint, checkpoint_dir))
     plugin = ckpt_io.plugin_of(ckpt)
     log = reporter(err=as_json)

@@ -214,10 +214,11 @@ def encode(corpus, path, out, shard_files, part, processes):
     """Encode a corpus into a token store for `gen train --cache`: sharded, memory-mapped
     token files, built in parallel and resumable (finished shards are kept)."""
     from generator.splits import find_corpus
-    from generator.tokenstore import TokenStore, build, parse_part
+    from generator.tokenstore import TokenStore, build, check_options, parse_part
 
     log = reporter()
     where = parse_part(part)
+    check_options(shard_files, processes)
     plugin, _, files = find_corpus(corpus or "midi", path, log, user_folder=False)
     folder, fresh = build(plugin, files, out, shard_files, where, log, processes)
     try:

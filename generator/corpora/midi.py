@@ -50,8 +50,8 @@ def _bounded_numbers():
     """While parsing, mido refuses a delta time or length longer than the format allows.
 
     Its own reader takes every byte with the top bit set into one big integer: a corrupt run
-    of such bytes is quadratic (300 KB of 0xFF took 15 s to parse, 1 MB minutes), and an
-    integer too large for a float broke the conversion to seconds later. Leading 0x80 bytes
+    of such bytes takes time quadratic in its length, and an integer too large for a float
+    broke the conversion to seconds later. Leading 0x80 bytes
     (zero padding, seen in some writers) are still accepted.
     """
     original = smf.read_variable_int
