@@ -52,11 +52,13 @@ def write_samples(
     config: SampleConfig,
     verse: VerseOptions | None = None,
     log: Reporter | None = None,
+    summaries: bool = True,
 ) -> list[dict]:
     """Draw `request.num` outputs from `checkpoint` and write each as it is drawn. Returns one
-    summary per output: path ("-" for standard output), checkpoint, seed and index (the same
-    --seed and -n write the same files), tokens and length (seconds or lines) of the
-    generated part, and its copy rate (None when not measured)."""
+    summary per output (none unless `summaries`, so that memory does not grow with -n):
+    path ("-" for standard output), checkpoint, seed and index (the same --seed and -n write
+    the same files), tokens and length (seconds or lines) of the generated part, and its copy
+    rate (None when not measured)."""
     log, verse = Reporter.of(log), verse or VerseOptions()
     ckpt = ckpt_io.load_checkpoint(checkpoint)
     plugin = ckpt_io.plugin_of(ckpt)
@@ -70,7 +72,7 @@ def write_samples(
     budget.check_sampling(ckpt.model_config, min(request.num, BATCH), config.max_tokens, log)
     sampler = Sampler(ckpt, request.weights)
     primer = _known(primer, sampler.vocab, log)
-    writer = Writer(ckpt, plugin, request, primer, config.seed, log)
+    writer = Writer(ckpt, plugin, request, primer, config.seed, log, summaries)
     with budget.out_of_memory_is_one_line(lambda: _out_of_memory(writer, config)):
         if verse.constrained:
             _write_poems(sampler, writer, primer, verse, config, log)
@@ -80,7 +82,7 @@ def write_samples(
 
 
 def _out_of_memory(writer, config: SampleConfig) -> str:
-    written, num = len(writer.summaries), writer.request.num
+    written, num = writer.written, writer.request.num
     return (
         f"out of memory after {written:,} of {num:,} outputs; lower --length (now "
         f"{config.max_tokens:,})"
@@ -157,9 +159,10 @@ def _write_poems(sampler, writer, primer, verse: VerseOptions, config, log) -> N
 class Writer:
     """Writes outputs one at a time as they are drawn, and keeps a summary of each."""
 
-    def __init__(self, ckpt, plugin, request: OutputRequest, primer: list[str], seed: int, log):
+    def __init__(self, ckpt, plugin, request, primer, seed: int, log, keep: bool = True):
         self.ckpt, self.plugin, self.request, self.log = ckpt, plugin, request, log
-        self.seed = seed
+        self.seed, self.keep = seed, keep
+        self.written = 0  # outputs written so far
         self.head = primer if request.primer_in_output else plugin.carry_over(primer)
         self.summaries: list[dict] = []
         self.last_byte = b""  # of the previous output on standard output
@@ -170,7 +173,7 @@ class Writer:
             self.copies = CopyCounter.for_checkpoint(ckpt, plugin)
 
     def write(self, tokens: list[str]) -> None:
-        k, request, plugin = len(self.summaries), self.request, self.plugin
+        k, request, plugin = self.written, self.request, self.plugin
         target = None
         if request.out != "-":
             target = output_path(Path(request.out), request.num, plugin.suffix, k)
@@ -190,7 +193,9 @@ class Writer:
             summary["piano_roll"] = str(roll)
             self.log(f"wrote {roll} (piano roll)")
         summary["copy_rate"] = self.copies.add(tokens) if self.copies else None
-        self.summaries.append(summary)
+        self.written += 1
+        if self.keep:
+            self.summaries.append(summary)
 
     def finish(self) -> list[dict]:
         """The summaries; logs where the outputs came from and the copy rate."""

@@ -139,7 +139,8 @@ def sample(**options):
         weights=options["weights"],
     )
     run = run_folder(options["checkpoint"], options["checkpoint_dir"])
-    written = write_samples(run, request, config, verse, reporter(err=out == "-" or as_json))
+    log = reporter(err=out == "-" or as_json)
+    written = write_samples(run, request, config, verse, log, summaries=as_json)
     if as_json:
         import json
 
