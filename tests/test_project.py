@@ -186,3 +186,18 @@ def test_modules_and_functions_fit_in_a_reader_s_mind():
                 if size > 60:
                     long.append(f"{name}.{node.name}: {size} lines")
     assert not long, long
+
+
+def test_the_readme_names_every_module_where_it_lives():
+    """'How it fits together' stays true: every module and folder of the package is named in
+    it, and every module it names exists."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## How it fits together", 1)[1].split("\n## ", 1)[0]
+    package = ROOT / "generator"
+    modules = [p for p in package.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    missing = [str(p.relative_to(package)) for p in modules if f"`{p.name}`" not in section]
+    folders = {p.parent.name for p in modules if p.parent != package}
+    missing += [f"{folder}/" for folder in folders if f"`{folder}/`" not in section]
+    assert not missing, missing
+    existing = {p.name for p in package.rglob("*.py")}
+    assert set(re.findall(r"`(\w+\.py)`", section)) <= existing
