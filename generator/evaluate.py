@@ -72,7 +72,7 @@ def loss_figures(plugin, nats: float, count: int) -> dict:
 
 
 def held_out(
-    ckpt: Checkpoint, path: Path | None = None, which: str = "best", max_order: int = 6, log=None
+    ckpt: Checkpoint, path: Path | None = None, *, which="best", max_order: int = 6, log=None
 ) -> dict:
     """The model's held-out loss in every unit, and n-gram baselines on the same tokens."""
     from generator import ngram

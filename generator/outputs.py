@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from generator import budget, tokenmaps
 from generator import checkpoint as ckpt_io
-from generator import tokenmaps
 from generator.config import MAX_OUTPUTS, SampleConfig, check_choice, check_range
 from generator.errors import GenError
 from generator.progress import Reporter
@@ -66,7 +66,6 @@ def write_samples(
     _check_kind(plugin, verse, config)
     check_targets(request.out, request.num, plugin, request.force, request.plot)
     primer = plugin.encode_primer(request.primer) if request.primer else []
-    from generator import budget
     from generator.sample import Sampler
 
     budget.check_sampling(ckpt.model_config, min(request.num, BATCH), config.max_tokens, log)

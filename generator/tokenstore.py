@@ -128,6 +128,7 @@ def build(
     plugin,
     files: list[Path],
     folder: Path | None = None,
+    *,
     shard_files: int = SHARD_FILES,
     part: tuple[int, int] = (0, 1),
     log: Reporter | None = None,

@@ -57,7 +57,7 @@ def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as
     if samples is not None:
         result = ev.sample_stats(ckpt, samples, log)
     else:
-        result = ev.held_out(ckpt, path, weights, ngram_order, log)
+        result = ev.held_out(ckpt, path, which=weights, max_order=ngram_order, log=log)
     if as_json:
         click.echo(json.dumps(result, indent=1))
     else:

@@ -220,7 +220,9 @@ def encode(corpus, path, out, shard_files, part, processes):
     where = parse_part(part)
     check_options(shard_files, processes)
     plugin, _, files = find_corpus(corpus or "midi", path, log, user_folder=False)
-    folder, fresh = build(plugin, files, out, shard_files, where, log, processes)
+    folder, fresh = build(
+        plugin, files, out, shard_files=shard_files, part=where, log=log, processes=processes
+    )
     try:
         store = TokenStore(folder)
     except GenError as exc:  # other parts still to come
