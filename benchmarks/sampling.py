@@ -81,7 +81,7 @@ def sampling_contenders(tf, args, layers: int, units: int) -> tuple[dict, dict, 
     tokens = (["<unk>", "<start>"] + MidiCorpus().base_vocabulary())[:VOCAB]
     tokens += [f"x{i}" for i in range(VOCAB - len(tokens))]
     music = DrawLoop(step, VOCAB, [0, 1], grammar_tables(MidiCorpus(), Vocab(tokens)))
-    knobs = Knobs(n_tokens, np.zeros((1, 1), np.float32), np.inf, 1.0, 0, 1.0, 1)
+    knobs = Knobs(n_tokens, np.zeros((3, 1), np.float32), np.inf, 1.0, 0, 1.0, 1)
 
     def gen_draw(draw, batch, step=step, knobs=knobs):
         states = step.zero_states(batch)

@@ -36,6 +36,7 @@ def available_memory() -> int | None:
 
 
 def gigabytes(size: float) -> str:
+    """Bytes as a reader wants them: 12.3 GB."""
     return f"{size / 2**30:,.1f} GB"
 
 

@@ -242,6 +242,7 @@ def save_corpus(run_dir: Path, source: str | None, train: list[str], val: list[s
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:
+    """Write metrics.json (what `RunMetrics` reads) atomically."""
     write_json(Path(run_dir) / METRICS, metrics)
 
 

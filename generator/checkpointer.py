@@ -62,7 +62,7 @@ class Checkpointer:
     """What happens after each batch and epoch: loss checks, checkpoints, the time budget and
     signals. `batch_end` and `epoch_end` are called by the Keras callback made in `fit`."""
 
-    def __init__(self, model, plan, log, caught, steps: int, where=None):
+    def __init__(self, model, plan, *, log, caught, steps: int, where=None):
         self.model, self.run_dir, self.state = model, plan.run_dir, plan.state
         self.config, self.unit = plan.config, plan.unit
         self.log, self.caught = log, caught
@@ -154,6 +154,8 @@ class Checkpointer:
             self.save()
 
     def epoch_end(self, epoch: int, val_loss: float | None) -> None:
+        """After an epoch: record its losses, save (best weights too when it is the best),
+        draw the curves, and stop on a signal or when the time budget is spent."""
         s, m = self.state, self.state.metrics
         loss = s.epoch_loss_sum / max(1, s.epoch_batches)
         val = loss if val_loss is None else val_loss

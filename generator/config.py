@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from generator.errors import GenError
 
@@ -46,6 +46,7 @@ def check_range(name: str, value, low, high, *, above: bool = False) -> None:
 
 
 def check_choice(name: str, value, choices) -> None:
+    """A `GenError` unless `value` is one of `choices`."""
     if value not in choices:
         raise GenError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
@@ -56,7 +57,7 @@ class TrainConfig:
 
     seq_len: int = 128  # tokens per training window (truncated back-propagation length)
     batch_size: int = 32  # windows per step (on a CPU, more small steps beat fewer big ones)
-    epochs: int = 36  # passes over the training split (default corpus: about 12 min on 2 cores)
+    epochs: int = 36  # passes over the training split
     learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     val_fraction: float = 0.1  # share of files held out for validation
@@ -86,16 +87,24 @@ class TrainConfig:
             check_range("save-minutes", self.save_minutes, 0, 1e7)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("precision", self.precision, PRECISIONS)
-        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
-            raise GenError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        """The settings a checkpoint stored (keys this version does not know are ignored)."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        """The settings a checkpoint stored, as stored (keys this version does not know are
+        ignored): they were checked when the run began, and a range narrowed since must not
+        lock a finished run out of sampling, evaluation and `gen info`."""
+        config = object.__new__(cls)
+        for field in fields(cls):
+            object.__setattr__(config, field.name, data.get(field.name, field.default))
+        return config
+
+    def check_tools(self) -> None:
+        """Refuse settings that need a package this machine lacks (before training starts)."""
+        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise GenError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
 
 # what `gen train --resume` may change: the result stays the same

@@ -22,16 +22,16 @@ def join_streams(vocab, streams: list[list[str]], lead_in=()) -> np.ndarray:
     return np.concatenate(parts).astype(np.int32)
 
 
-def pieces(ids: np.ndarray, start_id: int) -> list[np.ndarray]:
+def pieces(ids: np.ndarray, start_id: int, lead_in: int = 0) -> list[np.ndarray]:
     """The pieces of an id stream as the token store lays them out (each opened by
-    `<start>`), without their `<start>`."""
+    `<start>` and `lead_in` ids of the plugin's lead-in), without those."""
     ids = np.asarray(ids)
     starts = np.flatnonzero(ids == start_id)
-    bounds = [*starts, len(ids)]
-    head = [ids[: bounds[0]]] if len(starts) and starts[0] > 0 else []
     if not len(starts):
         return [ids] if len(ids) else []
-    return head + [ids[a + 1 : b] for a, b in zip(bounds[:-1], bounds[1:])]
+    bounds = [*starts, len(ids)]
+    head = [ids[: bounds[0]]] if starts[0] > 0 else []
+    return head + [ids[a + 1 + lead_in : b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def split_files(n_files: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -20,7 +20,7 @@ class Knobs(NamedTuple):
     """What one draw takes; passed to the compiled loop as tensors, so one loop serves all."""
 
     max_tokens: int  # ids drawn per stream at most
-    lengths: np.ndarray  # (vocab, vocab): length each id adds after each previous id
+    length_table: np.ndarray  # (3, vocab): see `tokenmaps.length_table`
     limit: float  # a stream stops once its length reaches this (inf: never)
     temperature: float
     top_k: int  # keep the k likeliest ids (0: all)
@@ -51,6 +51,7 @@ class Variant:
 
     @classmethod
     def of(cls, knobs: Knobs, logp: bool) -> Variant:
+        """The work a draw with `knobs` needs (and log-probabilities, with `logp`)."""
         return cls(knobs.top_k > 0, knobs.top_p < 1.0, bool(np.isfinite(knobs.limit)), logp)
 
 
@@ -72,6 +73,13 @@ def pick(logits, seed, t):
 
     ids = tf.random.stateless_categorical(logits, 1, seed=tf.stack([seed, t]))
     return tf.cast(ids[:, 0], tf.int32)
+
+
+def added_length(table, prev, ids):
+    """How much each stream's id adds to its length after its previous id (`length_table`)."""
+    import tensorflow as tf
+
+    return tf.gather(table[0], ids) + tf.gather(table[1], prev) * tf.gather(table[2], ids)
 
 
 def chosen_logp(logits, ids, flags, grammar, ban):
@@ -104,7 +112,7 @@ class DrawLoop:
         if variant not in self._compiled:
             self._compiled[variant] = self._build(variant)
         if not variant.limit:  # the table is not read: a small one saves the copy
-            knobs = knobs._replace(lengths=np.zeros((1, 1), np.float32), limit=np.inf)
+            knobs = knobs._replace(length_table=np.zeros((3, 1), np.float32), limit=np.inf)
         types = Knobs(tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32)
         knobs = Knobs(*(tf.constant(v, t) for v, t in zip(knobs, types)))
         return Drawn(*self._compiled[variant](tf.constant(primer, tf.int32), list(states), knobs))
@@ -145,7 +153,7 @@ class DrawLoop:
                     logp += tf.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban))
                 logits, new_states = advance(ids, states)
                 if variant.limit:
-                    total += tf.gather_nd(knobs.lengths, tf.stack([prev, ids], axis=1))
+                    total += added_length(knobs.length_table, prev, ids)
                     finished = tf.logical_and(tf.logical_not(done), total >= knobs.limit)
                     lengths = tf.where(finished, t + 1, lengths)
                     done = tf.logical_or(done, finished)
@@ -167,7 +175,7 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -
     import tensorflow as tf
 
     variant, batch = Variant.of(knobs, True), primer.shape[0]
-    ban = tf.zeros(knobs.lengths.shape[0]) if ban is None else ban
+    ban = tf.zeros(knobs.length_table.shape[1]) if ban is None else ban
     flags = tf.zeros((batch, grammar.flags if grammar else 1))
     for t in range(primer.shape[1]):
         logits, states = step(primer[:, t], states)
@@ -181,7 +189,8 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -
         logp += np.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban).numpy())
         logits, new_states = step(ids, states)
         if variant.limit:
-            total += knobs.lengths[prev, ids]
+            table = knobs.length_table
+            total += table[0, ids] + table[1, prev] * table[2, ids]
             lengths[~done & (total >= knobs.limit)] = t + 1
             done |= total >= knobs.limit
         states = [np.where(done[:, None], old, new) for old, new in zip(states, new_states)]

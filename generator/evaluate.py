@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from generator import budget, data, tokenmaps
 from generator import checkpoint as ckpt_io
-from generator import data, tokenmaps
 from generator.checkpoint import Checkpoint, check_corpus
 from generator.config import MAX_NGRAM_ORDER, check_range
 from generator.errors import GenError
@@ -75,14 +75,26 @@ def held_out(
     ckpt: Checkpoint, path: Path | None = None, *, which="best", max_order: int = 6, log=None
 ) -> dict:
     """The model's held-out loss in every unit, and n-gram baselines on the same tokens."""
-    from generator import ngram
-
     check_range("ngram-order", max_order, 1, MAX_NGRAM_ORDER)
     log = Reporter.of(log)
     plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)
     train, val, source = split_ids(ckpt, plugin, path, log)
-    train, val = train.array(), val.array()
+    with budget.out_of_memory_is_one_line(_out_of_memory):
+        return _held_out(ckpt, plugin, train.array(), val.array(), source, which, max_order)
+
+
+def _out_of_memory() -> str:
+    return (
+        "out of memory while evaluating; evaluate on fewer files with --path, or lower "
+        "--ngram-order"
+    )
+
+
+def _held_out(ckpt, plugin, train, val, source: str, which: str, max_order: int) -> dict:
+    """`held_out`'s figures, from id arrays of the training and the held-out tokens."""
+    from generator import ngram
+
     nats, count = model_nats(ckpt, val, which)
     result = {"held_out": source} | loss_figures(plugin, nats, count)
     if "seconds" in plugin.length_units:
@@ -105,7 +117,8 @@ def held_out_loss(ckpt: Checkpoint, path: Path, which: str = "best", log=None) -
     plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)
     try:
-        nats, count = model_nats(ckpt, files_ids(ckpt, plugin, path, log), which)
+        with budget.out_of_memory_is_one_line(_out_of_memory):
+            nats, count = model_nats(ckpt, files_ids(ckpt, plugin, path, log), which)
     except GenError as exc:
         raise GenError(f"'{path}': {exc}") from None
     return loss_figures(plugin, nats, count)
@@ -115,18 +128,20 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     """Statistics of generated files next to the checkpoint's training corpus (for music
     and verse plugins), and how much of them copies it."""
     from generator import stats
+    from generator.copies import MAX_CORPUS_TOKENS
     from generator.metrics import CopyIndex, copy_rate
     from generator.splits import saved_split
 
     log = Reporter.of(log)
     plugin = ckpt_io.plugin_of(ckpt)
     check_corpus(ckpt, plugin)
-    vocab = ckpt.vocab
-    sample_pieces = data.pieces(files_ids(ckpt, plugin, samples, log).array(), vocab.start_id)
+    vocab, lead = ckpt.vocab, len(plugin.lead_in)
+    sample_ids = files_ids(ckpt, plugin, samples, log).array()
+    sample_pieces = data.pieces(sample_ids, vocab.start_id, lead)
     train = saved_split(ckpt, plugin, log)[0].array()
     result = {"samples": len(sample_pieces)}
     if plugin.kind in ("music", "verse"):
-        corpus_pieces = data.pieces(train, vocab.start_id)
+        corpus_pieces = data.pieces(train, vocab.start_id, lead)
         measure = stats.measure(plugin, [vocab.decode(p) for p in sample_pieces])
         result["sample"] = measure
         result["corpus"] = stats.measure(plugin, [vocab.decode(p) for p in corpus_pieces])
@@ -135,8 +150,10 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
                 measure["pitch_classes"], result["corpus"]["pitch_classes"]
             )
     result["copy_ngram"] = plugin.copy_ngram
-    index = CopyIndex(train, plugin.copy_ngram, vocab.unk_id)
-    result["copy_rate"] = copy_rate(sample_pieces, index)
+    result["copy_rate"] = None  # not measured on a training split too large to hold its runs
+    if len(train) <= MAX_CORPUS_TOKENS:
+        index = CopyIndex(train, plugin.copy_ngram, vocab.unk_id)
+        result["copy_rate"] = copy_rate(sample_pieces, index)
     return result
 
 

@@ -140,8 +140,12 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
     stop = threading.Event()  # ends the data generator when training ends, however it ends
     try:
         with caught_signals(log) as caught, where.fitting(model):
-            hooks = Checkpointer(model, plan, log, caught, batches.steps_per_epoch, where)
-            _fit_epochs(model, hooks, batches, where, global_batch, score, log, stop)
+            steps = batches.steps_per_epoch
+            hooks = Checkpointer(model, plan, log=log, caught=caught, steps=steps, where=where)
+            _fit_epochs(
+                model, hooks, batches, where=where, global_batch=global_batch, score=score,
+                log=log, stop=stop,
+            )  # fmt: skip
     except BaseException as exc:
         stop.set()
         release_frames(exc)
@@ -172,7 +176,7 @@ def release_frames(exc: BaseException) -> None:
         exc = exc.__cause__ or exc.__context__
 
 
-def _fit_epochs(model, hooks, batches, where, global_batch, score, log, stop) -> None:
+def _fit_epochs(model, hooks, batches, *, where, global_batch, score, log, stop) -> None:
     """Keras' `fit` until the last epoch or until `hooks` says stop. A run resumed in the
     middle of an epoch first finishes that epoch in a `fit` call of its own."""
     import keras

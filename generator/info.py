@@ -70,7 +70,7 @@ def _describe(run_dir: Path, ckpt) -> dict:
     model, train, sources, metrics = ckpt.model_config, ckpt.train, ckpt.sources, ckpt.metrics()
     resumable, why = _resumable(run_dir, train.epochs)
     suffix = _plugin_suffix(ckpt.corpus_name)
-    out = "song.mid" if suffix in (None, ".mid") else f"sample{suffix}"
+    out = f"sample{suffix or ''}"  # the plugin's own format
     return {
         "run": str(run_dir),
         "created": _created(ckpt.created),

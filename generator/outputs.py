@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from generator import budget, tokenmaps
 from generator import checkpoint as ckpt_io
 from generator.config import MAX_OUTPUTS, SampleConfig, check_choice, check_range
@@ -71,8 +73,9 @@ def write_samples(
     budget.check_sampling(ckpt.model_config, min(request.num, BATCH), config.max_tokens, log)
     sampler = Sampler(ckpt, request.weights)
     primer = _known(primer, sampler.vocab, log)
-    writer = Writer(ckpt, plugin, request, primer, config.seed, log, summaries)
+    writer = Writer(ckpt, plugin, request, log=log, primer=primer, seed=config.seed, keep=summaries)
     with budget.out_of_memory_is_one_line(lambda: _out_of_memory(writer, config)):
+        writer.count_copies()
         if verse.constrained:
             _write_poems(sampler, writer, primer, verse, config, log)
         else:
@@ -92,13 +95,21 @@ def _out_of_memory(writer, config: SampleConfig) -> str:
 
 def _check_kind(plugin, verse: VerseOptions, config: SampleConfig) -> None:
     """Refuse options the checkpoint's kind of corpus cannot honour."""
-    if (verse.constrained or verse.lines or verse.stanzas) and plugin.kind != "verse":
+    if verse.constrained and plugin.kind != "verse":
         raise GenError(
-            f"--form, --rhyme, --syllables, --lines and --stanzas are for verse; this "
-            f"checkpoint's corpus '{plugin.name}' is not verse"
+            f"--form, --rhyme and --syllables are for verse; this checkpoint's corpus "
+            f"'{plugin.name}' is not verse"
         )
-    if config.unit is not None and config.unit not in tokenmaps.measurable_units(plugin):
-        raise GenError(f"corpus '{plugin.name}' cannot measure length in {config.unit}")
+    units = tokenmaps.measurable_units(plugin)
+    wanted = (
+        [config.unit] + (["lines"] if verse.lines else []) + (["stanzas"] if verse.stanzas else [])
+    )
+    for unit in filter(None, wanted):
+        if unit not in units:
+            measured = ", ".join(units) or "nothing"
+            raise GenError(
+                f"corpus '{plugin.name}' cannot measure length in {unit} (only {measured})"
+            )
 
 
 def _known(primer: list[str], vocab, log) -> list[str]:
@@ -129,12 +140,19 @@ def _write_streams(sampler, writer, primer: list[str], config: SampleConfig, log
     with log.bar(num, "Sampling", "outputs", hide_below=BATCH + 1) as bar:
         for first in range(0, num, BATCH):
             size = min(BATCH, num - first)
-            seed = (config.seed + first // BATCH) % 2**31  # batch 0: the seed itself
-            drawn = replace(config, seed=seed)
+            drawn = replace(config, seed=batch_seed(config.seed, first // BATCH))
             rows, _, _ = sampler.draw(start[None, :].repeat(size, axis=0), drawn, want_logp=False)
             for row in rows:
                 writer.write(sampler.vocab.decode(row))
             bar.update(size)
+
+
+def batch_seed(seed: int, k: int) -> int:
+    """The seed of the k-th batch of outputs: the seed itself for the first, then one drawn
+    from (seed, k), so that no batch repeats another seed's (`--seed 6`'s first, say)."""
+    if k == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0]) % 2**31
 
 
 def _write_poems(sampler, writer, primer, verse: VerseOptions, config, log) -> None:
@@ -158,20 +176,25 @@ def _write_poems(sampler, writer, primer, verse: VerseOptions, config, log) -> N
 class Writer:
     """Writes outputs one at a time as they are drawn, and keeps a summary of each."""
 
-    def __init__(self, ckpt, plugin, request, primer, seed: int, log, keep: bool = True):
+    def __init__(self, ckpt, plugin, request, *, log, primer, seed: int, keep: bool = True):
         self.ckpt, self.plugin, self.request, self.log = ckpt, plugin, request, log
-        self.seed, self.keep = seed, keep
+        self.seed, self.keep = seed, keep  # keep: the summaries, for `finish` to return
         self.written = 0  # outputs written so far
         self.head = primer if request.primer_in_output else plugin.carry_over(primer)
         self.summaries: list[dict] = []
         self.last_byte = b""  # of the previous output on standard output
         self.copies = None
-        if request.report:
+
+    def count_copies(self) -> None:
+        """Measure each output's copy rate from now on, if the request asks for it."""
+        if self.request.report:
             from generator.copies import CopyCounter
 
-            self.copies = CopyCounter.for_checkpoint(ckpt, plugin)
+            self.copies = CopyCounter.for_checkpoint(self.ckpt, self.plugin, self.log)
 
     def write(self, tokens: list[str]) -> None:
+        """Write one output (with the primer or what it carries over) and its piano roll,
+        and keep its summary."""
         k, request, plugin = self.written, self.request, self.plugin
         target = None
         if request.out != "-":

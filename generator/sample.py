@@ -29,7 +29,7 @@ class Sampler:
         grammar = tokenmaps.grammar_tables(self.plugin, self.vocab)
         self.loop = DrawLoop(self.step_model, len(self.vocab), banned, grammar)
         self._score = None  # compiled on first use
-        self._lengths: dict[str, np.ndarray] = {}  # unit -> (vocab, vocab) table
+        self._lengths: dict[str, np.ndarray] = {}  # unit -> its (3, vocab) length table
 
     def start(self, primer_tokens: list[str]) -> np.ndarray:
         """Primer ids for a new piece: `<start>`, the plugin's lead-in, the primer's tokens."""
@@ -40,7 +40,7 @@ class Sampler:
     def knobs(self, config: SampleConfig) -> Knobs:
         """The draw's inputs for `config`: the plugin's default temperature where none is
         given, and its length table where a unit limit is."""
-        limit, lengths = np.inf, np.zeros((1, 1), np.float32)
+        limit, lengths = np.inf, np.zeros((3, 1), np.float32)
         if config.unit is not None:
             if config.unit not in self._lengths:
                 table = tokenmaps.length_table(self.plugin, self.vocab, config.unit)

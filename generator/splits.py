@@ -40,7 +40,7 @@ def find_corpus(corpus_name: str, path: Path | None, log: Reporter, user_folder=
     return plugin, source, files
 
 
-def _report(plugin, source: str | None, used: int, skipped, tokens: int, cached: int, log):
+def _report(plugin, *, source: str | None, used: int, skipped, tokens: int, cached: int, log):
     for file, reason in skipped:
         log(f"skipped {file}: {reason}")
     where = source or f"default ({plugin.description})"
@@ -72,7 +72,11 @@ def open_corpus(
     counts = store.counts()
     used = len(store.usable)
     cached = len(store.paths) - fresh  # read from the per-file cache, not encoded now
-    _report(plugin, source, used, store.skipped, sum(counts.values()), cached, log)
+    tokens = sum(counts.values())
+    _report(
+        plugin, source=source, used=used, skipped=store.skipped, tokens=tokens, cached=cached,
+        log=log,
+    )  # fmt: skip
     return plugin, source, store
 
 

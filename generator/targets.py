@@ -17,18 +17,9 @@ from generator.errors import GenError
 PIANO_ROLL = ".png"  # music written as this suffix is drawn, not played
 
 
-def output_paths(out: Path, num: int, suffix: str) -> list[Path]:
-    """`song.mid` for one output, `song-1.mid` ... `song-N.mid` for several."""
-    out = Path(out)
-    if not out.suffix:
-        out = out.with_suffix(suffix)
-    if num == 1:
-        return [out]
-    return [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, num + 1)]
-
-
 def output_path(out: Path, num: int, suffix: str, k: int) -> Path:
-    """The path of output `k` (0-based) of `num`, as `output_paths` names it."""
+    """The path of output `k` (0-based) of `num`: `song.mid` for one output, `song-1.mid` ...
+    `song-N.mid` for several (the plugin's `suffix` where `out` has none)."""
     out = Path(out)
     if not out.suffix:
         out = out.with_suffix(suffix)

@@ -39,29 +39,26 @@ def measurable_units(plugin) -> tuple[str, ...]:
 
 
 def length_table(plugin, vocab: Vocab, unit: str) -> np.ndarray:
-    """(vocab, vocab) float32: how much of `unit` each token adds after each previous token
-    (indexed [previous id, id]). "stanzas" of verse: a line break right after a line break
-    (a blank line) ends one."""
+    """(3, vocab) float32: how much of `unit` each id adds to a stream. Row 0 is what an id
+    adds by itself; an id also adds row 1 [the previous id] x row 2 [the id], for units
+    counted on pairs: a stanza of verse ends at a blank line, a line break right after a line
+    break. (A (vocab, vocab) table of pairs would not fit in memory for a large vocabulary.)"""
     if unit not in measurable_units(plugin):
         units = ", ".join(measurable_units(plugin)) or "nothing"
         raise GenError(f"corpus '{plugin.name}' cannot measure length in {unit} (only {units})")
-    size = len(vocab)
+    table = np.zeros((3, len(vocab)), np.float32)
     if unit == "stanzas":
-        breaks = np.zeros(size, np.float32)
         if plugin.line_break in vocab.index:
-            breaks[vocab.index[plugin.line_break]] = 1.0
-        return np.outer(breaks, breaks)
-    per_token = np.zeros(size, np.float32)
+            table[1:, vocab.index[plugin.line_break]] = 1.0
+        return table
     for i, token in _plain(vocab):
-        per_token[i] = plugin.token_length(token, unit)
-    return np.broadcast_to(per_token[None, :], (size, size))
+        table[0, i] = plugin.token_length(token, unit)
+    return table
 
 
 def stream_length(plugin, tokens: list[str], unit: str) -> float:
-    """How much of `unit` a token stream holds (seconds of music, lines of verse)."""
-    if unit == "stanzas":
-        pairs = zip([None, *tokens], tokens)
-        return float(sum(a == b == plugin.line_break for a, b in pairs))
+    """How much of one of the plugin's `length_units` a token stream holds (seconds of music,
+    lines of verse)."""
     return float(sum(plugin.token_length(t, unit) for t in tokens if t not in SPECIALS))
 
 

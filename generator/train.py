@@ -128,6 +128,7 @@ def train(
     (shape, vocabulary, weights) comes from that checkpoint. With `config.cache`, the corpus
     is that token store (`corpus` may be None)."""
     log, model, config = Reporter.of(log), model or {}, config or TrainConfig()
+    config.check_tools()
     if init_from is not None and model:
         raise GenError(f"--init-from takes the model's shape from its run; drop {flags(model)}")
     ModelConfig(vocab_size=1, **model)  # a bad shape is refused before the corpus is read
@@ -199,6 +200,7 @@ def resume(run_dir: Path, log: Reporter | None = None, overrides: dict | None = 
     plugin = checkpoint.plugin_of(ckpt)
     checkpoint.check_corpus(ckpt, plugin)
     config = replace(ckpt.train, **overrides)
+    config.check_tools()
     state = RunState.from_json(resume_file.resume_state(run_dir))
     if state.epoch >= config.epochs:
         raise GenError(

@@ -11,7 +11,7 @@ from generator.draw import DrawLoop, Knobs, compile_scorer, reference_draw
 from generator.errors import GenError
 from generator.model import ModelConfig, StepModel, build_model
 from generator.sample import SampleConfig
-from generator.targets import output_paths
+from generator.targets import output_path
 from generator.tf_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -28,10 +28,15 @@ def tiny():
     return model, StepModel(model, config)
 
 
-def knobs(max_tokens=40, lengths=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7):
-    """A draw's inputs; no length limit unless `lengths` and `limit` are given."""
-    lengths = np.zeros((1, 1), np.float32) if lengths is None else lengths
-    return Knobs(max_tokens, lengths, limit, temperature, top_k, top_p, seed)
+def knobs(max_tokens=40, table=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7):
+    """A draw's inputs; no length limit unless a length `table` and a `limit` are given."""
+    table = np.zeros((3, 1), np.float32) if table is None else table
+    return Knobs(max_tokens, table, limit, temperature, top_k, top_p, seed)
+
+
+def each_token_adds_one():
+    """A length table in which every id adds 1."""
+    return np.stack([np.ones(12), np.zeros(12), np.zeros(12)]).astype(np.float32)
 
 
 def draw(sampler, batch=3, **options):
@@ -99,8 +104,7 @@ def test_top_p_small_keeps_only_the_likeliest(tiny):
 
 def test_units_stop_each_stream(tiny):
     sampler = DrawLoop(tiny[1], 12, banned=[0, 1])
-    ones = np.ones((12, 12), np.float32)
-    _, lengths = draw(sampler, lengths=ones, limit=5.0, max_tokens=40)
+    _, lengths = draw(sampler, table=each_token_adds_one(), limit=5.0, max_tokens=40)
     assert lengths.tolist() == [5, 5, 5]
 
 
@@ -111,10 +115,11 @@ def test_config_and_paths_are_checked(tmp_path):
         SampleConfig(top_p=1.5)
     with pytest.raises(GenError, match=r"length must be in \[1, 10,000,000\], got 0"):
         SampleConfig(max_tokens=0)
-    assert [p.name for p in output_paths(tmp_path / "song", 2, ".mid")] == [
+    assert [output_path(tmp_path / "song", 2, ".mid", k).name for k in (0, 1)] == [
         "song-1.mid",
         "song-2.mid",
     ]
+    assert output_path(tmp_path / "tune.txt", 1, ".mid", 0).name == "tune.txt"
 
 
 def test_states_of_streams_cut_by_max_tokens_are_after_their_last_token(tiny):
@@ -132,9 +137,10 @@ def test_states_of_streams_cut_by_max_tokens_are_after_their_last_token(tiny):
 def test_returned_states_continue_a_stream_exactly(tiny):
     sampler = DrawLoop(tiny[1], 12, banned=[0, 1])
     whole, _ = draw(sampler, batch=1, max_tokens=10, top_k=1)
-    ones = np.ones((12, 12), np.float32)
     states = [tf.zeros((1, 8))] * 4
-    first, n, _, states = sampler([[1]], states, knobs(10, ones, 4.0, top_k=1, seed=0))
+    first, n, _, states = sampler(
+        [[1]], states, knobs(10, each_token_adds_one(), 4.0, top_k=1, seed=0)
+    )
     first = first.numpy().T[0][: n.numpy()[0]]
     assert len(first) == 4
     rest, _, _, _ = sampler([[first[-1]]], states, knobs(6, top_k=1, seed=0))
@@ -219,7 +225,7 @@ OPTIONS = {  # each option the compiled loop has a variant for, and all of them 
 def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, grammar):
     """Same seed, same ids, lengths, log-probabilities and final states, for each option."""
     step = tiny[1]
-    lengths = np.random.default_rng(0).integers(0, 3, (12, 12)).astype(np.float32)
+    lengths = np.random.default_rng(0).integers(0, 3, (3, 12)).astype(np.float32)  # with pairs
     options = dict(OPTIONS[option])
     limit = options.pop("limit", np.inf)
     setting = knobs(30, lengths, limit, seed=11, **options)

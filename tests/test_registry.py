@@ -32,6 +32,18 @@ class OldCorpus(ReversedCorpus):
     contract = 0
 
 
+class ContractOneCorpus(ReversedCorpus):
+    """A contract-1 plugin that copied `contract = CONTRACT_VERSION`: it says 2 today."""
+
+    name = "one"
+
+    def token_units(self, tokens, unit):  # contract 1's table of lengths
+        return [t == "\n" for t in tokens]
+
+    def augmentations(self, tokens):  # contract 1's table of id maps
+        return [list(range(len(tokens)))]
+
+
 def fake_entry_points(monkeypatch, *specs):
     """Make `entry_points(group=...)` return entry points for `(name, "module:attr")` specs."""
     eps = [EntryPoint(name, value, registry.ENTRY_POINT_GROUP) for name, value in specs]
@@ -55,6 +67,7 @@ def test_broken_clashing_and_old_plugins_are_reported_and_skipped(monkeypatch):
         ("broken", "no_such_module_for_gen_tests:Thing"),
         ("midi", f"{__name__}:ReversedCorpus"),
         ("old", f"{__name__}:OldCorpus"),
+        ("one", f"{__name__}:ContractOneCorpus"),
         ("reversed", f"{__name__}:ReversedCorpus"),
         ("alias", f"{__name__}:ReversedCorpus"),
         ("notaplugin", "pathlib:Path"),
@@ -66,6 +79,9 @@ def test_broken_clashing_and_old_plugins_are_reported_and_skipped(monkeypatch):
     assert found["midi"].cls.__name__ == "MidiCorpus"  # the built-in wins
     assert any("clashes with the built-in" in (p.error or "") for p in found.values())
     assert "contract 0" in found["old"].error
+    assert found["one"].error.startswith(
+        "written for plugin contract 1, this gen speaks contract 2"
+    )
     with pytest.raises(GenError, match="contract 0"):
         registry.get_corpus("old")
     assert isinstance(registry.get_corpus("reversed"), ReversedCorpus)  # others keep working

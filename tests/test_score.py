@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import scale_corpus
-from test_cli import TINY, run
+from conftest import run, scale_corpus, tiny
 
 from generator.cache import encode_corpus
 from generator.corpora import get_corpus, music21_io
 from generator.corpora.midi import MidiCorpus
 from generator.corpora.score import ScoreCorpus, collection_files
 from generator.errors import GenError
+
+TINY = tiny()
 
 
 def corpus_file(name: str) -> Path:

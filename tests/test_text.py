@@ -188,7 +188,9 @@ def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
     spec = forms.LineSpec(rhyme="0:A", syllables=6)
     states = sampler.step_model.zero_states(1)
     drawn = [("the dog ran to the cat", -1.0)]
-    forced = composer._force_rhyme(spec, "log", drawn, start, states, {"0:A": "log"})
+    forced = composer._force_rhyme(
+        spec, "log", drawn=drawn, primer_row=start, states=states, partners={"0:A": "log"}
+    )
     line = forced.text
     assert line.startswith("the dog ran to the ")
     assert prosody.dictionary_rhymes(prosody.last_word(line), "log")
@@ -235,3 +237,29 @@ def test_a_trained_model_meets_a_sonnet_and_a_limerick(
         f"rhyme pairs confirmed by the CMU dictionary: {len(pairs)}/{len(pairs)}" in result.output
     )
     assert "not met" not in result.output
+
+
+def test_length_tables_count_lines_and_blank_lines():
+    from generator.tokenmaps import length_table, stream_length
+    from generator.vocab import Vocab
+
+    vocab = Vocab(["<unk>", "<start>", "a", "\n"])
+    lines = length_table(TextCorpus(), vocab, "lines")
+    assert lines.tolist() == [[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+    stanzas = length_table(TextCorpus(), vocab, "stanzas")  # a break after a break
+    assert stanzas.tolist() == [[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]]
+    ids = vocab.encode(list("a\na\n\na\n"))
+    prev, now = ids[:-1], ids[1:]
+    blank_lines = stanzas[0, now] + stanzas[1, prev] * stanzas[2, now]
+    assert blank_lines.sum() == 1 and stream_length(TextCorpus(), list("a\na\n\na\n"), "lines") == 4
+    with pytest.raises(GenError, match="cannot measure length in seconds"):
+        length_table(TextCorpus(), vocab, "seconds")
+
+
+def test_each_batch_of_outputs_has_a_seed_no_other_seed_starts_with():
+    from generator.outputs import batch_seed
+
+    assert batch_seed(5, 0) == 5  # -n up to 64: the seed itself, as before
+    later = [batch_seed(5, k) for k in range(1, 50)]
+    assert len(set(later)) == 49 and not set(later) & set(range(0, 100))
+    assert all(0 <= s < 2**31 for s in later) and batch_seed(5, 3) == batch_seed(5, 3)

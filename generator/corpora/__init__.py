@@ -12,6 +12,7 @@ is reported by `gen corpora` and skipped; the others keep working.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -47,16 +48,33 @@ def _load(target: str) -> type[Corpus]:
     return getattr(importlib.import_module(module), attr)
 
 
+def _contract(cls) -> int:
+    """The contract a plugin class was written for: what it says, unless it still has contract
+    1's methods (a plugin that copied `contract = CONTRACT_VERSION` says the current one)."""
+    old = ("token_units", "token_rules")
+    if any(hasattr(cls, name) for name in old) or _takes(cls.augmentations, 1):
+        return 1
+    return cls.contract
+
+
+def _takes(method, count: int) -> bool:
+    """Whether `method` takes `count` arguments besides self."""
+    try:
+        return len(inspect.signature(method).parameters) - 1 == count
+    except (TypeError, ValueError):
+        return False
+
+
 def _check(cls, name: str) -> str | None:
     """Why `cls`, registered as `name`, cannot be used as a plugin, or None if it can."""
     if not (isinstance(cls, type) and issubclass(cls, Corpus)):
         return "does not subclass generator.corpora.base.Corpus"
     if cls.name != name:
         return f"is registered as '{name}' but calls itself '{cls.name}'"
-    if cls.contract != CONTRACT_VERSION:
+    if _contract(cls) != CONTRACT_VERSION:
         return (
-            f"written for plugin contract {cls.contract}, this gen speaks contract "
-            f"{CONTRACT_VERSION}; upgrade the plugin"
+            f"written for plugin contract {_contract(cls)}, this gen speaks contract "
+            f"{CONTRACT_VERSION}; upgrade the plugin (docs/plugins.md)"
         )
     promised = {"music": MusicCorpus, "verse": VerseCorpus, "": Corpus}.get(cls.kind)
     if promised is None:

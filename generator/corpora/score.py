@@ -78,7 +78,7 @@ class ScoreCorpus(MidiCorpus):
         "--path music21:NAME for music21's corpora; default: Bach chorales"
     )
     input_suffixes = SCORE_SUFFIXES + MIDI_SUFFIXES
-    parallel_min_files = 2  # music21 takes 0.1 s to 20 s a file: worth a process pool at once
+    parallel_min_files = 2  # music21 is slow to parse a score: a process pool pays at once
 
     def find_files(self, path: Path) -> list[Path]:
         text = str(path)

@@ -107,7 +107,11 @@ class Composer:
         before = self.text(primer_tokens[breaks[-1] + 1 if breaks else 0 :])
         for index, spec in enumerate(specs):
             prefix = before if index == 0 else ""
-            best, tries = self._line(spec, partners, primer, states, seed + 7919 * index, prefix)
+            seed_of_line = seed + 7919 * index
+            best, tries = self._line(
+                spec, partners=partners, primer=primer, states=states, seed=seed_of_line,
+                before=prefix,
+            )  # fmt: skip
             poem.lines.append(
                 LineResult(best.text, best.tokens, best.syllables_ok, best.rhyme_ok, tries)
             )
@@ -120,7 +124,7 @@ class Composer:
             primer = np.full((self.candidates, count), self.vocab.index[self.line_break], np.int32)
         return poem
 
-    def _line(self, spec, partners, primer, states, seed, before) -> tuple[Candidate, int]:
+    def _line(self, spec, *, partners, primer, states, seed, before) -> tuple[Candidate, int]:
         """The best candidate for one line after up to `rounds` batches, and the rounds
         used; `before` is text the line continues (judged with it)."""
         best, drawn = None, []  # drawn: (text, mean log-probability) of every candidate
@@ -141,7 +145,10 @@ class Composer:
             if best.key[0]:
                 return best, attempt + 1
             if partner and states is not None and attempt + 1 >= NATURAL_ROUNDS:
-                forced = self._force_rhyme(spec, partner, drawn, primer[0], states, partners)
+                forced = self._force_rhyme(
+                    spec, partner, drawn=drawn, primer_row=primer[0], states=states,
+                    partners=partners,
+                )  # fmt: skip
                 best = forced or best
                 if best.key[0]:
                     return best, attempt + 1
@@ -154,7 +161,7 @@ class Composer:
             tokens.pop()
         return tokens
 
-    def _force_rhyme(self, spec, partner, drawn, primer_row, states, partners):
+    def _force_rhyme(self, spec, partner, *, drawn, primer_row, states, partners):
         """Rhyme by forcing the end word: keep the model's own lines up to their last word,
         end them with dictionary rhymes of `partner` that fit the syllable target, and let the
         model score every such line (teacher-forced) to pick the likeliest. `drawn` holds

@@ -19,6 +19,7 @@ class FormReport:
         self.unmet_count = 0
 
     def add(self, poem) -> None:
+        """Count one poem's lines, rhymes and unmet constraints."""
         self.poems += 1
         first: dict[str, str] = {}
         for n, (line, spec) in enumerate(zip(poem.lines, poem.specs), 1):
@@ -45,6 +46,7 @@ class FormReport:
             )
 
     def lines(self) -> list[str]:
+        """The report: shares of lines on target and rhymes confirmed, then unmet lines."""
         out = []
         if self.with_target:
             share = 100 * self.on_target / self.with_target
@@ -62,11 +64,3 @@ class FormReport:
         if self.unmet_count > len(self.unmet):
             out.append(f"... and {self.unmet_count - len(self.unmet)} more unmet lines")
         return out
-
-
-def report(poems) -> list[str]:
-    """The report of a list of poems."""
-    counts = FormReport()
-    for poem in poems:
-        counts.add(poem)
-    return counts.lines()
