@@ -101,7 +101,9 @@ def check_sampling(model_config, streams: int, max_tokens: int, log) -> None:
 def out_of_memory_is_one_line(message):
     """Turn an out-of-memory inside TensorFlow or NumPy into one `GenError` whose text is
     `message()` (called then, so it can say where the job stood and what to lower)."""
-    import tensorflow as tf
+    from generator.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()  # started as gen starts it: quietly, with its settings
 
     try:
         yield

@@ -18,6 +18,7 @@ from generator.checkpointer import Checkpointer
 from generator.errors import GenError
 from generator.loss import loss_scorer, token_cross_entropy
 from generator.signals import caught_signals
+from generator.tf_setup import first_notes_caught
 
 
 def compile_model(model, config, total_steps: int, peak_rate: float | None = None) -> None:
@@ -132,6 +133,7 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
         plan.train_ids, config.seq_len, global_batch, plan.aug_maps, config.seed,
         config.epoch_steps, shard,
     )  # fmt: skip
+    first_notes_caught()
     model = _model(plan, where, batches.steps_per_epoch, resume, init_weights)
     score = None  # every worker scores every validation window (no partial batch dropped)
     if len(plan.val_ids) >= 2:

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import tempfile
+from contextlib import contextmanager
 
 _tf = None
 
@@ -112,23 +113,34 @@ def import_tensorflow(configure=None):
     wanted = xla_flags(flags, tensorflow_version())
     if wanted != flags:
         os.environ["XLA_FLAGS"] = wanted
+    with stderr_caught():
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")  # device probing logs happen here
+        threads = op_threads(bool(gpus))
+        if threads and not tf.config.threading.get_intra_op_parallelism_threads():
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+            except RuntimeError:  # the caller's code started TensorFlow already
+                pass
+        if configure is not None:
+            configure(tf)
+        tf.constant(0.0) + 1.0  # first op: runtime initialisation logs
+    tf.get_logger().setLevel("ERROR")
+    _tf = tf
+    return tf
+
+
+@contextmanager
+def stderr_caught():
+    """File descriptor 2 caught in a temporary file while inside: what the C++ runtime writes
+    there is shown only if the block fails."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 2)
         try:
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")  # device probing logs happen here
-            threads = op_threads(bool(gpus))
-            if threads and not tf.config.threading.get_intra_op_parallelism_threads():
-                try:
-                    tf.config.threading.set_intra_op_parallelism_threads(threads)
-                except RuntimeError:  # the caller's code started TensorFlow already
-                    pass
-            if configure is not None:
-                configure(tf)
-            tf.constant(0.0) + 1.0  # first op: runtime initialisation logs
+            yield
         except BaseException:
             os.dup2(saved, 2)
             caught.seek(0)
@@ -137,6 +149,15 @@ def import_tensorflow(configure=None):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-    tf.get_logger().setLevel("ERROR")
-    _tf = tf
-    return tf
+
+
+def first_notes_caught() -> None:
+    """Make XLA and tf.data write their one-time start-up notes now, caught: INFO lines
+    ("XLA service ... initialized", "Memory patch applied") that TF_CPP_MIN_LOG_LEVEL does not
+    silence, which would otherwise land in the middle of training's output."""
+    tf = import_tensorflow()
+    with stderr_caught():
+        tf.function(lambda x: x + 1.0, jit_compile=True)(tf.constant(0.0))
+        spec = tf.TensorSpec((), tf.int32)
+        for _ in tf.data.Dataset.from_generator(lambda: iter([0]), output_signature=spec):
+            pass
