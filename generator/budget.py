@@ -10,6 +10,7 @@ pass and the logits with their softmax and derivative), not every small buffer.
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -101,11 +102,19 @@ def check_sampling(model_config, streams: int, max_tokens: int, log) -> None:
 def out_of_memory_is_one_line(message):
     """Turn an out-of-memory inside TensorFlow or NumPy into one `GenError` whose text is
     `message()` (called then, so it can say where the job stood and what to lower)."""
-    from generator.tf_setup import import_tensorflow
-
-    tf = import_tensorflow()  # started as gen starts it: quietly, with its settings
-
     try:
         yield
-    except (tf.errors.ResourceExhaustedError, MemoryError):
+    except BaseException as exc:
+        if not out_of_memory(exc):
+            raise
         raise GenError(message()) from None
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` says memory ran out. TensorFlow is not imported to ask (importing it
+    here would start it before a distribution strategy can configure it); if it has not
+    been imported, it raised nothing."""
+    if isinstance(exc, MemoryError):
+        return True
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError)
