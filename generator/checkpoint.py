@@ -8,6 +8,8 @@ files (resume.h5 has its own module, `resume_file`).
         last.weights.h5    the latest weights (after an epoch, a timed save or a stop)
         metrics.json       loss per epoch, best validation loss, files used and skipped, time
         corpus.json        the training and validation files (absolute paths)
+        grammar.json       which kind of token followed which in training (plugins that name
+                           kinds: see `Corpus.token_kind`)
         resume.h5          where training stands (see `resume_file`)
 
 Everything but the weights is JSON; weights are plain HDF5 arrays, so loading a checkpoint never
@@ -23,7 +25,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from generator.atomic import atomic_path
@@ -31,11 +33,13 @@ from generator.config import TrainConfig
 from generator.corpora.base import recorded_identity
 from generator.errors import GenError
 from generator.model import ModelConfig
+from generator.records import CorpusFiles, DataSources, RunMetrics
 from generator.vocab import Vocab
 
 FORMAT = "gen-checkpoint/1"
 CONFIG, VOCAB, METRICS, CORPUS = "config.json", "vocab.json", "metrics.json", "corpus.json"
 CORPUS_FORMAT = "gen-corpus/1"
+GRAMMAR, GRAMMAR_FORMAT = "grammar.json", "gen-grammar/1"
 WEIGHTS = {"best": "best.weights.h5", "last": "last.weights.h5"}
 
 
@@ -72,54 +76,6 @@ def created_time(run_dir: Path) -> float:
         return float(json.loads((Path(run_dir) / CONFIG).read_text())["created"])
     except (OSError, ValueError, TypeError, KeyError):
         return Path(run_dir).stat().st_mtime
-
-
-@dataclass(frozen=True)
-class DataSources:
-    """Where a run's tokens came from (stored in config.json beside the training settings)."""
-
-    corpus_path: str | None = None  # the corpus's files; None: the plugin's default corpus
-    store: str | None = None  # the token store training read
-    val_store: str | None = None  # the token store of --val-path, if one was given
-    init_from: str | None = None  # the run whose weights this one started from
-
-    @classmethod
-    def from_dict(cls, data: dict) -> DataSources:
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
-
-
-@dataclass(frozen=True)
-class RunMetrics:
-    """metrics.json: how training went (empty for a run that has not finished an epoch)."""
-
-    history: list = field(default_factory=list)  # {"epoch", "loss", "val_loss", "seconds"}
-    epochs: int = 0
-    best_val_loss: float | None = None
-    best_epoch: int | None = None
-    loss_unit: str | None = None
-    train_seconds: float | None = None
-    stopped: str | None = None  # a signal or a non-finite value, if that ended the run
-    files_used: int | None = None
-    files_skipped: int | None = None
-    train_tokens: int | None = None
-    val_tokens: int | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict) -> RunMetrics:
-        known = {f.name for f in fields(cls)}
-        metrics = cls(**{k: v for k, v in data.items() if k in known})
-        if not metrics.epochs and metrics.history:  # written before "epochs" was kept
-            metrics = RunMetrics(**(asdict(metrics) | {"epochs": len(metrics.history)}))
-        return metrics
-
-
-@dataclass(frozen=True)
-class CorpusFiles:
-    """corpus.json: which files were trained and validated on (absolute paths)."""
-
-    source: str | None
-    train_files: list[str]
-    validation_files: list[str]
 
 
 @dataclass
@@ -170,6 +126,21 @@ class Checkpoint:
             return RunMetrics.from_dict(data)
         except (TypeError, ValueError) as exc:
             raise GenError(f"checkpoint '{self.path}' has a corrupt {METRICS}: {exc}") from None
+
+    def learned_grammar(self) -> dict[str, list[str]] | None:
+        """grammar.json's successions of kinds ({kind: [kinds that may follow]}), or None."""
+        path = self.path / GRAMMAR
+        if not path.exists():
+            return None
+        data = _read_object(path, self.path)
+        follows = data.get("follows")
+        valid = isinstance(follows, dict) and all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
+            for k, v in follows.items()
+        )
+        if data.get("format") != GRAMMAR_FORMAT or not valid:
+            raise GenError(f"checkpoint '{self.path}': {GRAMMAR} is not of format {GRAMMAR_FORMAT}")
+        return follows
 
     def corpus_files(self) -> CorpusFiles:
         """corpus.json; a `GenError` if it is missing or foreign."""
@@ -239,6 +210,12 @@ def save_corpus(run_dir: Path, source: str | None, train: list[str], val: list[s
         Path(run_dir) / CORPUS,
         {"format": CORPUS_FORMAT, "source": source, "train_files": train, "validation_files": val},
     )
+
+
+def save_grammar(run_dir: Path, follows: dict[str, list[str]] | None) -> None:
+    """Write grammar.json (nothing for a plugin that names no kinds)."""
+    if follows is not None:
+        write_json(Path(run_dir) / GRAMMAR, {"format": GRAMMAR_FORMAT, "follows": follows})
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:

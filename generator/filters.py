@@ -68,7 +68,9 @@ class Grammar:
     def constrain(self, logits, flags):
         """Log-probabilities under the grammar: forbidden tokens get none, and what the model
         gave them goes to the allowed tokens of their group, so that forbidding wrong
-        note-offs does not turn them into note-ons; (batch, vocab)."""
+        note-offs does not turn them into note-ons; (batch, vocab). A row whose allowed
+        tokens all got no probability that a float can hold is masked plainly, and one with
+        no allowed token at all is left as the model gave it: a draw always finds a token."""
         import tensorflow as tf
 
         logp = tf.nn.log_softmax(logits)
@@ -76,4 +78,10 @@ class Grammar:
         share = tf.matmul(tf.exp(logp), self.groups)  # (batch, groups)
         kept = tf.matmul(tf.exp(logp + mask), self.groups)
         scale = tf.where(kept > 0, share / tf.maximum(kept, 1e-30), 0.0)
-        return logp + mask + tf.math.log(tf.matmul(scale, self.groups, transpose_b=True))
+        moved = logp + mask + tf.math.log(tf.matmul(scale, self.groups, transpose_b=True))
+        masked = logp + mask
+
+        def any_finite(x):
+            return tf.reduce_any(x > -np.inf, axis=-1, keepdims=True)
+
+        return tf.where(any_finite(moved), moved, tf.where(any_finite(masked), masked, logp))

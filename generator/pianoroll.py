@@ -13,18 +13,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mido
-
 from generator.atomic import atomic_path
 from generator.corpora.base import Note
+from generator.corpora.midifile import bar_times, midi_notes  # noqa: F401 (read files here)
 from generator.errors import GenError
-
-DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0: its notes name drums, not pitches
 
 PITCH_MARGIN = 2  # semitones of empty rows above and below the notes
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 GENERATED_COLOURS = "Blues"  # matplotlib colour maps; the shade follows velocity
 PRIMER_COLOURS = "Oranges"
+INSTRUMENT_COLOURS = "tab10"  # a colour per instrument family where there are several
+FAMILIES = (  # General MIDI's instrument families, 8 programs each
+    "piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble",
+    "brass", "reed", "pipe", "synth lead", "synth pad", "synth effects", "ethnic",
+    "percussive", "sound effects",
+)  # fmt: skip
 MIN_BAR_PIXELS = 6  # bar lines closer than this would paint the roll grey: left out
 DPI = 100
 
@@ -34,85 +37,37 @@ def note_name(pitch: int) -> str:
     return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-def midi_notes(mid: mido.MidiFile) -> list[Note]:
-    """The pitched notes of a parsed MIDI file, all tracks and channels but drums (channel
-    10), with each channel's program; a note still sounding at the end ends there."""
-    seconds = 0.0
-    programs = [0] * 16
-    started: dict[tuple[int, int], tuple[float, int]] = {}  # (channel, pitch) -> start, velocity
-    notes = []
-
-    def end(key):
-        start, velocity = started.pop(key)
-        notes.append(Note(key[1], start, seconds, velocity, programs[key[0]]))
-
-    for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
-        seconds += msg.time
-        if msg.type == "program_change":
-            programs[msg.channel] = msg.program
-        if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
-            continue
-        key = (msg.channel, msg.note)
-        if key in started:  # a note-off, or a re-strike that ends the sounding note
-            end(key)
-        if msg.type == "note_on" and msg.velocity > 0:
-            started[key] = (seconds, msg.velocity)
-    for key in list(started):
-        end(key)
-    return sorted(notes, key=lambda n: (n.start, n.pitch))
+def instrument(note: Note) -> str:
+    """The instrument family a note is drawn as: its General MIDI family, or drums."""
+    return "drums" if note.drum else FAMILIES[note.program // 8]
 
 
-def bar_times(mid: mido.MidiFile) -> list[float]:
-    """Seconds at which bars begin (after the first), from the file's tempo and time signature
-    changes; none for a file timed in SMPTE frames, which has no beats."""
-    division = mid.ticks_per_beat
-    if division <= 0 or division >= 0x8000 or mid.type == 2:  # no beats to count bars in
-        return []
-    tempos, signatures, last = [(0, 500_000)], [(0, 4, 4)], 0  # MIDI's defaults
-    for track in mid.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "set_tempo":
-                tempos.append((tick, msg.tempo))
-            elif msg.type == "time_signature":
-                signatures.append((tick, msg.numerator, msg.denominator))
-        last = max(last, tick)
-    tempos.sort(key=lambda t: t[0])  # stable: a change at tick 0 overrides the default
-    signatures.sort(key=lambda s: s[0])
+def colours(notes, primer_notes: int) -> tuple[list, list[tuple[str, object]]]:
+    """Each note's colour, and the legend's (label, colour) pairs. One instrument: generated
+    notes blue and the primer's orange, shaded by velocity (soft light, loud dark, never so
+    light they vanish); several: a colour per instrument family, shaded the same way."""
+    from matplotlib import colormaps
 
-    def seconds(tick: float) -> float:
-        total, at, tempo = 0.0, 0, tempos[0][1]
-        for change, new in tempos:
-            if change > tick:
-                break
-            total += (change - at) * tempo / 1e6 / division
-            at, tempo = change, new
-        return total + (tick - at) * tempo / 1e6 / division
-
-    bars, tick, i = [], 0.0, 0
-    while tick < last:
-        while i + 1 < len(signatures) and signatures[i + 1][0] <= tick:
-            i += 1
-        numerator, denominator = signatures[i][1:]
-        following = tick + numerator * division * 4 / denominator
-        if i + 1 < len(signatures) and signatures[i + 1][0] < following:
-            following = signatures[i + 1][0]  # a change inside a bar starts a new one
-        tick = following
-        if tick < last:
-            bars.append(seconds(tick))
-    return bars
+    shade = [0.35 + 0.65 * n.velocity / 127 for n in notes]
+    families = list(dict.fromkeys(instrument(n) for n in notes))
+    if len(families) <= 1:
+        maps = {False: colormaps[GENERATED_COLOURS], True: colormaps[PRIMER_COLOURS]}
+        drawn = [maps[k < primer_notes](v) for k, v in enumerate(shade)]
+        legend = [("primer", maps[True](0.8)), ("generated", maps[False](0.8))]
+        return drawn, legend if primer_notes > 0 else []
+    palette = colormaps[INSTRUMENT_COLOURS]
+    hue = {family: palette(i % palette.N) for i, family in enumerate(families)}
+    drawn = [(*hue[instrument(n)][:3], v) for n, v in zip(notes, shade)]  # shade as opacity
+    return drawn, [(family, hue[family]) for family in families]
 
 
 def figure(notes, bars=(), primer_notes=0, title="", size=None, dpi=DPI, margins=True):
     """A matplotlib Figure (Agg canvas) of `notes` (by start); the first `primer_notes` are
     the primer's. `size` is (width, height) in inches (default: width grows with length);
     `margins=False` fills the whole image with the roll (no axes, labels or legend)."""
-    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
 
     length = max((n.end for n in notes), default=0.0) or 1.0
     low = min((n.pitch for n in notes), default=60) - PITCH_MARGIN
@@ -133,26 +88,27 @@ def figure(notes, bars=(), primer_notes=0, title="", size=None, dpi=DPI, margins
     if bars and len(bars) * MIN_BAR_PIXELS <= width_px:
         for at in bars:
             ax.axvline(at, color="0.8", linewidth=0.6, zorder=0)
-    maps = {False: colormaps[GENERATED_COLOURS], True: colormaps[PRIMER_COLOURS]}
-    boxes, colours = [], []
-    for k, n in enumerate(notes):
-        y0, y1 = n.pitch - 0.4, n.pitch + 0.4
-        boxes.append([(n.start, y0), (n.end, y0), (n.end, y1), (n.start, y1)])
-        # soft notes light, loud ones dark, never so light they vanish into the background
-        colours.append(maps[k < primer_notes](0.35 + 0.65 * n.velocity / 127))
-    ax.add_collection(PolyCollection(boxes, facecolors=colours, edgecolors="none", zorder=2))
+    drawn, legend = colours(notes, primer_notes)
+    boxes = [[(n.start, n.pitch - 0.4), (n.end, n.pitch - 0.4), (n.end, n.pitch + 0.4),
+              (n.start, n.pitch + 0.4)] for n in notes]  # fmt: skip
+    ax.add_collection(PolyCollection(boxes, facecolors=drawn, edgecolors="none", zorder=2))
     if margins:
-        ax.set_yticks([p for p in range(low, high + 1) if p % 12 == 0])
-        ax.set_yticklabels([note_name(p) for p in ax.get_yticks()])
-        ax.set_xlabel("seconds")
-        ax.set_title(title, loc="right", fontsize="medium")
-        if primer_notes > 0:
-            shade = 0.8
-            handles = [Patch(color=maps[True](shade), label="primer")]
-            handles.append(Patch(color=maps[False](shade), label="generated"))
-            ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1), ncol=2)
-            ax.get_legend().set_frame_on(False)
+        _label(ax, low, high, title, legend)
     return fig
+
+
+def _label(ax, low: int, high: int, title: str, legend) -> None:
+    """Note names at each C, the time axis, the title and the legend."""
+    from matplotlib.patches import Patch
+
+    ax.set_yticks([p for p in range(low, high + 1) if p % 12 == 0])
+    ax.set_yticklabels([note_name(p) for p in ax.get_yticks()])
+    ax.set_xlabel("seconds")
+    ax.set_title(title, loc="right", fontsize="medium")
+    if legend:
+        handles = [Patch(color=colour, label=label) for label, colour in legend]
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1), ncol=len(handles))
+        ax.get_legend().set_frame_on(False)
 
 
 def save(fig, path: Path | str) -> None:

@@ -26,7 +26,7 @@ class Sampler:
         self.vocab = ckpt.vocab
         self.step_model = StepModel(ckpt.load_model(which), ckpt.model_config)
         banned = [self.vocab.index[s] for s in SPECIALS]
-        grammar = tokenmaps.grammar_tables(self.plugin, self.vocab)
+        grammar = tokenmaps.grammar_tables(self.plugin, self.vocab, ckpt.learned_grammar())
         self.loop = DrawLoop(self.step_model, len(self.vocab), banned, grammar)
         self._score = None  # compiled on first use
         self._lengths: dict[str, np.ndarray] = {}  # unit -> its (3, vocab) length table

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.corpora.base import TokenGrammar
 from generator.errors import GenError
 from generator.vocab import SPECIALS, Vocab
 
@@ -62,14 +63,99 @@ def stream_length(plugin, tokens: list[str], unit: str) -> float:
     return float(sum(plugin.token_length(t, unit) for t in tokens if t not in SPECIALS))
 
 
-def grammar_tables(plugin, vocab: Vocab) -> dict[str, np.ndarray] | None:
-    """The plugin's grammar as flag tables, or None when no token has a rule.
+START_KIND = "<start>"  # what a stream's first token follows, in a learned grammar
+CHUNK = 1 << 20  # ids read at a time when learning which kind follows which
+
+
+def kind_transitions(plugin, vocab: Vocab, stream) -> dict[str, list[str]] | None:
+    """Which kind of token followed which in `stream` (a `data.SegmentedStream` of training
+    ids), as {kind: [kinds that followed it]}, with `START_KIND` for a piece's first token;
+    None for a plugin that names no kinds. Tokens without a kind (`<unk>`, a lead-in) are
+    passed over, as if they were not there."""
+    kinds = [None if t in SPECIALS else plugin.token_kind(t) for t in vocab.tokens]
+    names = sorted(set(filter(None, kinds)))
+    if not names:
+        return None
+    every = [START_KIND, *names]
+    codes = np.array([every.index(k) if k else -1 for k in kinds], np.int64)
+    codes[vocab.start_id] = 0
+    seen, last = set(), -1
+    for first in range(0, len(stream), CHUNK):
+        chunk = codes[stream.slice(first, min(len(stream), first + CHUNK))]
+        chunk = chunk[chunk >= 0] if last < 0 else np.concatenate([[last], chunk[chunk >= 0]])
+        if len(chunk) >= 2:
+            real = chunk[1:] > 0  # nothing is sampled as <start>
+            seen.update(np.unique(chunk[:-1][real] * len(every) + chunk[1:][real]).tolist())
+            last = int(chunk[-1])
+    follows: dict[str, list[str]] = {}
+    for pair in sorted(seen):
+        follows.setdefault(every[pair // len(every)], []).append(every[pair % len(every)])
+    return without_dead_ends(follows)
+
+
+def without_dead_ends(follows: dict[str, list[str]]) -> dict[str, list[str]]:
+    """`follows` without the kinds after which nothing followed in training (a piece's last
+    token, say): a sampled stream would have nowhere to go from them."""
+    follows = {k: list(v) for k, v in follows.items()}
+    while dead := {k for ks in follows.values() for k in ks if not follows.get(k)}:
+        follows = {k: [x for x in v if x not in dead] for k, v in follows.items() if k not in dead}
+    return follows
+
+
+def _after(kind: str) -> str:
+    return f"after {kind}"
+
+
+def _succession(kind: str | None, follows: dict[str, list[str]]) -> TokenGrammar | None:
+    """The learned rule of a token of `kind`: it may follow only the kinds it followed in
+    training, and it becomes the kind the next token follows."""
+    if kind is None:
+        return None
+    kinds = [START_KIND, *sorted({k for ks in follows.values() for k in ks} | set(follows))]
+    return TokenGrammar(
+        needs_off=tuple(_after(p) for p in kinds if kind not in follows.get(p, ())),
+        turns_on=(_after(kind),),
+        turns_off=tuple(_after(p) for p in kinds if p != kind),
+        group=kind,
+    )
+
+
+def _merged(a: TokenGrammar | None, b: TokenGrammar | None) -> TokenGrammar | None:
+    """Both rules at once (the plugin's own, and the learned one)."""
+    if a is None or b is None:
+        return a or b
+    return TokenGrammar(
+        a.needs_on + b.needs_on,
+        a.needs_off + b.needs_off,
+        a.turns_on + b.turns_on,
+        a.turns_off + b.turns_off,
+        a.group or b.group,
+    )
+
+
+def token_rules(plugin, vocab: Vocab, follows=None) -> dict[int, TokenGrammar | None]:
+    """Each id's rule: the plugin's grammar, with the learned successions of kinds where
+    `follows` (from `kind_transitions`) is given. `<start>` then starts a stream's count."""
+    rules = {i: plugin.grammar(token) for i, token in _plain(vocab)}
+    if follows:
+        for i, token in _plain(vocab):
+            rules[i] = _merged(rules[i], _succession(plugin.token_kind(token), follows))
+        start = _succession(START_KIND, {START_KIND: []} | follows)
+        rules[vocab.start_id] = TokenGrammar(
+            turns_on=start.turns_on, turns_off=start.turns_off, group=SPECIAL_GROUP
+        )
+    return rules
+
+
+def grammar_tables(plugin, vocab: Vocab, follows=None) -> dict[str, np.ndarray] | None:
+    """The plugin's grammar (and the learned successions of kinds, `follows`) as flag tables,
+    or None when no token has a rule.
 
     `needs_set`, `needs_clear`, `sets`, `clears`: (vocab, flags) 0/1, which flags a token
     needs on or off and turns on or off; `groups`: (vocab, groups) one-hot, which group each
     token's probability stays in when tokens are forbidden.
     """
-    rules = {i: plugin.grammar(token) for i, token in _plain(vocab)}
+    rules = token_rules(plugin, vocab, follows)
     if all(rule is None for rule in rules.values()):
         return None
     flags: dict = {}  # flag name -> column, in order of first use

@@ -153,6 +153,7 @@ def train(
         sources = replace(sources, init_from=str(start.path.resolve()))
     checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
+    checkpoint.save_grammar(run_dir, tokenmaps.kind_transitions(plugin, vocab, train_ids))
     metrics = {
         "history": [],
         "loss_unit": f"nats/{plugin.token_name}",

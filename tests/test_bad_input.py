@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from generator import data
 from generator.corpora import performance as perf
+from generator.corpora.metrical import RemiCorpus, TsdCorpus
 from generator.corpora.midi import MidiCorpus
 from generator.corpora.text import TextCorpus
 from generator.errors import GenError
@@ -128,11 +129,15 @@ BAD_FILES = [
 ]
 
 
+MIDI_PLUGINS = [MidiCorpus(), RemiCorpus(), TsdCorpus()]  # every plugin that reads MIDI files
+
+
+@pytest.mark.parametrize("plugin", MIDI_PLUGINS, ids=lambda p: p.name)
 @pytest.mark.parametrize("name, content, reason", BAD_FILES, ids=[b[0] for b in BAD_FILES])
-def test_each_bad_midi_file_has_its_own_reason(tmp_path, name, content, reason):
+def test_each_bad_midi_file_has_its_own_reason(tmp_path, name, content, reason, plugin):
     (tmp_path / f"{name}.mid").write_bytes(content)
     with pytest.raises(GenError) as info:
-        MidiCorpus().encode_file(tmp_path / f"{name}.mid")
+        plugin.encode_file(tmp_path / f"{name}.mid")
     assert str(info.value) == reason
 
 
@@ -199,34 +204,37 @@ def fuzz_file(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz") / "fuzz.mid"
 
 
-def encodes_or_says_why(path, content: bytes) -> None:
-    """Encoding gives a non-empty stream that decodes to MIDI, or a `GenError` whose reason is
-    no Python exception text."""
+def encodes_or_says_why(path, content: bytes, plugin) -> None:
+    """Encoding gives a non-empty stream of the plugin's vocabulary that writes back as MIDI,
+    or a `GenError` whose reason is no Python exception text."""
     path.write_bytes(content)
     try:
-        events = MidiCorpus().encode_file(path)
+        tokens = plugin.encode_file(path)
     except GenError as exc:
         assert str(exc) and not re.search(r"Error\b|Exception\b|index out of range", str(exc))
         return
-    assert events and set(events) <= VOCABULARY
-    perf.events_to_midi(events)
+    assert tokens and set(tokens) <= set(plugin.base_vocabulary())
+    plugin.write(tokens, path.with_name("written.mid"))
 
 
 REAL_FILES = st.sampled_from([GOOD, two_tracks(fmt=0), ONE_TRACK])
 
 
+@pytest.mark.parametrize("plugin", MIDI_PLUGINS, ids=lambda p: p.name)
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.binary(max_size=300), st.binary(max_size=300).map(lambda b: b"MThd" + b)))
-def test_random_bytes_never_crash(fuzz_file, content):
-    encodes_or_says_why(fuzz_file, content)
+def test_random_bytes_never_crash(fuzz_file, plugin, content):
+    encodes_or_says_why(fuzz_file, content, plugin)
 
 
+@pytest.mark.parametrize("plugin", MIDI_PLUGINS, ids=lambda p: p.name)
 @settings(max_examples=150, deadline=None)
 @given(REAL_FILES, st.floats(0, 1))
-def test_truncated_real_files_never_crash(fuzz_file, content, fraction):
-    encodes_or_says_why(fuzz_file, content[: int(len(content) * fraction)])
+def test_truncated_real_files_never_crash(fuzz_file, plugin, content, fraction):
+    encodes_or_says_why(fuzz_file, content[: int(len(content) * fraction)], plugin)
 
 
+@pytest.mark.parametrize("plugin", MIDI_PLUGINS, ids=lambda p: p.name)
 @settings(max_examples=500, deadline=None)
 @given(
     REAL_FILES,
@@ -234,11 +242,11 @@ def test_truncated_real_files_never_crash(fuzz_file, content, fraction):
         st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 7)), min_size=1, max_size=4
     ),
 )
-def test_bit_flipped_real_files_never_crash(fuzz_file, content, flips):
+def test_bit_flipped_real_files_never_crash(fuzz_file, plugin, content, flips):
     flipped = bytearray(content)
     for where, bit in flips:
         flipped[int(where * len(content))] ^= 1 << bit
-    encodes_or_says_why(fuzz_file, bytes(flipped))
+    encodes_or_says_why(fuzz_file, bytes(flipped), plugin)
 
 
 # -- text --------------------------------------------------------------------------------------

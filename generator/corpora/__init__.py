@@ -24,6 +24,8 @@ ENTRY_POINT_GROUP = "gen.corpora"
 # name -> "module:Class"; imported only when used so `gen --help` stays fast.
 BUILTINS = {
     "midi": "generator.corpora.midi:MidiCorpus",
+    "remi": "generator.corpora.metrical:RemiCorpus",
+    "tsd": "generator.corpora.metrical:TsdCorpus",
     "score": "generator.corpora.score:ScoreCorpus",
     "text": "generator.corpora.text:TextCorpus",
 }

@@ -155,6 +155,12 @@ class Corpus:
         plugin whose tokens all answer None has no grammar."""
         return None
 
+    def token_kind(self, token: str) -> str | None:
+        """The kind of `token` ("Pitch", "Bar"), or None. Where a plugin names kinds, training
+        records which kind followed which in the corpus, and sampling allows only those
+        successions: a grammar learned from the corpus."""
+        return None
+
 
 class MusicCorpus(Corpus):
     """A plugin whose streams are music: it can say which notes a stream plays."""

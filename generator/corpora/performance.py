@@ -133,10 +133,13 @@ class _EventWriter:
         return self.events
 
 
-def midi_to_events(mid: mido.MidiFile) -> list[str]:
-    """Performance events of a parsed MIDI file (all tracks and channels but drums merged)."""
+def check_timing(mid: mido.MidiFile) -> None:
+    """A `GenError` for a parsed MIDI file whose time gen cannot follow: no tracks, type 2
+    (independent sequences), SMPTE frames, 0 ticks per beat."""
     if not mid.tracks:
         raise GenError("no tracks")
+    if mid.type not in (0, 1, 2):
+        raise GenError(f"corrupt MIDI file (the header gives format {mid.type}: 0, 1 or 2)")
     if mid.type == 2:
         raise GenError("type-2 MIDI (independent sequences) is not supported")
     division = mid.ticks_per_beat  # 16 bits: mido reads them signed, a MidiFile made in code
@@ -149,6 +152,28 @@ def midi_to_events(mid: mido.MidiFile) -> list[str]:
         )
     if division == 0:
         raise GenError("the header gives 0 ticks per beat")
+
+
+def past_the_limit(seconds: float) -> GenError:
+    """The error of an event that comes after `MAX_SECONDS`."""
+    return GenError(
+        f"an event comes {seconds / 3600:,.1f} hours in, past the {MAX_SECONDS // 3600}-hour "
+        "limit: a corrupt delta time or tempo?"
+    )
+
+
+def check_duration(mid: mido.MidiFile) -> None:
+    """A `GenError` for a file with an event past `MAX_SECONDS` (a corrupt delta time)."""
+    seconds = 0.0
+    for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
+        seconds += msg.time
+        if seconds > MAX_SECONDS:
+            raise past_the_limit(seconds)
+
+
+def midi_to_events(mid: mido.MidiFile) -> list[str]:
+    """Performance events of a parsed MIDI file (all tracks and channels but drums merged)."""
+    check_timing(mid)
     writer = _EventWriter()
     held = Counter()  # (channel, pitch) -> 1 while that channel holds the pitch
     per_pitch = Counter()  # pitch -> held notes over all channels
@@ -156,10 +181,7 @@ def midi_to_events(mid: mido.MidiFile) -> list[str]:
     for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
         seconds += msg.time
         if seconds > MAX_SECONDS:  # refused here, before any time shift for it is written
-            raise GenError(
-                f"an event comes {seconds / 3600:,.1f} hours in, past the "
-                f"{MAX_SECONDS // 3600}-hour limit: a corrupt delta time or tempo?"
-            )
+            raise past_the_limit(seconds)
         if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
             continue
         step = round(seconds * STEPS_PER_SECOND)
