@@ -107,6 +107,32 @@ class TrainConfig:
             raise GenError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
 
+def parse_programs(text: str | None) -> tuple[int, ...] | None:
+    """`--programs 0,33,drums` or `piano,bass,drums`: General MIDI programs (0-127), `drums`,
+    or instrument families (each its 8 programs), as sorted programs (-1 for drums)."""
+    from generator.corpora.base import DRUMS, GM_FAMILIES
+
+    if text is None:
+        return None
+    programs: set[int] = set()
+    for item in (part.strip().lower() for part in text.split(",")):
+        if item.lstrip("-").isdigit() and -1 <= int(item) <= 127:
+            programs.add(int(item))
+        elif item == "drums":
+            programs.add(DRUMS)
+        elif item in GM_FAMILIES:
+            first = 8 * GM_FAMILIES.index(item)
+            programs.update(range(first, first + 8))
+        else:
+            raise GenError(
+                f"unknown instrument '{item}' in --programs; give programs 0-127, drums, or "
+                f"families: {', '.join(GM_FAMILIES)}"
+            )
+    if not programs:
+        raise GenError("--programs names no instrument")
+    return tuple(sorted(programs))
+
+
 # what `gen train --resume` may change: the result stays the same
 RESUME_OVERRIDES = ("max_minutes", "save_minutes", "strategy")
 
@@ -122,6 +148,7 @@ class SampleConfig:
     unit: str | None = None  # stop by a plugin unit ("seconds", "lines") instead of by count
     unit_limit: float = 0.0  # how many units each output should reach
     seed: int = 0
+    programs: tuple[int, ...] | None = None  # music: the only instruments to draw (-1: drums)
 
     def __post_init__(self):
         if self.temperature is not None:
@@ -130,6 +157,8 @@ class SampleConfig:
         check_range("top-p", self.top_p, 0, 1.0, above=True)
         check_range("length", self.max_tokens, 1, MAX_TOKENS)
         check_range("seed", self.seed, 0, SEED_MAX)
+        for program in self.programs or ():
+            check_range("program", program, -1, 127)
         if self.unit is not None:
             check_choice("length unit", self.unit, tuple(UNIT_LIMITS))
             limit = float(UNIT_LIMITS[self.unit])

@@ -26,6 +26,7 @@ class Knobs(NamedTuple):
     top_k: int  # keep the k likeliest ids (0: all)
     top_p: float  # keep the likeliest ids holding this probability (1: all)
     seed: int
+    excluded: np.ndarray = np.zeros(1, np.float32)  # (vocab,) -inf for ids not to draw, or (1,)
 
 
 class Drawn(NamedTuple):
@@ -113,7 +114,9 @@ class DrawLoop:
             self._compiled[variant] = self._build(variant)
         if not variant.limit:  # the table is not read: a small one saves the copy
             knobs = knobs._replace(length_table=np.zeros((3, 1), np.float32), limit=np.inf)
-        types = Knobs(tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32)
+        types = Knobs(
+            tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32, tf.float32
+        )
         knobs = Knobs(*(tf.constant(v, t) for v, t in zip(knobs, types)))
         return Drawn(*self._compiled[variant](tf.constant(primer, tf.int32), list(states), knobs))
 
@@ -123,16 +126,17 @@ class DrawLoop:
         scalar = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
         knob_specs = Knobs(
             scalar[0], tf.TensorSpec((None, None), tf.float32), *(scalar[1],) * 2, scalar[0],
-            scalar[1], scalar[0],
+            scalar[1], scalar[0], tf.TensorSpec((None,), tf.float32),
         )  # fmt: skip
         state = tf.TensorSpec((None, self.step_model.config.units), tf.float32)
         states_spec = [state] * (2 * self.step_model.config.layers)
         primer_spec = tf.TensorSpec((None, None), tf.int32)
-        grammar, ban = self.grammar, self.ban
+        grammar, specials = self.grammar, self.ban
 
         @tf.function(input_signature=[primer_spec, states_spec, knob_specs])
         def loop(primer, states, knobs):
             advance = self.step_model.prepare()
+            ban = specials + knobs.excluded  # (vocab,): the specials, and what was excluded
             batch = tf.shape(primer)[0]
             logits = tf.zeros((batch, self.vocab_size))
             flags = tf.zeros((batch, grammar.flags if grammar else 1))
@@ -176,6 +180,7 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -
 
     variant, batch = Variant.of(knobs, True), primer.shape[0]
     ban = tf.zeros(knobs.length_table.shape[1]) if ban is None else ban
+    ban = ban + knobs.excluded
     flags = tf.zeros((batch, grammar.flags if grammar else 1))
     for t in range(primer.shape[1]):
         logits, states = step(primer[:, t], states)

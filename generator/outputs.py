@@ -66,6 +66,7 @@ def write_samples(
     plugin = ckpt_io.plugin_of(ckpt)
     # everything a user can get wrong is checked before TensorFlow and the weights load
     _check_kind(plugin, verse, config)
+    _check_programs(plugin, ckpt.vocab, config.programs)
     check_targets(request.out, request.num, plugin, request.force, request.plot)
     primer = plugin.encode_primer(request.primer) if request.primer else []
     from generator.sample import Sampler
@@ -110,6 +111,23 @@ def _check_kind(plugin, verse: VerseOptions, config: SampleConfig) -> None:
             raise GenError(
                 f"corpus '{plugin.name}' cannot measure length in {unit} (only {measured})"
             )
+
+
+def _check_programs(plugin, vocab, programs) -> None:
+    """Refuse --programs for a run whose tokens never choose an instrument, and a choice that
+    leaves none of the instruments it knows."""
+    if programs is None:
+        return
+    known = set()
+    if plugin.kind == "music":
+        known = {plugin.token_program(t) for t in vocab.tokens} - {None}
+    if not known:
+        raise GenError(
+            f"this run's corpus '{plugin.name}' does not choose instruments; --programs works "
+            "with runs of plugins that do (remi, tsd)"
+        )
+    if not known & set(programs):
+        raise GenError("--programs leaves none of the instruments this run knows")
 
 
 def _known(primer: list[str], vocab, log) -> list[str]:

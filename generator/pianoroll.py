@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.atomic import atomic_path
-from generator.corpora.base import Note
+from generator.corpora.base import GM_FAMILIES, Note
 from generator.corpora.midifile import bar_times, midi_notes  # noqa: F401 (read files here)
 from generator.errors import GenError
 
@@ -23,11 +23,6 @@ NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 GENERATED_COLOURS = "Blues"  # matplotlib colour maps; the shade follows velocity
 PRIMER_COLOURS = "Oranges"
 INSTRUMENT_COLOURS = "tab10"  # a colour per instrument family where there are several
-FAMILIES = (  # General MIDI's instrument families, 8 programs each
-    "piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble",
-    "brass", "reed", "pipe", "synth lead", "synth pad", "synth effects", "ethnic",
-    "percussive", "sound effects",
-)  # fmt: skip
 MIN_BAR_PIXELS = 6  # bar lines closer than this would paint the roll grey: left out
 DPI = 100
 
@@ -39,7 +34,7 @@ def note_name(pitch: int) -> str:
 
 def instrument(note: Note) -> str:
     """The instrument family a note is drawn as: its General MIDI family, or drums."""
-    return "drums" if note.drum else FAMILIES[note.program // 8]
+    return "drums" if note.drum else GM_FAMILIES[note.program // 8]
 
 
 def colours(notes, primer_notes: int) -> tuple[list, list[tuple[str, object]]]:

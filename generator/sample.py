@@ -48,8 +48,21 @@ class Sampler:
             limit, lengths = config.unit_limit, self._lengths[config.unit]
         temperature = config.temperature or self.plugin.default_temperature
         return Knobs(
-            config.max_tokens, lengths, limit, temperature, config.top_k, config.top_p, config.seed
-        )
+            config.max_tokens, lengths, limit, temperature, config.top_k, config.top_p,
+            config.seed, self.excluded(config.programs),
+        )  # fmt: skip
+
+    def excluded(self, programs: tuple[int, ...] | None) -> np.ndarray:
+        """(vocab,) -inf for the tokens that pick an instrument outside `programs`, else 0;
+        (1,) zeros when every instrument may play."""
+        if programs is None:
+            return np.zeros(1, np.float32)
+        picks = {i: self.plugin.token_program(t) for i, t in enumerate(self.vocab.tokens)}
+        excluded = np.zeros(len(self.vocab), np.float32)
+        for i, program in picks.items():
+            if program is not None and program not in programs:
+                excluded[i] = -np.inf
+        return excluded
 
     def draw(self, primer: np.ndarray, config: SampleConfig, states=None, want_logp=True):
         """Draw from a batch of primers (batch, len); returns id lists, log-probabilities

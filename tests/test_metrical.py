@@ -121,6 +121,31 @@ def test_a_trained_model_samples_what_miditok_calls_error_free(name, tmp_path):
     out = tmp_path / "s.mid"
     assert run("sample", "--checkpoint", ckpt.path, "--out", out, "--seconds", 4).exit_code == 0
     assert plugin.encode_file(out)  # a MIDI file that reads back
+    bass_family = {(program, False) for program in range(32, 40)}
+    for programs, played in (("bass", bass_family), ("drums,0", {(0, True), (0, False)})):
+        args = ("sample", "--checkpoint", ckpt.path, "--seconds", 8, "--seed", 2, "--force")
+        assert run(*args, "--out", out, "--programs", programs).exit_code == 0
+        notes = plugin.notes(plugin.encode_file(out))
+        assert notes and {(n.program, n.drum) for n in notes} <= played, programs
+
+
+def test_programs_are_numbers_drums_or_families():
+    from generator.config import parse_programs
+
+    assert parse_programs("0,33,drums") == (-1, 0, 33)
+    assert parse_programs("bass, Piano") == (0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39)
+    with pytest.raises(GenError, match="unknown instrument 'kazoo' in --programs; give programs "):
+        parse_programs("piano,kazoo")
+    with pytest.raises(GenError, match="unknown instrument '128'"):
+        parse_programs("128")
+
+
+def test_programs_are_refused_for_a_run_that_does_not_choose_instruments(tmp_path):
+    corpus = scale_corpus(tmp_path / "midi", files=4)
+    assert run("train", "--path", corpus, "--run", "p", *tiny(epochs=1)).exit_code == 0
+    result = run("sample", "--checkpoint", "checkpoints/p", "--out", "x.mid", "--programs", "0")
+    assert result.exit_code == 1
+    assert "corpus 'midi' does not choose instruments; --programs works with" in result.output
 
 
 def test_a_grammar_learned_from_the_corpus_keeps_what_followed_and_no_dead_end():

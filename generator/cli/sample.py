@@ -57,6 +57,11 @@ from generator.errors import GenError
 @click.option("--lines", type=int, help="Verse: lines per output (per stanza with --form).")
 @click.option("--stanzas", type=int, help="Verse: stanzas per output.")
 @click.option(
+    "--programs",
+    help="Music (remi, tsd): the only instruments to play, as General MIDI programs 0-127, "
+    "drums, or families (piano, bass, strings...): 0,33,drums or piano,bass,drums.",
+)
+@click.option(
     "--form",
     type=click.Choice(["couplet", "quatrain", "limerick", "sonnet", "free"]),
     help="Verse: a form whose rhyme and syllables are met by decoding.",
@@ -108,7 +113,7 @@ def sample(**options):
     """Write new music or verse from a trained model."""
     import random
 
-    from generator.config import SampleConfig
+    from generator.config import SampleConfig, parse_programs
     from generator.outputs import OutputRequest, write_samples
     from generator.verse.forms import VerseOptions
 
@@ -126,6 +131,7 @@ def sample(**options):
         seed=seed,
         unit="seconds" if seconds is not None else None,
         unit_limit=seconds or 0.0,
+        programs=parse_programs(options["programs"]),
     )
     verse = VerseOptions(*(options[k] for k in ("form", "rhyme", "syllables", "lines", "stanzas")))
     request = OutputRequest(

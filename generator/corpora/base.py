@@ -25,6 +25,12 @@ from pathlib import Path
 from generator.errors import GenError
 
 CONTRACT_VERSION = 2  # bump when the members below change incompatibly
+DRUMS = -1  # the program of drums, in `Note` and `MusicCorpus.token_program`
+GM_FAMILIES = (  # General MIDI's instrument families, 8 programs each
+    "piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble",
+    "brass", "reed", "pipe", "synth lead", "synth pad", "synth effects", "ethnic",
+    "percussive", "sound effects",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,11 @@ class MusicCorpus(Corpus):
     def notes(self, tokens: list[str]) -> list[Note]:
         """The notes `tokens` play, by start time, as `write` would write them."""
         raise NotImplementedError
+
+    def token_program(self, token: str) -> int | None:
+        """The instrument a token picks (a General MIDI program, or `DRUMS`), or None: tokens
+        of excluded instruments are never drawn (`gen sample --programs`)."""
+        return None
 
     def bar_seconds(self, tokens: list[str]) -> list[float]:
         """When bars begin (after the first), for drawing; default: 4/4 at 120 bpm."""
