@@ -89,6 +89,7 @@ class Checkpoint:
     train: TrainConfig
     sources: DataSources
     vocab: Vocab
+    key_counts: dict[str, int]  # music: pieces per key in the corpus; {} without keys
 
     @property
     def corpus_name(self) -> str:
@@ -189,19 +190,19 @@ def save_config(
     train: TrainConfig,
     sources: DataSources,
     vocab,
+    key_counts: dict[str, int] | None = None,
 ) -> None:
-    """Write config.json and vocab.json for a new run."""
+    """Write config.json and vocab.json for a new run; `key_counts`: how many pieces of the
+    corpus are in each key (music)."""
     vocab.save(Path(run_dir) / VOCAB)
-    write_json(
-        Path(run_dir) / CONFIG,
-        {
-            "format": FORMAT,
-            "created": time.time(),
-            "corpus": plugin.identity(),
-            "model": model_config.to_dict(),
-            "train": train.to_dict() | asdict(sources),
-        },
-    )
+    config = {
+        "format": FORMAT,
+        "created": time.time(),
+        "corpus": plugin.identity(),
+        "model": model_config.to_dict(),
+        "train": train.to_dict() | asdict(sources),
+    }
+    write_json(Path(run_dir) / CONFIG, config | ({"keys": key_counts} if key_counts else {}))
 
 
 def save_corpus(run_dir: Path, source: str | None, train: list[str], val: list[str]) -> None:
@@ -252,6 +253,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if model_config.vocab_size != len(vocab):
         raise GenError(f"checkpoint '{path}': vocab.json does not match the model's vocab size")
     created = config.get("created")
+    key_counts = config.get("keys") or {}
+    if not isinstance(key_counts, dict) or not all(isinstance(n, int) for n in key_counts.values()):
+        raise GenError(f"checkpoint '{path}' has a corrupt {CONFIG}: 'keys' is not key counts")
     return Checkpoint(
         path,
         float(created) if isinstance(created, (int, float)) else None,
@@ -260,6 +264,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
         train,
         DataSources.from_dict(config["train"]),
         vocab,
+        key_counts,
     )
 
 

@@ -149,6 +149,7 @@ class SampleConfig:
     unit_limit: float = 0.0  # how many units each output should reach
     seed: int = 0
     programs: tuple[int, ...] | None = None  # music: the only instruments to draw (-1: drums)
+    key: str | None = None  # music: the key to write in ("D minor"); None: drawn as the corpus
 
     def __post_init__(self):
         if self.temperature is not None:
@@ -159,6 +160,10 @@ class SampleConfig:
         check_range("seed", self.seed, 0, SEED_MAX)
         for program in self.programs or ():
             check_range("program", program, -1, 127)
+        if self.key is not None:
+            from generator import keys
+
+            object.__setattr__(self, "key", keys.parse(self.key))  # its one spelling
         if self.unit is not None:
             check_choice("length unit", self.unit, tuple(UNIT_LIMITS))
             limit = float(UNIT_LIMITS[self.unit])

@@ -11,20 +11,23 @@ import numpy as np
 from generator.errors import GenError
 
 
-def join_streams(vocab, streams: list[list[str]], lead_in=()) -> np.ndarray:
-    """One id array, shape (tokens,): each stream opened by `<start>` and the plugin's
-    lead-in (which sampling feeds too), all concatenated. The plain in-memory reference of
-    the token store's stream (`tokenstore.TokenStore.stream`), which tests hold it to."""
+def join_streams(vocab, streams: list[list[str]], lead_in=(), controls=None) -> np.ndarray:
+    """One id array, shape (tokens,): each stream opened by `<start>`, the plugin's lead-in
+    (which sampling feeds too) and its control tokens (`controls`, a list per stream), all
+    concatenated. The plain in-memory reference of the token store's stream
+    (`tokenstore.TokenStore.stream`), which tests hold it to."""
     if not streams:
         return np.zeros(0, np.int32)
     head = np.concatenate([[vocab.start_id], vocab.encode(list(lead_in))]).astype(np.int32)
-    parts = [np.concatenate([head, vocab.encode(s)]) for s in streams]
+    controls = controls or [[] for _ in streams]
+    parts = [np.concatenate([head, vocab.encode(c + s)]) for c, s in zip(controls, streams)]
     return np.concatenate(parts).astype(np.int32)
 
 
 def pieces(ids: np.ndarray, start_id: int, lead_in: int = 0) -> list[np.ndarray]:
     """The pieces of an id stream as the token store lays them out (each opened by
-    `<start>` and `lead_in` ids of the plugin's lead-in), without those."""
+    `<start>` and `lead_in` ids of the plugin's lead-in), without those (control tokens such
+    as a key stay: no plugin plays them)."""
     ids = np.asarray(ids)
     starts = np.flatnonzero(ids == start_id)
     if not len(starts):

@@ -67,6 +67,11 @@ def write_samples(
     # everything a user can get wrong is checked before TensorFlow and the weights load
     _check_kind(plugin, verse, config)
     _check_programs(plugin, ckpt.vocab, config.programs)
+    if config.key is not None and not ckpt.key_counts:
+        raise GenError(
+            f"--key: this run was trained without keys (its corpus '{plugin.name}' is not "
+            "music, or it was trained before gen tagged keys); train a new run to use it"
+        )
     check_targets(request.out, request.num, plugin, request.force, request.plot)
     primer = plugin.encode_primer(request.primer) if request.primer else []
     from generator.sample import Sampler
@@ -153,15 +158,16 @@ def _with_unit(config: SampleConfig, verse: VerseOptions) -> SampleConfig:
 
 def _write_streams(sampler, writer, primer: list[str], config: SampleConfig, log) -> None:
     """Draw the outputs in batches of at most `BATCH` streams, writing each batch."""
-    start = sampler.start(primer)
     num = writer.request.num
     with log.bar(num, "Sampling", "outputs", hide_below=BATCH + 1) as bar:
         for first in range(0, num, BATCH):
             size = min(BATCH, num - first)
             drawn = replace(config, seed=batch_seed(config.seed, first // BATCH))
-            rows, _, _ = sampler.draw(start[None, :].repeat(size, axis=0), drawn, want_logp=False)
-            for row in rows:
-                writer.write(sampler.vocab.decode(row))
+            keys = sampler.keys(size, config.key, drawn.seed)
+            starts = np.stack([sampler.start(primer, key) for key in keys])  # (size, len)
+            rows, _, _ = sampler.draw(starts, drawn, want_logp=False)
+            for row, key in zip(rows, keys):
+                writer.write(sampler.vocab.decode(row), key)
             bar.update(size)
 
 
@@ -210,15 +216,16 @@ class Writer:
 
             self.copies = CopyCounter.for_checkpoint(self.ckpt, self.plugin, self.log)
 
-    def write(self, tokens: list[str]) -> None:
+    def write(self, tokens: list[str], key: str | None = None) -> None:
         """Write one output (with the primer or what it carries over) and its piano roll,
-        and keep its summary."""
+        and keep its summary (with the `key` it was written in, for music with keys)."""
         k, request, plugin = self.written, self.request, self.plugin
         target = None
         if request.out != "-":
             target = output_path(Path(request.out), request.num, plugin.suffix, k)
         summary = {"path": str(target) if target else "-", "checkpoint": str(self.ckpt.path)}
         summary |= {"seed": self.seed, "index": k + 1, "tokens": len(tokens)}
+        summary |= {"key": key} if key else {}
         summary |= output_length(plugin, tokens)
         if draws_piano_roll(plugin, target):
             write_piano_roll(plugin, self.head, tokens, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator import checkpoint, tokenmaps
+from generator import checkpoint, keys, tokenmaps
 from generator.config import SampleConfig
 from generator.draw import DrawLoop, Knobs, compile_scorer
 from generator.vocab import SPECIALS
@@ -24,18 +24,34 @@ class Sampler:
         self.plugin = checkpoint.plugin_of(ckpt)
         checkpoint.check_corpus(ckpt, self.plugin)
         self.vocab = ckpt.vocab
+        self.key_counts = ckpt.key_counts  # {} for a run trained without keys
         self.step_model = StepModel(ckpt.load_model(which), ckpt.model_config)
-        banned = [self.vocab.index[s] for s in SPECIALS]
+        controls = [i for i, t in enumerate(self.vocab.tokens) if keys.key_of_token(t)]
+        banned = [self.vocab.index[s] for s in SPECIALS] + controls  # always given, never drawn
         grammar = tokenmaps.grammar_tables(self.plugin, self.vocab, ckpt.learned_grammar())
         self.loop = DrawLoop(self.step_model, len(self.vocab), banned, grammar)
         self._score = None  # compiled on first use
         self._lengths: dict[str, np.ndarray] = {}  # unit -> its (3, vocab) length table
 
-    def start(self, primer_tokens: list[str]) -> np.ndarray:
-        """Primer ids for a new piece: `<start>`, the plugin's lead-in, the primer's tokens."""
+    def start(self, primer_tokens: list[str], key: str | None = None) -> np.ndarray:
+        """Primer ids for a new piece: `<start>`, the plugin's lead-in, its key's control
+        token (music: see `keys`), the primer's tokens."""
         lead_in = [t for t in self.plugin.lead_in if t in self.vocab.index]
-        ids = self.vocab.encode(lead_in + primer_tokens)
+        control = [keys.token(key)] if key else []
+        ids = self.vocab.encode(lead_in + control + primer_tokens)
         return np.concatenate([[self.vocab.start_id], ids]).astype(np.int32)
+
+    def keys(self, count: int, key: str | None, seed: int) -> list[str | None]:
+        """The key of each of `count` new pieces: `key` if given, else drawn (seeded) as often
+        as the corpus had each; None for a run trained without keys."""
+        if not self.key_counts:
+            return [None] * count
+        if key is not None:
+            return [key] * count
+        names = sorted(self.key_counts)
+        weights = np.array([self.key_counts[k] for k in names], np.float64)
+        rng = np.random.default_rng(seed)
+        return [names[i] for i in rng.choice(len(names), size=count, p=weights / weights.sum())]
 
     def knobs(self, config: SampleConfig) -> Knobs:
         """The draw's inputs for `config`: the plugin's default temperature where none is

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator import keys
 from generator.corpora.base import TokenGrammar
 from generator.errors import GenError
 from generator.vocab import SPECIALS, Vocab
@@ -17,8 +18,10 @@ SPECIAL_GROUP = "<special>"  # the grammar group of the special tokens
 
 
 def _plain(vocab: Vocab) -> list[tuple[int, str]]:
-    """(id, token) of every token but the specials."""
-    return [(i, t) for i, t in enumerate(vocab.tokens) if t not in SPECIALS]
+    """(id, token) of every token the plugin made: not the specials, not the key tokens."""
+    return [
+        (i, t) for i, t in enumerate(vocab.tokens) if t not in SPECIALS and not keys.key_of_token(t)
+    ]
 
 
 def augmentation_maps(plugin, vocab: Vocab) -> np.ndarray:
@@ -30,6 +33,11 @@ def augmentation_maps(plugin, vocab: Vocab) -> np.ndarray:
         row = identity.copy()
         for i, token in _plain(vocab):
             row[i] = vocab.index.get(plugin.augment(token, how), i)
+        semitones = plugin.transposition(how) if plugin.kind == "music" else 0
+        for i, token in enumerate(vocab.tokens):  # a key moves with its notes
+            key = keys.key_of_token(token)
+            if key and semitones:
+                row[i] = vocab.index.get(keys.token(keys.transposed(key, semitones)), i)
         maps.append(row)
     return np.stack(maps)
 
@@ -72,7 +80,8 @@ def kind_transitions(plugin, vocab: Vocab, stream) -> dict[str, list[str]] | Non
     ids), as {kind: [kinds that followed it]}, with `START_KIND` for a piece's first token;
     None for a plugin that names no kinds. Tokens without a kind (`<unk>`, a lead-in) are
     passed over, as if they were not there."""
-    kinds = [None if t in SPECIALS else plugin.token_kind(t) for t in vocab.tokens]
+    plain = dict(_plain(vocab))
+    kinds = [plugin.token_kind(t) if i in plain else None for i, t in enumerate(vocab.tokens)]
     names = sorted(set(filter(None, kinds)))
     if not names:
         return None

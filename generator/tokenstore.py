@@ -6,7 +6,8 @@
                              and each file's [start, end) in the shard, or why it was skipped
         shard-00000.ids      the shard's codes (uint16, or int32 for tables over 65,536 tokens)
 
-Each piece is stored as `<start>`, the plugin's lead-in, then its tokens: the stream that
+Each piece is stored as `<start>`, the plugin's lead-in, its control tokens (music: its key,
+see `keys.py`), then its tokens: the stream that
 training, evaluation and the copy report read (`data.pieces` splits it back into pieces).
 Shards are built independently (in parallel processes, or by separate jobs on several machines
 through `gen encode --part I/N`), and a shard whose JSON exists is complete (it is written last,
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generator import data
+from generator import data, keys
 from generator.atomic import atomic_path, write_text
 from generator.cache import (
     cache_dir,
@@ -39,7 +40,7 @@ from generator.errors import GenError
 from generator.progress import Reporter
 from generator.vocab import START
 
-FORMAT = "gen-tokens/2"
+FORMAT = "gen-tokens/3"
 INDEX = "index.json"
 SHARD_FILES = 256  # files per shard: a few MB of ids each for typical MIDI files
 
@@ -97,8 +98,9 @@ def _build_shard(job: tuple) -> None:
             continue
         start = length
         for piece in pieces:
-            counts.update(piece)
-            stream = head + piece
+            control = keys.controls(plugin, piece)  # music: the piece's key
+            counts.update(control + piece)
+            stream = head + control + piece
             codes.append(np.fromiter((table.setdefault(t, len(table)) for t in stream), np.int64))
             length += len(stream)
         entries.append({"start": start, "end": length, "pieces": len(pieces)})

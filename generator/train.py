@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator import budget, checkpoint, data, distribute, resume_file, runs, tokenmaps
+from generator import budget, checkpoint, data, distribute, keys, resume_file, runs, tokenmaps
 from generator.atomic import remove_leftovers
 from generator.checkpointer import RunState
 from generator.config import RESUME_OVERRIDES, TrainConfig
@@ -72,12 +72,16 @@ def _init_from(path: Path, plugin, counts: Counter, log):
 
 
 def _vocab_and_model(plugin, store, model: dict, start):
-    """The vocabulary and model shape: the starting run's, or new ones for this corpus."""
+    """The vocabulary and model shape: the starting run's, or new ones for this corpus (a
+    fixed vocabulary with the key tokens, for music)."""
     if start is not None:
         return start.vocab, start.model_config
     base = plugin.base_vocabulary()
     counts = store.counts()
-    vocab = Vocab(base) if base is not None else Vocab.from_counts(counts, plugin.min_token_count)
+    if base is None:
+        vocab = Vocab.from_counts(counts, plugin.min_token_count)
+    else:
+        vocab = Vocab(base + (list(keys.TOKENS) if plugin.kind == "music" else []))
     return vocab, ModelConfig(vocab_size=len(vocab), **model)
 
 
@@ -151,7 +155,10 @@ def train(
     sources = replace(stores, corpus_path=source)
     if start is not None:
         sources = replace(sources, init_from=str(start.path.resolve()))
-    checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab)
+    key_counts = {
+        keys.key_of_token(t): n for t, n in store.counts().items() if keys.key_of_token(t)
+    }
+    checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab, key_counts)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
     checkpoint.save_grammar(run_dir, tokenmaps.kind_transitions(plugin, vocab, train_ids))
     metrics = {

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import run, scale_corpus, tiny, write_midi
 
-from generator import data
+from generator import data, keys
 from generator.cache import encode_corpus
 from generator.corpora.midi import MidiCorpus
 from generator.tokenstore import TokenStore, build
@@ -59,7 +59,9 @@ def test_store_streams_are_the_in_memory_streams_for_any_process_count(corpus, t
     assert len(store.shards) == 4 and [Path(p).name for p, _ in store.skipped] == ["broken.mid"]
     assert all(isinstance(shard.ids, np.memmap) for shard in store.shards)  # never read whole
     vocab = Vocab(plugin.base_vocabulary())
-    expected = data.join_streams(vocab, encode_corpus(plugin, files).streams)
+    streams = encode_corpus(plugin, files).streams
+    controls = [keys.controls(plugin, s) for s in streams]  # each piece's key
+    expected = data.join_streams(vocab, streams, controls=controls)
     stream = store.stream(store.usable, vocab)
     assert np.array_equal(stream.array(), expected)
     starts = np.array([0, 5, len(expected) - 20, 37])  # windows across shard boundaries

@@ -57,6 +57,11 @@ from generator.errors import GenError
 @click.option("--lines", type=int, help="Verse: lines per output (per stanza with --form).")
 @click.option("--stanzas", type=int, help="Verse: stanzas per output.")
 @click.option(
+    "--key",
+    help='Music: the key to write in, such as "D minor", Dm, F# or "Bb major" (default: drawn '
+    "as often as the training corpus has each key).",
+)
+@click.option(
     "--programs",
     help="Music (remi, tsd): the only instruments to play, as General MIDI programs 0-127, "
     "drums, or families (piano, bass, strings...): 0,33,drums or piano,bass,drums.",
@@ -132,6 +137,7 @@ def sample(**options):
         unit="seconds" if seconds is not None else None,
         unit_limit=seconds or 0.0,
         programs=parse_programs(options["programs"]),
+        key=options["key"],
     )
     verse = VerseOptions(*(options[k] for k in ("form", "rhyme", "syllables", "lines", "stanzas")))
     request = OutputRequest(

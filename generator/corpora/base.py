@@ -180,6 +180,11 @@ class MusicCorpus(Corpus):
         """The notes `tokens` play, by start time, as `write` would write them."""
         raise NotImplementedError
 
+    def transposition(self, how) -> int:
+        """The semitones augmentation `how` moves pitches by (0: it is no transposition); the
+        key a piece is tagged with moves with it."""
+        return 0
+
     def token_program(self, token: str) -> int | None:
         """The instrument a token picks (a General MIDI program, or `DRUMS`), or None: tokens
         of excluded instruments are never drawn (`gen sample --programs`)."""

@@ -156,6 +156,9 @@ class MetricalCorpus(MusicCorpus):
             return token
         return f"Pitch_{int(value) + how}"  # one outside the range is not in the vocabulary
 
+    def transposition(self, how) -> int:
+        return how
+
     def token_kind(self, token: str) -> str | None:
         return token.partition("_")[0] or None
 

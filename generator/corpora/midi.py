@@ -167,6 +167,9 @@ class MidiCorpus(MusicCorpus):
     def augment(self, token: str, how) -> str:
         return performance.transpose(token, how)
 
+    def transposition(self, how) -> int:
+        return how
+
     def token_length(self, token: str, unit: str) -> float:
         if unit != "seconds":
             return super().token_length(token, unit)

@@ -1,0 +1,92 @@
+"""Keys as control tokens for music: each piece's key, found by music21's analysis, opens its
+stream in the token store (`<key:D minor>`), so a model learns to write in the key it is given
+(`gen sample --key "D minor"`) and, without one, a key is drawn as often as the corpus has it.
+
+The sampler never draws a key token itself: it is always given first, after `<start>`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from generator.errors import GenError
+
+TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MODES = ("major", "minor")
+KEYS = tuple(f"{tonic} {mode}" for mode in MODES for tonic in TONICS)  # 24 names
+SPELLINGS = {"DB": 1, "D#": 3, "GB": 6, "G#": 8, "A#": 10, "CB": 11, "B#": 0, "E#": 5, "FB": 4}
+
+
+def token(key: str) -> str:
+    """The control token of a key name: `<key:D minor>`."""
+    return f"<key:{key}>"
+
+
+TOKENS = tuple(token(key) for key in KEYS)
+
+
+def key_of_token(text: str) -> str | None:
+    """The key a control token names, or None for any other token."""
+    match = re.fullmatch(r"<key:(.+)>", text)
+    return match.group(1) if match and match.group(1) in KEYS else None
+
+
+def tonic_class(name: str) -> int | None:
+    """The pitch class of a tonic written C, c#, Db, B- (music21's flat) or Bb."""
+    name = name.strip().upper().replace("-", "B").replace("♭", "B").replace("♯", "#")
+    if len(name) == 2 and name[1] == "B" and name[0] in "ABCDEFG":
+        name = name[0] + "B"
+    if name in SPELLINGS:
+        return SPELLINGS[name]
+    upper = [t.upper() for t in TONICS]
+    return upper.index(name) if name in upper else None
+
+
+def parse(text: str) -> str:
+    """`--key "D minor"` (also `d minor`, `Dm`, `F#`, `Bb major`, `B- major`) as a key name."""
+    match = re.fullmatch(r"\s*([A-Ga-g][#b♯♭-]?)\s*(major|minor|maj|min|m|M)?\s*", text)
+    pitch = tonic_class(match.group(1)) if match else None
+    if pitch is None:
+        raise GenError(f"unknown key '{text}'; give one of {', '.join(KEYS)} (or Dm, F#, Bb)")
+    mode = "minor" if match.group(2) in ("minor", "min", "m") else "major"
+    return f"{TONICS[pitch]} {mode}"
+
+
+def transposed(key: str, semitones: int) -> str:
+    """The key `semitones` above `key`."""
+    tonic, mode = key.split()
+    return f"{TONICS[(TONICS.index(tonic) + semitones) % 12]} {mode}"
+
+
+def controls(plugin, piece: list[str]) -> list[str]:
+    """The control tokens that open a piece's stream after `<start>` and the lead-in: its key,
+    for music; none for other plugins, or for a piece without pitched notes."""
+    if plugin.kind != "music":
+        return []
+    try:
+        key = key_of(plugin.notes(piece))
+    except GenError:  # tokens the plugin cannot play: no key to find
+        return []
+    return [token(key)] if key else []
+
+
+def key_of(notes) -> str | None:
+    """The key music21's analysis (Krumhansl-Schmuckler, its default weights) finds for
+    `notes`, or None without pitched notes. The analysis weighs pitch classes by duration, so
+    it is given one note per pitch class lasting as long as all of them: the same answer,
+    faster."""
+    from music21 import note, stream
+
+    weights = np.zeros(12)
+    for n in notes:
+        if not n.drum:
+            weights[n.pitch % 12] += max(n.end - n.start, 0.01) * 2  # quarter notes at 120 bpm
+    if not weights.any():
+        return None
+    part = stream.Stream()
+    for pitch_class in np.flatnonzero(weights):
+        part.append(note.Note(60 + int(pitch_class), quarterLength=float(weights[pitch_class])))
+    found = part.analyze("key")
+    return f"{TONICS[found.tonic.pitchClass]} {found.mode}"

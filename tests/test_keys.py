@@ -1,0 +1,86 @@
+"""Keys as control tokens: names as a musician writes them, the key music21 finds, keys moved
+with transposition, and `gen sample --key` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run, tiny, write_midi
+
+from generator import keys
+from generator.corpora.base import Note
+from generator.errors import GenError
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [("D minor", "D minor"), ("dm", "D minor"), ("F#", "F# major"), ("Gb major", "F# major"),
+     ("B- major", "Bb major"), ("a# min", "Bb minor"), ("Cb", "B major"), ("E minor", "E minor")],
+)  # fmt: skip
+def test_key_names_are_read_as_a_musician_writes_them(text, name):
+    assert keys.parse(text) == name
+
+
+def test_an_unknown_key_is_one_line_listing_the_keys():
+    with pytest.raises(GenError, match=r"unknown key 'H minor'; give one of C major, C# major"):
+        keys.parse("H minor")
+
+
+def scale(tonic: int, minor: bool) -> list[Note]:
+    """A scale and its tonic triad, a beat a note at 120 bpm."""
+    steps = [0, 2, 3, 5, 7, 8, 11, 12] if minor else [0, 2, 4, 5, 7, 9, 11, 12]
+    third = 3 if minor else 4
+    melody = [Note(tonic + s, 0.5 * k, 0.5 * k + 0.5) for k, s in enumerate(steps)]
+    chord = [Note(tonic + s, 4.0, 6.0) for s in (0, third, 7)]
+    return melody + chord
+
+
+def test_the_key_of_a_scale_is_its_key_and_moves_with_transposition():
+    assert keys.key_of(scale(62, minor=True)) == "D minor"
+    assert keys.key_of(scale(67, minor=False)) == "G major"
+    assert keys.key_of([Note(36, 0, 1, drum=True)]) is None  # drums have no key
+    assert (
+        keys.transposed("D minor", 3) == "F minor" and keys.transposed("C major", -1) == "B major"
+    )
+    assert keys.key_of_token(keys.token("Eb major")) == "Eb major"
+    assert keys.key_of_token("<key:H major>") is None and keys.key_of_token("on:60") is None
+
+
+def test_augmentation_moves_the_key_token_with_the_notes():
+    from generator.corpora.midi import MidiCorpus
+    from generator.tokenmaps import augmentation_maps
+    from generator.vocab import Vocab
+
+    vocab = Vocab(["<unk>", "<start>", "on:60", "on:62", "<key:C major>", "<key:D major>"])
+    maps = augmentation_maps(MidiCorpus(), vocab)  # rows: identity, -3 ... +3 but 0
+    plus_two = maps[5]
+    assert plus_two.tolist() == [0, 1, 3, 3, 5, 5]  # C major -> D major, like on:60 -> on:62
+
+
+@pytest.mark.slow
+def test_a_model_trained_with_keys_samples_in_the_key_asked(tmp_path):
+    corpus = tmp_path / "midi"
+    corpus.mkdir()
+    for k, (tonic, minor) in enumerate([(60, False), (62, True), (67, False), (57, True)] * 2):
+        notes = [(n.start * 2, (n.end - n.start) * 2, n.pitch, 80) for n in scale(tonic, minor)]
+        write_midi(corpus / f"{k}.mid", notes)
+    assert run("train", "--path", corpus, "--run", "k", *tiny(epochs=2)).exit_code == 0
+    config = json.loads(open("checkpoints/k/config.json").read())
+    assert config["keys"] == {"C major": 2, "D minor": 2, "G major": 2, "A minor": 2}
+    args = ("sample", "--checkpoint", "checkpoints/k", "--length", 30, "--json", "-n", 3)
+    result = run(*args, "--out", tmp_path / "d.mid", "--key", "dm")
+    assert result.exit_code == 0, result.output
+    assert [s["key"] for s in json.loads(result.stdout)] == ["D minor"] * 3
+    drawn = json.loads(run(*args, "--out", tmp_path / "x.mid", "--seed", 1).stdout)
+    assert {s["key"] for s in drawn} <= set(config["keys"])  # drawn from the corpus's keys
+    result = run("sample", "--checkpoint", "checkpoints/k", "--out", "y.mid", "--key", "H")
+    assert result.exit_code == 1 and "unknown key 'H'" in result.output
+
+
+def test_key_is_refused_for_a_run_without_keys(tmp_path):
+    (tmp_path / "poem.txt").write_text("the cat sat on the mat\n" * 40)
+    args = ("train", "--corpus", "text", "--path", tmp_path / "poem.txt", "--run", "t")
+    assert run(*args, *tiny(epochs=1)).exit_code == 0
+    result = run("sample", "--checkpoint", "checkpoints/t", "--out", "-", "--key", "C")
+    assert result.exit_code == 1 and "--key: this run was trained without keys" in result.output
