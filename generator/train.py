@@ -132,14 +132,8 @@ def train(
     (shape, vocabulary, weights) comes from that checkpoint. With `config.cache`, the corpus
     is that token store (`corpus` may be None)."""
     log, model, config = Reporter.of(log), model or {}, config or TrainConfig()
-    config.check_tools()
-    if init_from is not None and model:
-        raise GenError(f"--init-from takes the model's shape from its run; drop {flags(model)}")
-    ModelConfig(vocab_size=1, **model)  # a bad shape is refused before the corpus is read
-    distribute.check(config.strategy)
+    _check_options(config, model, init_from, path)
     cache = Path(config.cache) if config.cache else None
-    if cache is not None and path is not None:
-        raise GenError("give --path (files) or --cache (a token store), not both")
     corpus = corpus or (None if cache else DEFAULT_CORPUS)
     plugin, source, store = open_corpus(corpus, path, cache, log)
     start = _init_from(init_from, plugin, store.counts(), log) if init_from else None
@@ -155,9 +149,8 @@ def train(
     sources = replace(stores, corpus_path=source)
     if start is not None:
         sources = replace(sources, init_from=str(start.path.resolve()))
-    key_counts = {
-        keys.key_of_token(t): n for t, n in store.counts().items() if keys.key_of_token(t)
-    }
+    key_counts = {keys.key_of_token(t): n for t, n in store.counts().items()}
+    key_counts.pop(None, None)  # tokens that are not keys
     checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab, key_counts)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
     checkpoint.save_grammar(run_dir, tokenmaps.kind_transitions(plugin, vocab, train_ids))
@@ -176,6 +169,17 @@ def train(
     plan = Plan(plugin, model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
     _run_new(plan, log, start.weights_path("best") if start is not None else None)
     return run_dir
+
+
+def _check_options(config: TrainConfig, model: dict, init_from, path) -> None:
+    """What can be refused before the corpus is read."""
+    config.check_tools()
+    if init_from is not None and model:
+        raise GenError(f"--init-from takes the model's shape from its run; drop {flags(model)}")
+    ModelConfig(vocab_size=1, **model)  # a bad shape is refused now
+    distribute.check(config.strategy)
+    if config.cache and path is not None:
+        raise GenError("give --path (files) or --cache (a token store), not both")
 
 
 def _run_new(plan: Plan, log, init_weights: Path | None) -> None:
