@@ -283,7 +283,7 @@ def plugin_of(ckpt: Checkpoint):
 
 def check_corpus(ckpt: Checkpoint, plugin) -> None:
     """Refuse a checkpoint whose tokens were made by another version of the corpus plugin."""
-    if ckpt.corpus != recorded_identity(plugin):
+    if ckpt.corpus != recorded_identity(plugin) and not plugin.reads(ckpt.corpus):
         raise GenError(
             f"checkpoint '{ckpt.path}' was written by corpus '{plugin.name}' version "
             f"{ckpt.corpus.get('version')} with other settings; this gen has version "

@@ -192,7 +192,7 @@ def test_a_corpus_with_bad_files_reports_each_and_uses_the_good_one(tmp_path):
     assert skipped == sorted(
         f"skipped {folder / f'{name}.mid'}: {reason}" for name, _, reason in BAD_FILES
     )  # one line per bad file, with its own reason
-    assert f"1 files used, {len(BAD_FILES)} skipped, 7 tokens" in lines[-1]
+    assert f"1 files used, {len(BAD_FILES)} skipped, 8 tokens" in lines[-1]  # 7 events, a key
 
 
 # -- fuzzing: whatever the bytes, a reason or a stream that decodes ---------------------------

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.corpora import performance as perf
+from generator.corpora import reading
 from generator.corpora.midi import MidiCorpus
 from generator.errors import GenError
 
@@ -20,7 +21,7 @@ def roundtrip(events):
     buffer = io.BytesIO()
     perf.events_to_midi(events).save(file=buffer)
     buffer.seek(0)
-    return perf.midi_to_events(mido.MidiFile(file=buffer))
+    return reading.midi_to_events(mido.MidiFile(file=buffer))
 
 
 def test_vocabulary_is_performance_rnn_sized():
@@ -60,7 +61,7 @@ def test_tempo_change_is_honoured():
         ]
     )
     mid = mido.MidiFile(type=0, ticks_per_beat=480, tracks=[track])
-    assert perf.midi_to_events(mid) == [
+    assert reading.midi_to_events(mid) == [
         "vel:15",
         "on:60",
         "shift:50",
@@ -84,7 +85,7 @@ def test_tracks_and_channels_merge_and_drums_are_dropped():
     mid = mido.MidiFile(
         type=1, ticks_per_beat=480, tracks=[track(0, 60), track(3, 67), track(9, 36)]
     )
-    assert perf.midi_to_events(mid) == [
+    assert reading.midi_to_events(mid) == [
         "vel:15",
         "on:60",
         "on:67",
@@ -141,7 +142,7 @@ def test_doubled_and_repeated_notes_are_canonical():
         mido.Message("note_off", channel=1, note=60, time=480),
         mido.Message("note_off", channel=1, note=61, time=0),  # stray: ignored
     ]
-    events = perf.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
+    events = reading.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
     assert events == ["vel:15", "on:60", "off:60", "on:60", "shift:100", "off:60"]
     assert roundtrip(events) == events
 
@@ -154,7 +155,7 @@ def test_repeated_note_on_one_channel_is_ended_by_one_note_off():
         mido.Message("note_on", note=62, velocity=64, time=480),
         mido.Message("note_off", note=62, time=480),
     ]
-    events = perf.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
+    events = reading.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
     assert events == [
         "vel:15",
         "on:60",
@@ -176,9 +177,9 @@ def test_bad_files_raise_gen_error(tmp_path):
         MidiCorpus().encode_file(tmp_path / "junk.mid")
     empty = mido.MidiFile(type=0, tracks=[mido.MidiTrack()])
     with pytest.raises(GenError, match="no notes"):
-        perf.midi_to_events(empty)
+        reading.midi_to_events(empty)
     with pytest.raises(GenError, match="type-2"):
-        perf.midi_to_events(mido.MidiFile(type=2, tracks=[mido.MidiTrack()]))
+        reading.midi_to_events(mido.MidiFile(type=2, tracks=[mido.MidiTrack()]))
 
 
 def test_decoder_turns_every_note_off_and_ignores_non_events():
@@ -236,7 +237,7 @@ def test_encode_decode_encode_is_identity(messages, ticks_per_beat, tempo):
         track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=delta))
     mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat, tracks=[track])
     try:
-        events = perf.midi_to_events(mid)
+        events = reading.midi_to_events(mid)
     except GenError:
         return  # no notes at all
     assert roundtrip(events) == events
@@ -283,3 +284,49 @@ def _saved(mid):
     mid.save(file=buffer)
     buffer.seek(0)
     return buffer
+
+
+def test_the_sustain_pedal_holds_released_notes_until_it_rises():
+    beat = 480
+    msgs = [
+        mido.Message("control_change", control=64, value=127, time=0),  # pedal down
+        mido.Message("note_on", note=60, velocity=64, time=0),
+        mido.Message("note_off", note=60, time=beat),  # released at 0.5 s: held on
+        mido.Message("note_on", note=64, velocity=64, time=0),
+        mido.Message("note_off", note=64, time=beat),
+        mido.Message("control_change", control=64, value=0, time=beat),  # up at 1.5 s
+    ]
+    events = reading.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
+    notes = [(n.pitch, n.start, n.end) for n in MidiCorpus().notes(events)]
+    assert notes == [(60, 0.0, 1.5), (64, 0.5, 1.5)]  # both sound until the pedal rises
+    struck_again = [
+        mido.Message("control_change", control=64, value=127, time=0),
+        mido.Message("note_on", note=60, velocity=64, time=0),
+        mido.Message("note_off", note=60, time=beat),
+        mido.Message("note_on", note=60, velocity=64, time=beat),  # a re-strike ends it
+        mido.Message("note_off", note=60, time=beat),
+        mido.Message("control_change", control=64, value=0, time=beat),
+    ]
+    events = reading.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(struck_again)]))
+    notes = [(n.pitch, n.start, n.end) for n in MidiCorpus().notes(events)]
+    assert notes == [(60, 0.0, 1.0), (60, 1.0, 2.0)]
+
+
+def test_a_run_of_the_midi_plugin_before_the_pedal_still_samples(tmp_path):
+    import json
+
+    from conftest import run, scale_corpus, tiny
+
+    corpus = scale_corpus(tmp_path / "midi", files=4)
+    assert run("train", "--path", corpus, "--run", "old", *tiny(epochs=1)).exit_code == 0
+    config_path = tmp_path / "work" / "checkpoints" / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["corpus"]["version"] = "1"  # as version 1 wrote it: the pedal ignored
+    del config["corpus"]["settings"]["sustain_pedal"]
+    config_path.write_text(json.dumps(config))
+    result = run("sample", "--checkpoint", "checkpoints/old", "--out", "s.mid", "--length", 20)
+    assert result.exit_code == 0, result.output
+    config["corpus"]["settings"]["velocity_bins"] = 16  # other tokens: refused
+    config_path.write_text(json.dumps(config))
+    result = run("sample", "--checkpoint", "checkpoints/old", "--out", "t.mid", "--length", 20)
+    assert result.exit_code == 1 and "version 1 with other settings" in result.output

@@ -90,6 +90,12 @@ class Corpus:
         caches are keyed by it, token stores and checkpoints record it and compare it."""
         return {"name": self.name, "version": self.version, "settings": self.settings()}
 
+    def reads(self, identity: dict) -> bool:
+        """Whether this plugin can still write and read the tokens of a run an older version
+        of it trained (`identity` as the run recorded it): tokens that mean the same, though
+        files are now encoded otherwise. Default: only its own identity."""
+        return False
+
     # -- reading ----------------------------------------------------------------------------
     def find_files(self, path: Path) -> list[Path]:
         """Input files under `path` (a file, or a folder searched recursively), sorted."""

@@ -15,7 +15,7 @@ import io
 from functools import cached_property
 from pathlib import Path
 
-from generator.corpora import bach, performance
+from generator.corpora import bach, reading
 from generator.corpora.base import MusicCorpus, Note, TokenGrammar
 from generator.corpora.midi import MAX_NOTE_SECONDS, read_midi
 from generator.corpora.midifile import bar_times
@@ -80,8 +80,8 @@ class MetricalCorpus(MusicCorpus):
 
         mid = read_midi(path)  # files gen cannot use are refused with `midi`'s reasons
         try:
-            performance.check_timing(mid)
-            performance.check_duration(mid)
+            reading.check_timing(mid)
+            reading.check_duration(mid)
         except GenError:
             raise
         except Exception as exc:  # mido failing on a message while merging tracks

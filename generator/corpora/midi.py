@@ -9,7 +9,7 @@ from pathlib import Path
 import mido
 from mido.midifiles import midifiles as smf
 
-from generator.corpora import bach, performance
+from generator.corpora import bach, performance, reading
 from generator.corpora.base import MusicCorpus, Note, TokenGrammar
 from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musicxml, write_pdf
 from generator.errors import GenError
@@ -106,7 +106,7 @@ def read_midi(path: Path) -> mido.MidiFile:
 def events_of(mid) -> list[str]:
     """Performance events of a parsed MIDI file; a `GenError` for anything that fails."""
     try:
-        return performance.midi_to_events(mid)
+        return reading.midi_to_events(mid)
     except GenError:
         raise
     except Exception as exc:  # e.g. malformed meta messages found while merging tracks
@@ -122,16 +122,24 @@ class MidiCorpus(MusicCorpus):
     input_suffixes = (".mid", ".midi")
     output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES, ".pdf")  # and .png: a piano roll
     default_temperature = 0.8  # at 1.0 sampled chorales drift into clusters (BENCHMARKS.md)
-    version = "1"
+    version = "2"  # 2: the sustain pedal applied
     token_name = "event"
 
     def settings(self) -> dict:
+        return self._settings_of_version_1() | {"sustain_pedal": "applied"}
+
+    def _settings_of_version_1(self) -> dict:
         return {
             "steps_per_second": performance.STEPS_PER_SECOND,
             "max_shift_steps": performance.MAX_SHIFT_STEPS,
             "velocity_bins": performance.VELOCITY_BINS,
             "drums": "dropped",
         }
+
+    def reads(self, identity: dict) -> bool:
+        """Runs of version 1 (the pedal ignored) use the same events: they still sample."""
+        version_1 = {"name": self.name, "version": "1", "settings": self._settings_of_version_1()}
+        return identity == version_1
 
     def default_files(self, cache_dir: Path, log) -> list[Path]:
         return bach.chorale_midi_files(cache_dir, log, bach.default_limit())

@@ -18,14 +18,12 @@ written by `events_to_midi` gives back the same events (encode -> decode -> enco
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
 import mido
 
 from generator.corpora.base import Note
-from generator.errors import GenError
 
 STEPS_PER_SECOND = 100  # time resolution: 10 ms
 MAX_SHIFT_STEPS = 100  # longest single time shift: 1 s
@@ -91,115 +89,6 @@ _BIN_VELOCITY = [
 def bin_velocity(bin_: int) -> int:
     """A MIDI velocity that falls in `bin_` (its middle)."""
     return _BIN_VELOCITY[bin_]
-
-
-class _EventWriter:
-    """Appends events, emitting time shifts only when an event actually happens."""
-
-    def __init__(self):
-        self.events: list[str] = []
-        self.step = 0  # time of the last emitted event, in steps
-        self.velocity_bin: int | None = None
-        self.sounding = [False] * NUM_PITCHES
-
-    def advance(self, step: int) -> None:
-        gap = step - self.step
-        while gap > 0:
-            n = min(gap, MAX_SHIFT_STEPS)
-            self.events.append(str(Event("shift", n)))
-            gap -= n
-        self.step = max(self.step, step)
-
-    def note_on(self, step: int, pitch: int, velocity: int) -> None:
-        self.advance(step)
-        if self.sounding[pitch]:  # re-strike: end the sounding note first
-            self.events.append(str(Event("off", pitch)))
-        b = velocity_bin(velocity)
-        if b != self.velocity_bin:
-            self.events.append(str(Event("vel", b)))
-            self.velocity_bin = b
-        self.events.append(str(Event("on", pitch)))
-        self.sounding[pitch] = True
-
-    def note_off(self, step: int, pitch: int) -> None:
-        if self.sounding[pitch]:
-            self.advance(step)
-            self.events.append(str(Event("off", pitch)))
-            self.sounding[pitch] = False
-
-    def close(self) -> list[str]:
-        for pitch in range(NUM_PITCHES):
-            self.note_off(self.step, pitch)
-        return self.events
-
-
-def check_timing(mid: mido.MidiFile) -> None:
-    """A `GenError` for a parsed MIDI file whose time gen cannot follow: no tracks, type 2
-    (independent sequences), SMPTE frames, 0 ticks per beat."""
-    if not mid.tracks:
-        raise GenError("no tracks")
-    if mid.type not in (0, 1, 2):
-        raise GenError(f"corrupt MIDI file (the header gives format {mid.type}: 0, 1 or 2)")
-    if mid.type == 2:
-        raise GenError("type-2 MIDI (independent sequences) is not supported")
-    division = mid.ticks_per_beat  # 16 bits: mido reads them signed, a MidiFile made in code
-    if division >= 0x8000:  # may hold them unsigned
-        division -= 0x10000
-    if division < 0:  # top bit set: -frames per second, then ticks per frame
-        raise GenError(
-            f"SMPTE time division ({-(division >> 8)} frames/s, {division & 0xFF} ticks a frame)"
-            " is not supported; save it with ticks per beat"
-        )
-    if division == 0:
-        raise GenError("the header gives 0 ticks per beat")
-
-
-def past_the_limit(seconds: float) -> GenError:
-    """The error of an event that comes after `MAX_SECONDS`."""
-    return GenError(
-        f"an event comes {seconds / 3600:,.1f} hours in, past the {MAX_SECONDS // 3600}-hour "
-        "limit: a corrupt delta time or tempo?"
-    )
-
-
-def check_duration(mid: mido.MidiFile) -> None:
-    """A `GenError` for a file with an event past `MAX_SECONDS` (a corrupt delta time)."""
-    seconds = 0.0
-    for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
-        seconds += msg.time
-        if seconds > MAX_SECONDS:
-            raise past_the_limit(seconds)
-
-
-def midi_to_events(mid: mido.MidiFile) -> list[str]:
-    """Performance events of a parsed MIDI file (all tracks and channels but drums merged)."""
-    check_timing(mid)
-    writer = _EventWriter()
-    held = Counter()  # (channel, pitch) -> 1 while that channel holds the pitch
-    per_pitch = Counter()  # pitch -> held notes over all channels
-    seconds = 0.0
-    for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
-        seconds += msg.time
-        if seconds > MAX_SECONDS:  # refused here, before any time shift for it is written
-            raise past_the_limit(seconds)
-        if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
-            continue
-        step = round(seconds * STEPS_PER_SECOND)
-        key = (msg.channel, msg.note)
-        if msg.type == "note_on" and msg.velocity > 0:
-            if not held[key]:  # a repeated note-on on one channel re-strikes, not doubles
-                held[key] = 1
-                per_pitch[msg.note] += 1
-            writer.note_on(step, msg.note, msg.velocity)
-        elif held[key]:  # a note-off with no matching note-on is ignored
-            held[key] = 0
-            per_pitch[msg.note] -= 1
-            if per_pitch[msg.note] == 0:  # doubled notes sound until their last note-off
-                writer.note_off(step, msg.note)
-    events = writer.close()
-    if not any(parse(e).kind == "on" for e in events):
-        raise GenError("contains no notes")
-    return events
 
 
 def events_to_midi(events: list[str], max_note_seconds: float | None = None) -> mido.MidiFile:

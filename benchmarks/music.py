@@ -1,0 +1,190 @@
+"""Music that keeps time and key: samples of trained music runs beside the real pieces of their
+validation split.
+
+    pip install -e '.[bench]'          # scikit-learn, for the classifier test
+    python benchmarks/music.py checkpoints/RUN [checkpoints/OTHER ...] [--samples 20]
+
+For each run, `gen sample --seconds 30` writes --samples samples (seeds 1, 2, ...) and, for a
+run trained with keys, as many again in each of four keys (`--key`); then, beside the real
+pieces (their first 30 s, as the run's plugin writes them to MIDI):
+
+- in key: the share of notes in the key music21's analysis finds (mean over pieces);
+- key asked: of the samples written with `--key K`, how many music21 finds in K;
+- on the grid: the share of note onsets within 11 ms of a sixteenth-note grid at the file's
+  first tempo;
+- classifier: cross-validated accuracy of a classifier telling real pieces from samples on
+  musical features (50 %: it cannot tell them apart);
+- grammar errors: MidiTok's own check of sampled token streams (plugins that tokenise with it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+KEYS = ("C major", "D minor", "G major", "A minor")
+SECONDS = 30.0
+GRID_TOLERANCE = 0.011  # seconds: a performance's time shifts are 10 ms steps
+
+
+def gen(*args) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "-q", *map(str, args)], capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return done.stdout
+
+
+def notes_of(path: Path) -> list:
+    """The notes of a MIDI file that start in its first `SECONDS`."""
+    import mido
+
+    from generator.corpora.midifile import midi_notes
+
+    return [n for n in midi_notes(mido.MidiFile(path)) if n.start < SECONDS]
+
+
+def grid_share(path: Path) -> float | None:
+    """Share of onsets within `GRID_TOLERANCE` of a sixteenth-note grid at the first tempo."""
+    import mido
+
+    mid = mido.MidiFile(path)
+    tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
+    sixteenth = (tempos[0] if tempos else 500_000) / 1e6 / 4
+    onsets = np.array([n.start for n in notes_of(path) if not n.drum])
+    if not len(onsets):
+        return None
+    off = np.abs(onsets / sixteenth - np.round(onsets / sixteenth)) * sixteenth
+    return float((off <= GRID_TOLERANCE).mean())
+
+
+def features(notes) -> np.ndarray:
+    """What the classifier sees of a piece: pitch classes by time (12), melodic intervals
+    between successive onsets (13, the last 12 or more), share of notes in key, polyphony,
+    mean note length, notes per second, pitch range."""
+    from generator import stats
+
+    notes = [n for n in notes if not n.drum]
+    pitch_classes = stats.pitch_class_histogram([notes])
+    ordered = [n.pitch for n in sorted(notes, key=lambda n: (n.start, -n.pitch))]
+    steps = np.minimum(np.abs(np.diff(ordered)), 12) if len(ordered) > 1 else np.zeros(0)
+    intervals = np.bincount(steps.astype(int), minlength=13)[:13] / max(1, len(steps))
+    music = stats.music([notes])
+    rest = [music[k] or 0.0 for k in ("in_key_share", "polyphony", "mean_note_seconds")]
+    rest += [music["notes_per_second"] or 0.0, music["pitch_range"] or 0.0]
+    return np.concatenate([pitch_classes, intervals, rest])
+
+
+def classifier_accuracy(real: list, samples: list) -> float | None:
+    """Cross-validated accuracy of a logistic regression telling `real` from `samples`
+    (lists of note lists), on as many of each."""
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_score
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+    except ImportError:
+        return None
+    n = min(len(real), len(samples))
+    x = np.array([features(p) for p in real[:n] + samples[:n]])
+    y = np.array([0] * n + [1] * n)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    return float(cross_val_score(model, x, y, cv=folds).mean())
+
+
+def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
+    """The run's validation pieces as its plugin writes them to MIDI."""
+    out = []
+    for k, path in enumerate(ckpt.corpus_files().validation_files):
+        target = work / f"real-{k}.mid"
+        plugin.write(plugin.encode_file(Path(path)), target)
+        out.append(target)
+    return out
+
+
+def grammar_errors(ckpt, plugin, count: int) -> int | None:
+    """MidiTok's error count over `count` sampled streams, for plugins tokenised by it."""
+    tokenizer = getattr(plugin, "_tokenizer", None)
+    if tokenizer is None:
+        return None
+    from generator.config import SampleConfig
+    from generator.sample import Sampler
+
+    sampler = Sampler(ckpt)
+    config = SampleConfig(seed=1, max_tokens=4000, unit="seconds", unit_limit=SECONDS)
+    starts = np.stack([sampler.start([], key) for key in sampler.keys(count, None, 1)])
+    rows, _, _ = sampler.draw(starts, config, want_logp=False)
+    return sum(round(tokenizer.tokens_errors(sampler.vocab.decode(r)) * len(r)) for r in rows)
+
+
+def measure(run: Path, count: int) -> dict:
+    from generator import keys, stats
+    from generator.checkpoint import load_checkpoint, plugin_of
+
+    ckpt = load_checkpoint(run)
+    plugin = plugin_of(ckpt)
+    work = Path(tempfile.mkdtemp(prefix="gen-music-"))
+    real = real_pieces(ckpt, plugin, work)
+    samples = []
+    for seed in range(1, count + 1):
+        out = work / f"sample-{seed}.mid"
+        gen("sample", "--checkpoint", run, "--out", out, "--seconds", SECONDS, "--seed", seed)
+        samples.append(out)
+    result = {"run": str(run), "corpus": ckpt.corpus_name, "samples": count, "real": len(real)}
+    for name, files in (("real", real), ("samples", samples)):
+        result[f"in_key_{name}"] = float(
+            np.mean([stats.in_key_share(notes_of(f))[0] for f in files])
+        )
+        result[f"grid_{name}"] = float(np.mean([grid_share(f) for f in files]))
+    result["classifier"] = classifier_accuracy(
+        [notes_of(f) for f in real], [notes_of(f) for f in samples]
+    )
+    result["grammar_errors"] = grammar_errors(ckpt, plugin, count)
+    if ckpt.key_counts:
+        result["key_asked"] = {}
+        for key in KEYS:
+            found = 0
+            for seed in range(1, count + 1):
+                out = work / f"key-{seed}.mid"
+                args = ("--seconds", SECONDS, "--seed", seed, "--key", key, "--force")
+                gen("sample", "--checkpoint", run, "--out", out, *args)
+                found += keys.key_of(notes_of(out)) == key
+            result["key_asked"][key] = found
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders of music models")
+    parser.add_argument("--samples", type=int, default=20, help="samples per run and per key")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    results = [measure(run, args.samples) for run in args.runs]
+    print("| run | in key, samples / real | on the grid, samples / real | classifier | "
+          "grammar errors | key asked (of each) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        asked = ", ".join(f"{k}: {n}" for k, n in r.get("key_asked", {}).items()) or "-"
+        classifier = "-" if r["classifier"] is None else f"{100 * r['classifier']:.0f} %"
+        errors = "-" if r["grammar_errors"] is None else r["grammar_errors"]
+        print(
+            f"| {r['run']} ({r['corpus']}) | {100 * r['in_key_samples']:.1f} % / "
+            f"{100 * r['in_key_real']:.1f} % | {100 * r['grid_samples']:.1f} % / "
+            f"{100 * r['grid_real']:.1f} % | {classifier} | {errors} | {asked} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
