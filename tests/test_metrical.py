@@ -47,6 +47,32 @@ def band(path, time_signature=(3, 4), tempo_change=True):
 
 
 @pytest.mark.parametrize("plugin", PLUGINS, ids=IDS)
+@pytest.mark.parametrize("time_signature", [(7, 8), (5, 4), (6, 8)])
+def test_odd_metres_round_trip(plugin, tmp_path, time_signature):
+    tokens = plugin.encode_file(band(tmp_path / "band.mid", time_signature))
+    assert f"TimeSig_{time_signature[0]}/{time_signature[1]}" in tokens
+    plugin.write(tokens, tmp_path / "out.mid")
+    assert plugin.encode_file(tmp_path / "out.mid") == tokens
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=IDS)
+def test_drums_alone_round_trip(plugin, tmp_path):
+    mid = mido.MidiFile(ticks_per_beat=480)
+    hits = mido.MidiTrack()
+    for k in range(8):
+        hits.append(
+            mido.Message("note_on", channel=9, note=36 + k % 3, velocity=100, time=240 * bool(k))
+        )
+        hits.append(mido.Message("note_off", channel=9, note=36 + k % 3, time=0))
+    mid.tracks.append(hits)
+    mid.save(tmp_path / "drums.mid")
+    tokens = plugin.encode_file(tmp_path / "drums.mid")
+    assert all(n.drum for n in plugin.notes(tokens)) and len(plugin.notes(tokens)) == 8
+    plugin.write(tokens, tmp_path / "out.mid")
+    assert plugin.encode_file(tmp_path / "out.mid") == tokens
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=IDS)
 def test_a_band_keeps_its_instruments_drums_and_pedal_and_round_trips(plugin, tmp_path):
     tokens = plugin.encode_file(band(tmp_path / "band.mid"))
     assert any(t.startswith("PitchDrum_") for t in tokens)  # the drums are kept
@@ -121,6 +147,13 @@ def test_a_trained_model_samples_what_miditok_calls_error_free(name, tmp_path):
     out = tmp_path / "s.mid"
     assert run("sample", "--checkpoint", ckpt.path, "--out", out, "--seconds", 4).exit_code == 0
     assert plugin.encode_file(out)  # a MIDI file that reads back
+    score = tmp_path / "s.musicxml"
+    assert run("sample", "--checkpoint", ckpt.path, "--out", score, "--seconds", 4).exit_code == 0
+    from music21 import converter
+
+    notes = converter.parse(score).flatten().notes
+    offsets = [float(n.offset) for n in notes]
+    assert offsets and all((8 * o) % 1 == 0 for o in offsets)  # on the grid: eighths of a beat
     bass_family = {(program, False) for program in range(32, 40)}
     for programs, played in (("bass", bass_family), ("drums,0", {(0, True), (0, False)})):
         args = ("sample", "--checkpoint", ckpt.path, "--seconds", 8, "--seed", 2, "--force")

@@ -23,6 +23,8 @@ from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musi
 from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
+# the time signatures written as such (others become 4/4): beats per bar, by beat length
+TIME_SIGNATURES = {8: [3, 5, 6, 7, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7], 2: [2]}
 SECONDS_PER_BEAT = 0.5  # what a token's length is counted in: 120 bpm (the MIDI default)
 BEATS_PER_BAR = 4  # and 4/4, for `--seconds` (a sample's written tempo may differ)
 
@@ -46,7 +48,7 @@ class MetricalCorpus(MusicCorpus):
             "velocities": 32,
             "programs": "all, drums as program -1",
             "tempos": 32,
-            "time_signatures": True,
+            "time_signatures": {str(d): n for d, n in TIME_SIGNATURES.items()},
             "sustain_pedal": "tokens",
         }
 
@@ -64,6 +66,7 @@ class MetricalCorpus(MusicCorpus):
             use_tempos=True,
             num_tempos=32,
             use_time_signatures=True,
+            time_signature_range=TIME_SIGNATURES,
             use_sustain_pedals=True,
         )
         return getattr(miditok, self.tokenizer)(config)
