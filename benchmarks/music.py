@@ -4,8 +4,8 @@ validation split.
     pip install -e '.[bench]'          # scikit-learn, for the classifier test
     python benchmarks/music.py checkpoints/RUN [checkpoints/OTHER ...] [--samples 20]
 
-For each run, `gen sample --seconds 30` writes --samples samples (seeds 1, 2, ...) and, for a
-run trained with keys, as many again in each of four keys (`--key`); then, beside the real
+For each run, `gen sample -n N --seconds 30 --seed 1` writes --samples samples and, for a run
+trained with keys, as many again in each of four keys (`--key`); then, beside the real
 pieces (their first 30 s, as the run's plugin writes them to MIDI):
 
 - in key: the share of notes in the key music21's analysis finds (mean over pieces);
@@ -112,6 +112,13 @@ def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
     return out
 
 
+def write(run: Path, out: Path, count: int, *options) -> list[Path]:
+    """`count` samples of `SECONDS` from `run`, drawn together with seed 1."""
+    args = ("--out", out, "-n", count, "--seconds", SECONDS, "--seed", 1, *options)
+    gen("sample", "--checkpoint", run, *args)
+    return [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(1, count + 1)]
+
+
 def grammar_errors(ckpt, plugin, count: int) -> int | None:
     """MidiTok's error count over `count` sampled streams, for plugins tokenised by it."""
     tokenizer = getattr(plugin, "_tokenizer", None)
@@ -135,11 +142,7 @@ def measure(run: Path, count: int) -> dict:
     plugin = plugin_of(ckpt)
     work = Path(tempfile.mkdtemp(prefix="gen-music-"))
     real = real_pieces(ckpt, plugin, work)
-    samples = []
-    for seed in range(1, count + 1):
-        out = work / f"sample-{seed}.mid"
-        gen("sample", "--checkpoint", run, "--out", out, "--seconds", SECONDS, "--seed", seed)
-        samples.append(out)
+    samples = write(run, work / "sample.mid", count)
     result = {"run": str(run), "corpus": ckpt.corpus_name, "samples": count, "real": len(real)}
     for name, files in (("real", real), ("samples", samples)):
         result[f"in_key_{name}"] = float(
@@ -153,13 +156,8 @@ def measure(run: Path, count: int) -> dict:
     if ckpt.key_counts:
         result["key_asked"] = {}
         for key in KEYS:
-            found = 0
-            for seed in range(1, count + 1):
-                out = work / f"key-{seed}.mid"
-                args = ("--seconds", SECONDS, "--seed", seed, "--key", key, "--force")
-                gen("sample", "--checkpoint", run, "--out", out, *args)
-                found += keys.key_of(notes_of(out)) == key
-            result["key_asked"][key] = found
+            written = write(run, work / f"{key.replace(' ', '-')}.mid", count, "--key", key)
+            result["key_asked"][key] = sum(keys.key_of(notes_of(f)) == key for f in written)
     return result
 
 

@@ -4,9 +4,15 @@ counted output by output as they are written."""
 from __future__ import annotations
 
 from generator.errors import GenError
+from generator.keys import key_of_token
 from generator.metrics import CopyIndex, pooled_rate
 
 MAX_CORPUS_TOKENS = 20_000_000  # the corpus's runs are held in memory: 8 bytes each
+
+
+def control_ids(vocab) -> list[int]:
+    """The ids of the control tokens (keys), which outputs never write."""
+    return [i for i, t in enumerate(vocab.tokens) if key_of_token(t)]
 
 
 class CopyCounter:
@@ -34,7 +40,8 @@ class CopyCounter:
             train, _ = saved_split(ckpt, plugin, log)
         except GenError as exc:
             return cls(plugin, ckpt.vocab, None, str(exc))
-        return cls(plugin, ckpt.vocab, CopyIndex(train, plugin.copy_ngram, ckpt.vocab.unk_id))
+        index = CopyIndex(train, plugin.copy_ngram, ckpt.vocab.unk_id, control_ids(ckpt.vocab))
+        return cls(plugin, ckpt.vocab, index)
 
     def add(self, tokens: list[str]) -> float | None:
         """Count one output; its copy rate (None when not measured or too short)."""

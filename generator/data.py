@@ -12,15 +12,20 @@ from generator.errors import GenError
 
 
 def join_streams(vocab, streams: list[list[str]], lead_in=(), controls=None) -> np.ndarray:
-    """One id array, shape (tokens,): each stream opened by `<start>`, the plugin's lead-in
-    (which sampling feeds too) and its control tokens (`controls`, a list per stream), all
-    concatenated. The plain in-memory reference of the token store's stream
-    (`tokenstore.TokenStore.stream`), which tests hold it to."""
+    """One id array, shape (tokens,): each stream opened by `<start>` and the plugin's lead-in
+    (which sampling feeds too), with its control tokens (`controls`, a list per stream) among
+    its tokens as `keys.interleaved` puts them, all concatenated. The plain in-memory
+    reference of the token store's stream (`tokenstore.TokenStore.stream`), which tests hold
+    it to."""
     if not streams:
         return np.zeros(0, np.int32)
     head = np.concatenate([[vocab.start_id], vocab.encode(list(lead_in))]).astype(np.int32)
+    from generator.keys import interleaved
+
     controls = controls or [[] for _ in streams]
-    parts = [np.concatenate([head, vocab.encode(c + s)]) for c, s in zip(controls, streams)]
+    parts = [
+        np.concatenate([head, vocab.encode(interleaved(c, s))]) for c, s in zip(controls, streams)
+    ]
     return np.concatenate(parts).astype(np.int32)
 
 

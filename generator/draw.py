@@ -27,6 +27,9 @@ class Knobs(NamedTuple):
     top_p: float  # keep the likeliest ids holding this probability (1: all)
     seed: int
     excluded: np.ndarray = np.zeros(1, np.float32)  # (vocab,) -inf for ids not to draw, or (1,)
+    controls: np.ndarray = np.full(1, -1, np.int32)  # (batch,) the control id each stream repeats
+    every: int = 0  # a stream's control comes again after this many other ids (0: never)
+    since: np.ndarray = np.zeros(1, np.int32)  # (batch,) ids since the primer's last control
 
 
 class Drawn(NamedTuple):
@@ -49,11 +52,13 @@ class Variant:
     top_p: bool
     limit: bool
     logp: bool
+    controls: bool
 
     @classmethod
     def of(cls, knobs: Knobs, logp: bool) -> Variant:
         """The work a draw with `knobs` needs (and log-probabilities, with `logp`)."""
-        return cls(knobs.top_k > 0, knobs.top_p < 1.0, bool(np.isfinite(knobs.limit)), logp)
+        limit = bool(np.isfinite(knobs.limit))
+        return cls(knobs.top_k > 0, knobs.top_p < 1.0, limit, logp, knobs.every > 0)
 
 
 def filtered(logits, flags, knobs, variant: Variant, grammar, ban):
@@ -115,8 +120,9 @@ class DrawLoop:
         if not variant.limit:  # the table is not read: a small one saves the copy
             knobs = knobs._replace(length_table=np.zeros((3, 1), np.float32), limit=np.inf)
         types = Knobs(
-            tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32, tf.float32
-        )
+            tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32,
+            tf.float32, tf.int32, tf.int32, tf.int32,
+        )  # fmt: skip
         knobs = Knobs(*(tf.constant(v, t) for v, t in zip(knobs, types)))
         return Drawn(*self._compiled[variant](tf.constant(primer, tf.int32), list(states), knobs))
 
@@ -124,9 +130,11 @@ class DrawLoop:
         import tensorflow as tf
 
         scalar = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
+        ids_spec = tf.TensorSpec((None,), tf.int32)
         knob_specs = Knobs(
             scalar[0], tf.TensorSpec((None, None), tf.float32), *(scalar[1],) * 2, scalar[0],
-            scalar[1], scalar[0], tf.TensorSpec((None,), tf.float32),
+            scalar[1], scalar[0], tf.TensorSpec((None,), tf.float32), ids_spec, scalar[0],
+            ids_spec,
         )  # fmt: skip
         state = tf.TensorSpec((None, self.step_model.config.units), tf.float32)
         states_spec = [state] * (2 * self.step_model.config.layers)
@@ -149,9 +157,14 @@ class DrawLoop:
             done = tf.zeros((batch,), tf.bool)
             lengths = tf.fill((batch,), knobs.max_tokens)
             total, logp = tf.zeros((batch,)), tf.zeros((batch,))
+            since = tf.broadcast_to(knobs.since, [batch])
             t = tf.constant(0)
             while t < knobs.max_tokens and not (variant.limit and tf.reduce_all(done)):
                 ids = pick(filtered(logits, flags, knobs, variant, grammar, ban), knobs.seed, t)
+                if variant.controls:  # a stream's control token, given again when it is due
+                    due = since >= knobs.every
+                    ids = tf.where(due, tf.broadcast_to(knobs.controls, [batch]), ids)
+                    since = tf.where(due, 0, since + 1)
                 out = out.write(t, ids)
                 if variant.logp:
                     logp += tf.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban))
@@ -186,10 +199,15 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -
         logits, states = step(primer[:, t], states)
         flags = grammar.after(flags, primer[:, t]) if grammar else flags
     prev, drawn, logp = primer[:, -1], [], np.zeros(batch, np.float32)
+    since = np.broadcast_to(knobs.since, (batch,)).copy()
     lengths, total = np.full(batch, knobs.max_tokens), np.zeros(batch, np.float32)
     done = np.zeros(batch, bool)  # streams that reached their limit
     for t in range(knobs.max_tokens):
         ids = pick(filtered(logits, flags, knobs, variant, grammar, ban), knobs.seed, t).numpy()
+        if variant.controls:
+            due = since >= knobs.every
+            ids = np.where(due, np.broadcast_to(knobs.controls, ids.shape), ids)
+            since = np.where(due, 0, since + 1)
         drawn.append(ids)
         logp += np.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban).numpy())
         logits, new_states = step(ids, states)

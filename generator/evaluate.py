@@ -128,7 +128,7 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     """Statistics of generated files next to the checkpoint's training corpus (for music
     and verse plugins), and how much of them copies it."""
     from generator import stats
-    from generator.copies import MAX_CORPUS_TOKENS
+    from generator.copies import MAX_CORPUS_TOKENS, control_ids
     from generator.metrics import CopyIndex, copy_rate
     from generator.splits import saved_split
 
@@ -152,7 +152,7 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     result["copy_ngram"] = plugin.copy_ngram
     result["copy_rate"] = None  # not measured on a training split too large to hold its runs
     if len(train) <= MAX_CORPUS_TOKENS:
-        index = CopyIndex(train, plugin.copy_ngram, vocab.unk_id)
+        index = CopyIndex(train, plugin.copy_ngram, vocab.unk_id, control_ids(vocab))
         result["copy_rate"] = copy_rate(sample_pieces, index)
     return result
 

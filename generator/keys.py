@@ -1,8 +1,10 @@
 """Keys as control tokens for music: each piece's key, found by music21's analysis, opens its
-stream in the token store (`<key:D minor>`), so a model learns to write in the key it is given
-(`gen sample --key "D minor"`) and, without one, a key is drawn as often as the corpus has it.
+stream in the token store (`<key:D minor>`) and comes again after every `EVERY` of its tokens,
+so that every training window holds it and a model learns to write in the key it is given
+(`gen sample --key "D minor"`); without one, a key is drawn as often as the corpus has it.
 
-The sampler never draws a key token itself: it is always given first, after `<start>`.
+The sampler never draws a key token itself: it gives it at the start, and again whenever it is
+due, as the corpus has it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from generator.errors import GenError
 
 TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MODES = ("major", "minor")
+EVERY = 64  # a piece's key token comes again after this many of its tokens
 KEYS = tuple(f"{tonic} {mode}" for mode in MODES for tonic in TONICS)  # 24 names
 SPELLINGS = {"DB": 1, "D#": 3, "GB": 6, "G#": 8, "A#": 10, "CB": 11, "B#": 0, "E#": 5, "FB": 4}
 
@@ -70,6 +73,21 @@ def controls(plugin, piece: list[str]) -> list[str]:
     except GenError:  # tokens the plugin cannot play: no key to find
         return []
     return [token(key)] if key else []
+
+
+def interleaved(control: list[str], tokens: list[str]) -> list[str]:
+    """`tokens` with the `control` tokens before them and again after every `EVERY`."""
+    if not control:
+        return list(tokens)
+    out = list(control)
+    for first in range(0, len(tokens), EVERY):
+        out += (control if first else []) + tokens[first : first + EVERY]
+    return out
+
+
+def since_last(tokens: list[str]) -> int:
+    """How many tokens an `interleaved` stream of `tokens` ends with after its last control."""
+    return len(tokens) - EVERY * ((len(tokens) - 1) // EVERY) if tokens else 0
 
 
 def key_of(notes) -> str | None:

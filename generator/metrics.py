@@ -22,20 +22,27 @@ def run_hashes(ids: np.ndarray, n: int) -> np.ndarray:
 
 class CopyIndex:
     """The runs of `n` ids of a corpus stream (an id array or a `data.SegmentedStream`), read
-    a chunk at a time, for looking up the runs of samples."""
+    a chunk at a time, for looking up the runs of samples. Ids in `skip` (control tokens,
+    which no output writes) are passed over on both sides."""
 
-    def __init__(self, stream, n: int, unk_id: int = 0):
-        self.n, self.unk_id = n, unk_id
-        parts, length = [], len(stream)
+    def __init__(self, stream, n: int, unk_id: int = 0, skip=()):
+        self.n, self.unk_id, self.skip = n, unk_id, np.asarray(list(skip), np.int64)
+        parts, carry = [], np.zeros(0, np.int64)
         read = stream.slice if hasattr(stream, "slice") else lambda a, b: stream[a:b]
-        for start in range(0, max(0, length - n + 1), CHUNK):
-            parts.append(np.unique(run_hashes(read(start, min(length, start + CHUNK + n - 1)), n)))
+        for start in range(0, len(stream), CHUNK):
+            ids = np.concatenate([carry, self._kept(read(start, min(len(stream), start + CHUNK)))])
+            parts.append(np.unique(run_hashes(ids, n)))
+            carry = ids[len(ids) - (n - 1) :] if n > 1 else ids[:0]  # runs across chunks
         self.hashes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+
+    def _kept(self, ids) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        return ids[~np.isin(ids, self.skip)] if len(self.skip) else ids
 
     def count(self, ids) -> tuple[int, int]:
         """(runs found in the corpus, runs) of one sample's ids; a run holding `<unk>` (a
         token the vocabulary does not know) is never found."""
-        ids = np.asarray(ids, np.int64)
+        ids = self._kept(ids)
         hashes = run_hashes(ids, self.n)
         if not len(hashes):
             return 0, 0

@@ -15,6 +15,7 @@ import numpy as np
 
 from generator import budget, tokenmaps
 from generator import checkpoint as ckpt_io
+from generator import keys as keys_module
 from generator.config import MAX_OUTPUTS, SampleConfig, check_choice, check_range
 from generator.errors import GenError
 from generator.progress import Reporter
@@ -165,10 +166,16 @@ def _write_streams(sampler, writer, primer: list[str], config: SampleConfig, log
             drawn = replace(config, seed=batch_seed(config.seed, first // BATCH))
             keys = sampler.keys(size, config.key, drawn.seed)
             starts = np.stack([sampler.start(primer, key) for key in keys])  # (size, len)
-            rows, _, _ = sampler.draw(starts, drawn, want_logp=False)
+            controls = sampler.controls(keys, primer)
+            rows, _, _ = sampler.draw(starts, drawn, want_logp=False, controls=controls)
             for row, key in zip(rows, keys):
-                writer.write(sampler.vocab.decode(row), key)
+                writer.write(without_controls(sampler.vocab.decode(row)), key)
             bar.update(size)
+
+
+def without_controls(tokens: list[str]) -> list[str]:
+    """The tokens a plugin writes: a stream without its key tokens."""
+    return [t for t in tokens if not keys_module.key_of_token(t)]
 
 
 def batch_seed(seed: int, k: int) -> int:

@@ -34,12 +34,21 @@ class Sampler:
         self._lengths: dict[str, np.ndarray] = {}  # unit -> its (3, vocab) length table
 
     def start(self, primer_tokens: list[str], key: str | None = None) -> np.ndarray:
-        """Primer ids for a new piece: `<start>`, the plugin's lead-in, its key's control
-        token (music: see `keys`), the primer's tokens."""
+        """Primer ids for a new piece: `<start>`, the plugin's lead-in, the primer's tokens
+        with its key's control tokens among them as training has them (music: see `keys`)."""
         lead_in = [t for t in self.plugin.lead_in if t in self.vocab.index]
         control = [keys.token(key)] if key else []
-        ids = self.vocab.encode(lead_in + control + primer_tokens)
+        ids = self.vocab.encode(lead_in + keys.interleaved(control, primer_tokens))
         return np.concatenate([[self.vocab.start_id], ids]).astype(np.int32)
+
+    def controls(self, keys_of_streams: list[str | None], primer_tokens: list[str]) -> dict:
+        """The `Knobs` fields that give each stream its key again whenever it is due."""
+        if not any(keys_of_streams):
+            return {}
+        ids = [self.vocab.index[keys.token(k)] if k else -1 for k in keys_of_streams]
+        since = keys.since_last(primer_tokens)
+        return {"controls": np.array(ids, np.int32), "every": keys.EVERY,
+                "since": np.full(len(ids), since, np.int32)}  # fmt: skip
 
     def keys(self, count: int, key: str | None, seed: int) -> list[str | None]:
         """The key of each of `count` new pieces: `key` if given, else drawn (seeded) as often
@@ -80,13 +89,15 @@ class Sampler:
                 excluded[i] = -np.inf
         return excluded
 
-    def draw(self, primer: np.ndarray, config: SampleConfig, states=None, want_logp=True):
+    def draw(self, primer, config: SampleConfig, states=None, want_logp=True, controls=None):
         """Draw from a batch of primers (batch, len); returns id lists, log-probabilities
-        (zeros unless `want_logp`) and states (see `draw.Drawn`)."""
+        (zeros unless `want_logp`) and states (see `draw.Drawn`). `controls`: what
+        `Sampler.controls` gives, for music with keys."""
         primer = np.atleast_2d(primer).astype(np.int32)
         if states is None:
             states = self.step_model.zero_states(primer.shape[0])
-        drawn = self.loop(primer, states, self.knobs(config), want_logp)
+        knobs = self.knobs(config)._replace(**(controls or {}))
+        drawn = self.loop(primer, states, knobs, want_logp)
         ids, lengths = drawn.ids.numpy().T, drawn.lengths.numpy()  # (batch, time)
         rows = [row[:n].tolist() for row, n in zip(ids, lengths)]
         return rows, drawn.logp.numpy(), drawn.states

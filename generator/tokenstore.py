@@ -6,8 +6,8 @@
                              and each file's [start, end) in the shard, or why it was skipped
         shard-00000.ids      the shard's codes (uint16, or int32 for tables over 65,536 tokens)
 
-Each piece is stored as `<start>`, the plugin's lead-in, its control tokens (music: its key,
-see `keys.py`), then its tokens: the stream that
+Each piece is stored as `<start>`, the plugin's lead-in, then its tokens, with control tokens
+among them (music: its key, see `keys.py`): the stream that
 training, evaluation and the copy report read (`data.pieces` splits it back into pieces).
 Shards are built independently (in parallel processes, or by separate jobs on several machines
 through `gen encode --part I/N`), and a shard whose JSON exists is complete (it is written last,
@@ -98,9 +98,9 @@ def _build_shard(job: tuple) -> None:
             continue
         start = length
         for piece in pieces:
-            control = keys.controls(plugin, piece)  # music: the piece's key
-            counts.update(control + piece)
-            stream = head + control + piece
+            piece = keys.interleaved(keys.controls(plugin, piece), piece)  # music: its key
+            counts.update(piece)
+            stream = head + piece
             codes.append(np.fromiter((table.setdefault(t, len(table)) for t in stream), np.int64))
             length += len(stream)
         entries.append({"start": start, "end": length, "pieces": len(pieces)})

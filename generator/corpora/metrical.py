@@ -23,6 +23,7 @@ from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musi
 from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
+GRID_DIVISORS = (8,)  # positions and durations: eighths of a beat (fourths past 4 beats)
 # the time signatures written as such (others become 4/4): beats per bar, by beat length
 TIME_SIGNATURES = {8: [3, 5, 6, 7, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7], 2: [2]}
 SECONDS_PER_BEAT = 0.5  # what a token's length is counted in: 120 bpm (the MIDI default)
@@ -119,7 +120,8 @@ class MetricalCorpus(MusicCorpus):
             import mido
 
             mid = mido.MidiFile(file=io.BytesIO(data))
-            (write_musicxml if suffix != ".pdf" else write_pdf)(mid, path)
+            # the grid the notes lie on: music21 has nothing left to guess
+            (write_musicxml if suffix != ".pdf" else write_pdf)(mid, path, GRID_DIVISORS)
         else:
             Path(path).write_bytes(data)
 

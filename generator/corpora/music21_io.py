@@ -92,15 +92,17 @@ def to_midi(piece) -> mido.MidiFile:
         raise GenError(f"music21 cannot render it as MIDI ({describe(exc)})") from None
 
 
-def write_musicxml(mid: mido.MidiFile, path: Path) -> None:
-    """Write a MIDI performance as sheet music: music21 quantises it (to sixteenths and
-    eighth-note triplets) and writes MusicXML (compressed when `path` ends in .mxl)."""
+def write_musicxml(mid: mido.MidiFile, path: Path, divisors=(4, 3)) -> None:
+    """Write a MIDI performance as sheet music: music21 quantises it to `divisors` of a
+    quarter note (default: sixteenths and eighth-note triplets; music already on a grid
+    passes its own) and writes MusicXML (compressed when `path` ends in .mxl)."""
     from music21 import converter
 
     buffer = io.BytesIO()
     mid.save(file=buffer)
     try:
-        score = converter.parseData(buffer.getvalue(), format="midi")
+        data = buffer.getvalue()
+        score = converter.parseData(data, format="midi", quarterLengthDivisors=divisors)
         fmt = "mxl" if Path(path).suffix.lower() == ".mxl" else "musicxml"
         score.write(fmt, fp=str(path))
     except Exception as exc:
@@ -120,13 +122,13 @@ def pdf_engine() -> tuple[str, str]:
     raise GenError(f"no MuseScore or LilyPond program found; {INSTALL_PDF}")
 
 
-def write_pdf(mid: mido.MidiFile, path: Path) -> None:
+def write_pdf(mid: mido.MidiFile, path: Path, divisors=(4, 3)) -> None:
     """Write a MIDI performance as engraved sheet music (PDF): the MusicXML that
     `write_musicxml` writes, engraved by MuseScore or LilyPond."""
     kind, program = pdf_engine()
     with tempfile.TemporaryDirectory(prefix="gen-pdf-") as folder:
         xml, pdf = Path(folder) / "score.musicxml", Path(folder) / "score.pdf"
-        write_musicxml(mid, xml)
+        write_musicxml(mid, xml, divisors)
         if kind == "musescore":
             # no screen here: Qt's offscreen platform lets MuseScore start without one
             env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
