@@ -125,13 +125,16 @@ def grammar_errors(ckpt, plugin, count: int) -> int | None:
     if tokenizer is None:
         return None
     from generator.config import SampleConfig
+    from generator.outputs import without_controls
     from generator.sample import Sampler
 
     sampler = Sampler(ckpt)
     config = SampleConfig(seed=1, max_tokens=4000, unit="seconds", unit_limit=SECONDS)
-    starts = np.stack([sampler.start([], key) for key in sampler.keys(count, None, 1)])
-    rows, _, _ = sampler.draw(starts, config, want_logp=False)
-    return sum(round(tokenizer.tokens_errors(sampler.vocab.decode(r)) * len(r)) for r in rows)
+    keys = sampler.keys(count, None, 1)
+    starts = np.stack([sampler.start([], key) for key in keys])
+    rows, _, _ = sampler.draw(starts, config, want_logp=False, controls=sampler.controls(keys, []))
+    streams = [without_controls(sampler.vocab.decode(r)) for r in rows]
+    return sum(round(tokenizer.tokens_errors(s) * len(s)) for s in streams)
 
 
 def measure(run: Path, count: int) -> dict:
