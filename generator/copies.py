@@ -4,15 +4,10 @@ counted output by output as they are written."""
 from __future__ import annotations
 
 from generator.errors import GenError
-from generator.keys import key_of_token
+from generator.keys import control_ids
 from generator.metrics import CopyIndex, pooled_rate
 
 MAX_CORPUS_TOKENS = 20_000_000  # the corpus's runs are held in memory: 8 bytes each
-
-
-def control_ids(vocab) -> list[int]:
-    """The ids of the control tokens (keys), which outputs never write."""
-    return [i for i, t in enumerate(vocab.tokens) if key_of_token(t)]
 
 
 class CopyCounter:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from generator import budget, data, tokenmaps
+import numpy as np
+
+from generator import budget, data, keys, tokenmaps
 from generator import checkpoint as ckpt_io
 from generator.checkpoint import Checkpoint, check_corpus
 from generator.config import MAX_NGRAM_ORDER, check_range
@@ -33,7 +35,8 @@ def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, in
         raise GenError("too few tokens to evaluate")
     if not isinstance(stream, data.SegmentedStream):
         stream = data.SegmentedStream.of(stream)
-    scorer = loss_scorer(ckpt.load_model(which), ckpt.train.seq_len, SCORE_BATCH)
+    ignored = keys.control_ids(ckpt.vocab)  # keys are given, never predicted
+    scorer = loss_scorer(ckpt.load_model(which), ckpt.train.seq_len, SCORE_BATCH, ignored)
     return scorer(stream)
 
 
@@ -101,8 +104,10 @@ def _held_out(ckpt, plugin, train, val, source: str, which: str, max_order: int)
         seconds = tokenmaps.length_table(plugin, ckpt.vocab, "seconds")[0]  # (vocab,)
         music_seconds = float(seconds[val[1:]].sum())
         if music_seconds > 0:
-            result["nats_per_second"] = nats * (len(val) - 1) / music_seconds  # x tokens/second
+            result["nats_per_second"] = nats * count / music_seconds  # x tokens per second
     orders = range(1, max_order + 1)
+    ignored = keys.control_ids(ckpt.vocab)  # keys are given, not predicted: not counted
+    train, val = (ids[~np.isin(ids, ignored)] for ids in (train, val))
     baselines = ngram.baselines(train, val, len(ckpt.vocab), orders)
     result["ngram"] = {str(k): v for k, v in baselines.items()}
     best_order = min(result["ngram"], key=result["ngram"].get)
@@ -128,7 +133,8 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     """Statistics of generated files next to the checkpoint's training corpus (for music
     and verse plugins), and how much of them copies it."""
     from generator import stats
-    from generator.copies import MAX_CORPUS_TOKENS, control_ids
+    from generator.copies import MAX_CORPUS_TOKENS
+    from generator.keys import control_ids
     from generator.metrics import CopyIndex, copy_rate
     from generator.splits import saved_split
 

@@ -16,15 +16,15 @@ from pathlib import Path
 from generator import data, resume_file
 from generator.checkpointer import Checkpointer
 from generator.errors import GenError
-from generator.loss import loss_scorer, token_cross_entropy
+from generator.loss import loss_scorer, scored_loss
 from generator.signals import caught_signals
 from generator.tf_setup import first_notes_caught
 
 
-def compile_model(model, config, total_steps: int, peak_rate: float | None = None) -> None:
+def compile_model(model, config, total_steps: int, peak_rate=None, ignored=()) -> None:
     """Adam with a linear warm-up (100 steps, or a tenth of a short run) to the peak learning
     rate (`config.learning_rate` unless given), cosine decay to 5 % of it by `total_steps`, and
-    global gradient-norm clipping."""
+    global gradient-norm clipping; targets in `ignored` (control tokens) are not learned."""
     import keras
 
     warmup = min(100, total_steps // 10)
@@ -37,7 +37,7 @@ def compile_model(model, config, total_steps: int, peak_rate: float | None = Non
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),
-        loss=token_cross_entropy,
+        loss=scored_loss(list(ignored)),
     )
 
 
@@ -81,7 +81,7 @@ def _model(plan, where, steps: int, resume: bool, init_weights: Path | None):
             except (OSError, ValueError, KeyError) as exc:
                 raise GenError(f"cannot start from '{init_weights}': {exc}") from None
         peak = where.learning_rate(config.learning_rate)
-        compile_model(model, config, config.epochs * steps, peak)
+        compile_model(model, config, config.epochs * steps, peak, plan.ignored)
         if resume:
             model.optimizer.build(model.trainable_variables)
             resume_file.load_resume(model, plan.run_dir)
@@ -137,7 +137,7 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
     model = _model(plan, where, batches.steps_per_epoch, resume, init_weights)
     score = None  # every worker scores every validation window (no partial batch dropped)
     if len(plan.val_ids) >= 2:
-        scorer = loss_scorer(model, config.seq_len, config.batch_size)
+        scorer = loss_scorer(model, config.seq_len, config.batch_size, plan.ignored)
         score = lambda: scorer(plan.val_ids)[0]  # noqa: E731
     stop = threading.Event()  # ends the data generator when training ends, however it ends
     try:

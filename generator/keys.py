@@ -75,6 +75,11 @@ def controls(plugin, piece: list[str]) -> list[str]:
     return [token(key)] if key else []
 
 
+def control_ids(vocab) -> list[int]:
+    """The ids of the key tokens in `vocab`: given to a model, never scored or drawn."""
+    return [i for i, t in enumerate(vocab.tokens) if key_of_token(t)]
+
+
 def interleaved(control: list[str], tokens: list[str]) -> list[str]:
     """`tokens` with the `control` tokens before them and again after every `EVERY`."""
     if not control:

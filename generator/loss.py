@@ -11,6 +11,32 @@ import functools
 from generator import data
 
 
+def scored_loss(ignored: list[int]):
+    """`token_cross_entropy` with the targets in `ignored` (control tokens, which the sampler
+    gives and never draws) counting for nothing, the others weighed so that Keras' mean over
+    every target is the mean over those that count."""
+    if not ignored:
+        return token_cross_entropy
+
+    def loss(targets, logits):
+        import tensorflow as tf
+
+        values = token_cross_entropy(targets, logits)  # (batch, time)
+        kept = _kept(tf.cast(targets, tf.int32), ignored)
+        scale = tf.cast(tf.size(kept), tf.float32) / tf.maximum(tf.reduce_sum(kept), 1.0)
+        return values * kept * scale
+
+    return loss
+
+
+def _kept(targets, ignored: list[int]):
+    """1.0 where a target counts, 0.0 where it is one of the `ignored` ids."""
+    import tensorflow as tf
+
+    other = tf.reduce_all(targets[..., None] != tf.constant(ignored, tf.int32), axis=-1)
+    return tf.cast(other, tf.float32)
+
+
 def token_cross_entropy(targets, logits):
     """Each token's cross-entropy (batch, time) from integer targets and float32 logits, as
     Keras' `SparseCategoricalCrossentropy(from_logits=True)` gives before averaging. The batch
@@ -74,22 +100,27 @@ def _compiled_cross_entropy(targets, logits):
     return loss(logits)
 
 
-def loss_scorer(model, seq_len: int, batch_size: int):
+def loss_scorer(model, seq_len: int, batch_size: int, ignored=()):
     """A function: id stream -> (mean nats per token of `model` over the stream's
-    non-overlapping windows, tokens scored). Training scores its validation split with it
-    after every epoch; it runs on this process alone and drops no partial batch."""
+    non-overlapping windows, tokens scored; targets in `ignored` are not scored). Training
+    scores its validation split with it after every epoch; it runs on this process alone and
+    drops no partial batch."""
+    import numpy as np
     import tensorflow as tf
+
+    ignored = list(ignored) or [-1]  # -1 is no id
 
     @tf.function(reduce_retracing=True)
     def batch_sum(x, y):
         logits = tf.cast(model(x, training=False), tf.float32)  # (batch, time, vocab)
-        return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        values = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+        return tf.reduce_sum(values * _kept(y, ignored))
 
     def score(stream) -> tuple[float, int]:
         total, count = 0.0, 0
         for x, y in data.validation_batches(stream, seq_len, batch_size):
             total += float(batch_sum(x, y))
-            count += y.size
-        return total / count, count
+            count += int((~np.isin(y, ignored)).sum())
+        return total / max(1, count), count
 
     return score

@@ -41,6 +41,7 @@ class Plan:
     val_ids: data.SegmentedStream
     run_dir: Path
     state: RunState
+    ignored: tuple = ()  # ids never scored: control tokens (keys), which sampling gives
 
     @property
     def unit(self) -> str:
@@ -167,6 +168,7 @@ def train(
     log(f"training on {len(train_ids):,} tokens, validating on {len(val_ids):,}; {where}")
     state = RunState(metrics=metrics)
     plan = Plan(plugin, model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
+    plan.ignored = tuple(keys.control_ids(vocab))
     _run_new(plan, log, start.weights_path("best") if start is not None else None)
     return run_dir
 
@@ -229,6 +231,7 @@ def resume(run_dir: Path, log: Reporter | None = None, overrides: dict | None = 
         )
     aug_maps = tokenmaps.augmentation_maps(plugin, ckpt.vocab) if config.augment else None
     plan = Plan(plugin, ckpt.model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
+    plan.ignored = tuple(keys.control_ids(ckpt.vocab))
     log(f"resuming {run_dir} at epoch {state.epoch + 1} of {config.epochs}, step {state.step}")
     _run(plan, log, resume=True)
     return run_dir

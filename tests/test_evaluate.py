@@ -25,12 +25,19 @@ def test_loss_matches_a_hand_computed_value():
     # zero weights: every position's logits are the output bias, log(probs)
     model.set_weights([np.zeros(w.shape, np.float32) for w in model.get_weights()])
     model.get_layer("logits").bias.assign(np.log(probs).astype(np.float32))
-    ckpt = SimpleNamespace(train=SimpleNamespace(seq_len=4), load_model=lambda which: model)
+    vocab = SimpleNamespace(tokens=["a", "b", "c"])
+    ckpt = SimpleNamespace(
+        train=SimpleNamespace(seq_len=4), vocab=vocab, load_model=lambda which: model
+    )
     stream = np.array([0, 1, 2, 0, 0, 1, 1, 2, 0], np.int32)  # two windows of 4
     nats, count = model_nats(ckpt, stream)
     targets = stream[1:]
     assert count == 8
     assert nats == pytest.approx(-np.log(probs[targets]).mean(), rel=1e-5)
+    vocab.tokens[2] = "<key:C major>"  # a control token: given, never scored
+    nats, count = model_nats(ckpt, stream)
+    assert count == 6  # the two targets that are the key are left out
+    assert nats == pytest.approx(-np.log(probs[targets[targets != 2]]).mean(), rel=1e-5)
 
 
 def test_unigram_kneser_ney_by_hand():

@@ -122,8 +122,8 @@ from generator import fitting
 compile_model = fitting.compile_model
 
 
-def failing(model, config, total_steps, peak_rate=None):
-    compile_model(model, config, total_steps, peak_rate)
+def failing(model, config, total_steps, *more):
+    compile_model(model, config, total_steps, *more)
     loss = model.loss
 
     def out_of_memory_late(y, logits):  # from step 6: a tensor of 4 TB, which cannot be had

@@ -166,10 +166,10 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(corpus, monk
     its gradient is NaN, so the weights go bad first."""
     compile_model = fitting.compile_model
 
-    def poisoned(model, config, total_steps, peak_rate=None):
+    def poisoned(model, config, total_steps, *more):
         import tensorflow as tf
 
-        compile_model(model, config, total_steps, peak_rate)
+        compile_model(model, config, total_steps, *more)
         loss = model.loss
 
         def nan_later(y, logits):
