@@ -75,6 +75,20 @@ def controls(plugin, piece: list[str]) -> list[str]:
     return [token(key)] if key else []
 
 
+def piece_counts(stream, vocab, lead_in: int) -> dict[str, int]:
+    """How many pieces of an id stream (a `data.SegmentedStream` of the store) are in each
+    key: the key token that follows each `<start>` and its `lead_in` ids."""
+    counts: dict[str, int] = {}
+    step = 1 << 20
+    for first in range(0, len(stream), step):
+        ids = stream.slice(first, min(len(stream), first + step + lead_in + 1))
+        for at in np.flatnonzero(ids[:step] == vocab.start_id) + 1 + lead_in:
+            key = key_of_token(vocab.tokens[ids[at]]) if at < len(ids) else None
+            if key:
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def control_ids(vocab) -> list[int]:
     """The ids of the key tokens in `vocab`: given to a model, never scored or drawn."""
     return [i for i, t in enumerate(vocab.tokens) if key_of_token(t)]
@@ -93,6 +107,21 @@ def interleaved(control: list[str], tokens: list[str]) -> list[str]:
 def since_last(tokens: list[str]) -> int:
     """How many tokens an `interleaved` stream of `tokens` ends with after its last control."""
     return len(tokens) - EVERY * ((len(tokens) - 1) // EVERY) if tokens else 0
+
+
+def fitted(plugin, candidates: list[list[str]], key: str) -> list[str]:
+    """Of pieces written in `key`, the first whose mode music21 finds to be the key's (else
+    the first), moved to the key's tonic where the plugin can transpose: music21 then finds
+    `key` in it whenever its mode matched (the analysis does not change under
+    transposition)."""
+    tonic, mode = key.split()
+    found = [key_of(plugin.notes(c)) for c in candidates]
+    pick = next((i for i, f in enumerate(found) if f and f.split()[1] == mode), 0)
+    if found[pick] is None:
+        return candidates[pick]
+    shift = (TONICS.index(tonic) - TONICS.index(found[pick].split()[0])) % 12
+    moved = plugin.transposed(candidates[pick], shift - 12 if shift > 6 else shift)
+    return candidates[pick] if moved is None else moved
 
 
 def key_of(notes) -> str | None:

@@ -29,6 +29,7 @@ from generator.targets import (
 from generator.verse.forms import VerseOptions
 
 BATCH = 64  # streams drawn at once: -n 1000 is 16 draws, each written as it finishes
+KEY_CANDIDATES = 4  # with --key, pieces drawn per output, to find one in the key's mode
 
 
 @dataclass(frozen=True)
@@ -158,18 +159,25 @@ def _with_unit(config: SampleConfig, verse: VerseOptions) -> SampleConfig:
 
 
 def _write_streams(sampler, writer, primer: list[str], config: SampleConfig, log) -> None:
-    """Draw the outputs in batches of at most `BATCH` streams, writing each batch."""
-    num = writer.request.num
-    with log.bar(num, "Sampling", "outputs", hide_below=BATCH + 1) as bar:
-        for first in range(0, num, BATCH):
-            size = min(BATCH, num - first)
-            drawn = replace(config, seed=batch_seed(config.seed, first // BATCH))
-            keys = sampler.keys(size, config.key, drawn.seed)
-            starts = np.stack([sampler.start(primer, key) for key in keys])  # (size, len)
+    """Draw the outputs in batches of at most `BATCH` streams, writing each batch. With
+    `--key` (and no primer to keep in place), each output is the best of `KEY_CANDIDATES`
+    pieces drawn in that key, moved to its tonic (`keys.fitted`)."""
+    num, plugin = writer.request.num, sampler.plugin
+    fit = config.key is not None and sampler.key_counts and not primer
+    per = KEY_CANDIDATES if fit else 1
+    with log.bar(num, "Sampling", "outputs", hide_below=BATCH // per + 1) as bar:
+        for first in range(0, num, BATCH // per):
+            size = min(BATCH // per, num - first)
+            drawn = replace(config, seed=batch_seed(config.seed, first // (BATCH // per)))
+            keys = sampler.keys(size * per, config.key, drawn.seed)
+            starts = np.stack([sampler.start(primer, key) for key in keys])  # (streams, len)
             controls = sampler.controls(keys, primer)
             rows, _, _ = sampler.draw(starts, drawn, want_logp=False, controls=controls)
-            for row, key in zip(rows, keys):
-                writer.write(without_controls(sampler.vocab.decode(row)), key)
+            pieces = [without_controls(sampler.vocab.decode(row)) for row in rows]
+            for k in range(size):
+                mine = pieces[k * per : (k + 1) * per]
+                tokens = keys_module.fitted(plugin, mine, config.key) if fit else mine[0]
+                writer.write(tokens, keys[k * per])
             bar.update(size)
 
 

@@ -150,8 +150,7 @@ def train(
     sources = replace(stores, corpus_path=source)
     if start is not None:
         sources = replace(sources, init_from=str(start.path.resolve()))
-    key_counts = {keys.key_of_token(t): n for t, n in store.counts().items()}
-    key_counts.pop(None, None)  # tokens that are not keys
+    key_counts = keys.piece_counts(train_ids, vocab, len(plugin.lead_in))
     checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab, key_counts)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
     checkpoint.save_grammar(run_dir, tokenmaps.kind_transitions(plugin, vocab, train_ids))

@@ -191,6 +191,11 @@ class MusicCorpus(Corpus):
         key a piece is tagged with moves with it."""
         return 0
 
+    def transposed(self, tokens: list[str], semitones: int) -> list[str] | None:
+        """`tokens` moved by `semitones` (pitches out of range may stay), or None where the
+        plugin cannot transpose: `gen sample --key` then keeps what the model wrote."""
+        return None
+
     def token_program(self, token: str) -> int | None:
         """The instrument a token picks (a General MIDI program, or `DRUMS`), or None: tokens
         of excluded instruments are never drawn (`gen sample --programs`)."""

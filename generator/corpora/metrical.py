@@ -164,6 +164,11 @@ class MetricalCorpus(MusicCorpus):
     def transposition(self, how) -> int:
         return how
 
+    def transposed(self, tokens: list[str], semitones: int) -> list[str]:
+        moved = [self.augment(t, semitones) for t in tokens]
+        vocab = self._tokenizer.vocab
+        return [m if m in vocab else t for m, t in zip(moved, tokens)]  # out of range: stays
+
     def token_kind(self, token: str) -> str | None:
         return token.partition("_")[0] or None
 

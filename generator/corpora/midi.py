@@ -178,6 +178,9 @@ class MidiCorpus(MusicCorpus):
     def transposition(self, how) -> int:
         return how
 
+    def transposed(self, tokens: list[str], semitones: int) -> list[str]:
+        return [performance.transpose(t, semitones) for t in tokens]
+
     def token_length(self, token: str, unit: str) -> float:
         if unit != "seconds":
             return super().token_length(token, unit)
