@@ -13,18 +13,18 @@ from generator import data
 
 def scored_loss(ignored: list[int]):
     """`token_cross_entropy` with the targets in `ignored` (control tokens, which the sampler
-    gives and never draws) counting for nothing, the others weighed so that Keras' mean over
-    every target is the mean over those that count."""
+    gives and never draws) counting for nothing. Keras averages over every target; the rest
+    are weighed by the share of targets a key takes by design (one in `keys.EVERY` + 1), not
+    by each batch's own count, so that replicas of a batch add up to the whole batch."""
     if not ignored:
         return token_cross_entropy
+    from generator.keys import EVERY
 
     def loss(targets, logits):
         import tensorflow as tf
 
         values = token_cross_entropy(targets, logits)  # (batch, time)
-        kept = _kept(tf.cast(targets, tf.int32), ignored)
-        scale = tf.cast(tf.size(kept), tf.float32) / tf.maximum(tf.reduce_sum(kept), 1.0)
-        return values * kept * scale
+        return values * _kept(tf.cast(targets, tf.int32), ignored) * (1 + 1 / EVERY)
 
     return loss
 
