@@ -29,7 +29,7 @@ from generator.targets import (
 from generator.verse.forms import VerseOptions
 
 BATCH = 64  # streams drawn at once: -n 1000 is 16 draws, each written as it finishes
-KEY_CANDIDATES = 4  # with --key, pieces drawn per output, to find one in the key's mode
+KEY_CANDIDATES = 8  # with --key, pieces drawn per output, to find one in the key's mode
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,8 @@ def _with_unit(config: SampleConfig, verse: VerseOptions) -> SampleConfig:
 
 def _write_streams(sampler, writer, primer: list[str], config: SampleConfig, log) -> None:
     """Draw the outputs in batches of at most `BATCH` streams, writing each batch. With
-    `--key` (and no primer to keep in place), each output is the best of `KEY_CANDIDATES`
-    pieces drawn in that key, moved to its tonic (`keys.fitted`)."""
+    `--key` (and no primer to keep in place), each output is chosen from `KEY_CANDIDATES`
+    pieces drawn in that key and moved to its tonic (`keys.fitted`)."""
     num, plugin = writer.request.num, sampler.plugin
     fit = config.key is not None and sampler.key_counts and not primer
     per = KEY_CANDIDATES if fit else 1
