@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 KEYS = ("C major", "D minor", "G major", "A minor")
 SECONDS = 30.0
-GRID_TOLERANCE = 0.011  # seconds: a performance's time shifts are 10 ms steps
 
 
 def gen(*args) -> str:
@@ -54,17 +53,14 @@ def notes_of(path: Path) -> list:
 
 
 def grid_share(path: Path) -> float | None:
-    """Share of onsets within `GRID_TOLERANCE` of a sixteenth-note grid at the first tempo."""
+    """Share of onsets on a sixteenth-note grid at the file's first tempo."""
     import mido
+
+    from generator.stats import on_grid_share
 
     mid = mido.MidiFile(path)
     tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
-    sixteenth = (tempos[0] if tempos else 500_000) / 1e6 / 4
-    onsets = np.array([n.start for n in notes_of(path) if not n.drum])
-    if not len(onsets):
-        return None
-    off = np.abs(onsets / sixteenth - np.round(onsets / sixteenth)) * sixteenth
-    return float((off <= GRID_TOLERANCE).mean())
+    return on_grid_share(notes_of(path), (tempos[0] if tempos else 500_000) / 1e6)
 
 
 def features(notes) -> np.ndarray:

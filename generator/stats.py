@@ -1,7 +1,8 @@
 """Statistics of pieces, for comparing generated output with its training corpus.
 
 Music (the notes a music plugin reads in a stream): pitch-class histogram, note density, pitch
-range, note length, polyphony and the share of notes in the key music21's key analysis finds.
+range, note length, polyphony, the share of notes in the key music21's key analysis finds and
+the share of onsets on a sixteenth-note grid.
 Verse (the text a verse plugin makes of a stream): line lengths, distinct word n-grams,
 syllables per line and rhyme between nearby lines. `measure` asks the plugin's kind which
 applies; each returns named figures averaged over the pieces.
@@ -20,7 +21,7 @@ def _mean(values) -> float | None:
 def measure(plugin, streams: list[list[str]]) -> dict:
     """The statistics of token streams for the plugin's kind (music or verse)."""
     if plugin.kind == "music":
-        return music([plugin.notes(s) for s in streams])
+        return music([plugin.notes(s) for s in streams], [plugin.beat_seconds(s) for s in streams])
     return verse([plugin.text(s) for s in streams])
 
 
@@ -50,10 +51,25 @@ def in_key_share(notes) -> tuple[float | None, str | None]:
     return sum(n.pitch % 12 in scale for n in notes) / len(notes), str(key)
 
 
-def music(pieces: list[list]) -> dict:
-    """Music statistics over pieces, each a list of `Note`s (averaged over the pieces)."""
+GRID_TOLERANCE = 0.011  # seconds: a performance's time shifts are 10 ms steps
+
+
+def on_grid_share(notes, beat_seconds: float) -> float | None:
+    """Share of onsets within `GRID_TOLERANCE` of a sixteenth-note grid (a quarter note
+    lasting `beat_seconds`), pitched notes only; None without any."""
+    onsets = np.array([n.start for n in notes if not n.drum])
+    if not len(onsets):
+        return None
+    sixteenth = beat_seconds / 4
+    off = np.abs(onsets / sixteenth - np.round(onsets / sixteenth)) * sixteenth
+    return float((off <= GRID_TOLERANCE).mean())
+
+
+def music(pieces: list[list], beats: list[float] | None = None) -> dict:
+    """Music statistics over pieces, each a list of `Note`s (averaged over the pieces); with
+    each piece's quarter-note length in `beats`, also the share of onsets on the grid."""
     per_piece = []
-    for notes in pieces:
+    for notes, beat in zip(pieces, beats or [None] * len(pieces)):
         notes = [n for n in notes if not n.drum]  # pitch statistics: pitched notes only
         if not notes:
             continue
@@ -75,9 +91,11 @@ def music(pieces: list[list]) -> dict:
                 "mean_note_seconds": _mean(n.end - n.start for n in notes),
                 "polyphony": weighted / busy if busy else 1.0,
                 "in_key_share": share,
+                "on_grid_share": on_grid_share(notes, beat) if beat else None,
             }
         )
     keys = ("notes_per_second", "pitch_range", "mean_note_seconds", "polyphony", "in_key_share")
+    keys += ("on_grid_share",) if beats else ()
     out = {k: _mean(p[k] for p in per_piece if p[k] is not None) for k in keys}
     out["pieces"] = len(per_piece)
     out["pitch_classes"] = pitch_class_histogram(pieces).round(4).tolist()

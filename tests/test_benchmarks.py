@@ -1,6 +1,6 @@
 """The benchmarks: the speed benchmark's pure helpers against answers worked out by hand, its
 memory probe against a known allocation, one quick end-to-end run whose figures must agree with
-each other, and the sonnet corpus conversion."""
+each other, the sonnet corpus conversion, and the music benchmark's grid and classifier."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import write_midi
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -19,9 +21,17 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import common, encoding, memory, sampling, training  # noqa: E402
 
-spec = importlib.util.spec_from_file_location("sonnets", ROOT / "benchmarks" / "sonnets.py")
-sonnets = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sonnets)
+
+def script(name: str):
+    """A benchmark script of the checkout as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sonnets = script("sonnets")
+music = script("music")
 
 
 def test_train_flops_count_every_multiply_add_of_two_layers_by_hand():
@@ -248,3 +258,29 @@ def test_real_sonnets_become_fourteen_lines():
     first = path.read_text(encoding="utf-8").splitlines()[0]
     verse = sonnets.to_verse(first)
     assert len(verse.splitlines()) == 14 and " ," not in verse and "<eos>" not in verse
+
+
+def test_grid_share_counts_onsets_near_sixteenths_at_the_files_tempo(tmp_path):
+    # 120 bpm: a sixteenth is 125 ms; onsets at 0, 125 ms, 250 ms on the grid, 60 ms off it
+    on = [(0, 0.25, 60, 80), (0.25, 0.25, 62, 80), (0.5, 0.25, 64, 80), (0.75 + 0.12, 0.1, 65, 80)]
+    assert music.grid_share(write_midi(tmp_path / "a.mid", on)) == pytest.approx(0.75)
+    # 60 bpm: sixteenths are 250 ms, so an onset at 125 ms (half a beat at 120) is off the grid
+    half = [(0, 0.5, 60, 80), (0.125, 0.5, 64, 80)]  # onsets at 0 and 125 ms
+    assert music.grid_share(write_midi(tmp_path / "c.mid", half, tempo=1_000_000)) == 0.5
+
+
+def test_classifier_tells_scales_from_chromatic_runs_but_not_two_halves_of_one_kind():
+    pytest.importorskip("sklearn")
+    from generator.corpora.base import Note
+
+    rng = np.random.default_rng(0)
+
+    def piece(pitches):
+        return [Note(int(p), 0.25 * k, 0.25 * k + 0.2) for k, p in enumerate(pitches)]
+
+    major = [0, 2, 4, 5, 7, 9, 11]
+    scales = [piece(60 + rng.choice(major, 40)) for _ in range(20)]
+    chromatic = [piece(60 + rng.integers(0, 12, 40)) for _ in range(20)]
+    more_scales = [piece(60 + rng.choice(major, 40)) for _ in range(20)]
+    assert music.classifier_accuracy(scales, chromatic) >= 0.9
+    assert music.classifier_accuracy(scales, more_scales) <= 0.75

@@ -76,8 +76,11 @@ def test_music_statistics_of_a_known_file(tmp_path):
     assert figures["pitch_range"] == 7
     assert figures["mean_note_seconds"] == pytest.approx((0.5 + 0.5 + 3 * 1.0) / 5)
     assert figures["polyphony"] == pytest.approx((1 * 1.0 + 3 * 1.0) / 2.0)
-    assert figures["in_key_share"] == 1.0
+    assert figures["in_key_share"] == 1.0 and "on_grid_share" not in figures
     assert stats.histogram_distance(hist, hist) == 0.0
+    assert stats.music([played], [0.5])["on_grid_share"] == 1.0  # onsets at 0, 0.5 and 1 s
+    # a quarter note of 0.3 s: sixteenths of 75 ms, so 0.5 s and 1 s are 25 ms off the grid
+    assert stats.music([played], [0.3])["on_grid_share"] == pytest.approx(1 / 5)
 
 
 def test_verse_statistics_and_copy_rate_with_known_overlap():
@@ -114,5 +117,7 @@ def test_gen_evaluate_end_to_end(tmp_path):
     figures = json.loads(result.stdout)
     assert figures["samples"] == 2 and 0 <= figures["pitch_class_distance"] <= 1
     assert figures["corpus"]["in_key_share"] == 1.0  # the corpus is major scales and triads
+    assert figures["corpus"]["on_grid_share"] == 1.0  # and plays on the beat
+    assert 0 <= figures["sample"]["on_grid_share"] <= 1
     result = run("evaluate", "--checkpoint", "checkpoints/m", "--samples", ".", "--path", ".")
     assert result.exit_code == 1 and "not both" in result.output

@@ -105,6 +105,7 @@ def test_notes_lie_on_the_beat_grid(plugin, tmp_path):
     beat = starts[1]  # MidiTok's tempo nearest to 120 bpm: 121.29
     assert beat == pytest.approx(60 / 121.29, rel=1e-3)
     assert [s / beat for s in starts] == pytest.approx([0, 1, 2, 3])  # each on its beat
+    assert plugin.beat_seconds(plugin.encode_file(path)) == pytest.approx(beat)  # the written tempo
 
 
 def test_transposition_moves_pitches_but_never_drums():

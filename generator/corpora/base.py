@@ -206,6 +206,11 @@ class MusicCorpus(Corpus):
         end = max((n.end for n in self.notes(tokens)), default=0.0)
         return [2.0 * k for k in range(1, int(end / 2.0) + 1) if 2.0 * k < end]
 
+    def beat_seconds(self, tokens: list[str]) -> float:
+        """How long a quarter note lasts in the stream, for measuring onsets against the beat
+        grid; default: 120 bpm, the tempo performance streams are written at."""
+        return 0.5
+
 
 class VerseCorpus(Corpus):
     """A plugin whose streams are text in lines: tokens join into text and a `line_break`

@@ -130,6 +130,10 @@ class MetricalCorpus(MusicCorpus):
 
         return bar_times(mido.MidiFile(file=io.BytesIO(self.midi_bytes(tokens))))
 
+    def beat_seconds(self, tokens: list[str]) -> float:
+        tempos = self.score(tokens).tempos
+        return tempos[0].mspq / 1e6 if len(tempos) else 0.5  # MIDI's default, 120 bpm
+
     def notes(self, tokens: list[str]) -> list[Note]:
         score = self.score(tokens).to("second")
         notes = [
