@@ -3,10 +3,11 @@ validation split.
 
     pip install -e '.[bench]'          # scikit-learn, for the classifier test
     python benchmarks/music.py checkpoints/RUN [checkpoints/OTHER ...] [--samples 20]
+                                       [--key-bias B]
 
-For each run, `gen sample -n N --seconds 30 --seed 1` writes --samples samples and, for a run
-trained with keys, as many again in each of four keys (`--key`); then, beside the real
-pieces (their first 30 s, as the run's plugin writes them to MIDI):
+For each run, `gen sample -n N --seconds 30 --seed 1 --key-bias B` writes --samples
+samples and, for a run trained with keys, as many again in each of four keys (`--key`); then,
+beside the real pieces (their first 30 s, as the run's plugin writes them to MIDI):
 
 - in key: the share of notes in the key music21's analysis finds (mean over pieces);
 - key asked: of the samples written with `--key K`, how many music21 finds in K;
@@ -30,6 +31,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from generator.config import KEY_BIAS  # noqa: E402
+
 KEYS = ("C major", "D minor", "G major", "A minor")
 SECONDS = 30.0
 
@@ -108,14 +111,15 @@ def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
     return out
 
 
-def write(run: Path, out: Path, count: int, *options) -> list[Path]:
+def write(run: Path, out: Path, count: int, key_bias: float, *options) -> list[Path]:
     """`count` samples of `SECONDS` from `run`, drawn together with seed 1."""
-    args = ("--out", out, "-n", count, "--seconds", SECONDS, "--seed", 1, *options)
+    args = ("--out", out, "-n", count, "--seconds", SECONDS, "--seed", 1, "--key-bias", key_bias)
+    args += options
     gen("sample", "--checkpoint", run, *args)
     return [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(1, count + 1)]
 
 
-def grammar_errors(ckpt, plugin, count: int) -> int | None:
+def grammar_errors(ckpt, plugin, count: int, key_bias: float) -> int | None:
     """MidiTok's error count over `count` sampled streams, for plugins tokenised by it."""
     tokenizer = getattr(plugin, "_tokenizer", None)
     if tokenizer is None:
@@ -128,12 +132,13 @@ def grammar_errors(ckpt, plugin, count: int) -> int | None:
     config = SampleConfig(seed=1, max_tokens=4000, unit="seconds", unit_limit=SECONDS)
     keys = sampler.keys(count, None, 1)
     starts = np.stack([sampler.start([], key) for key in keys])
-    rows, _, _ = sampler.draw(starts, config, want_logp=False, controls=sampler.controls(keys, []))
+    controls = sampler.controls(keys, [], key_bias)
+    rows, _, _ = sampler.draw(starts, config, want_logp=False, controls=controls)
     streams = [without_controls(sampler.vocab.decode(r)) for r in rows]
     return sum(round(tokenizer.tokens_errors(s) * len(s)) for s in streams)
 
 
-def measure(run: Path, count: int) -> dict:
+def measure(run: Path, count: int, key_bias: float) -> dict:
     from generator import keys, stats
     from generator.checkpoint import load_checkpoint, plugin_of
 
@@ -141,8 +146,9 @@ def measure(run: Path, count: int) -> dict:
     plugin = plugin_of(ckpt)
     work = Path(tempfile.mkdtemp(prefix="gen-music-"))
     real = real_pieces(ckpt, plugin, work)
-    samples = write(run, work / "sample.mid", count)
+    samples = write(run, work / "sample.mid", count, key_bias)
     result = {"run": str(run), "corpus": ckpt.corpus_name, "samples": count, "real": len(real)}
+    result["key_bias"] = key_bias if ckpt.key_counts else None
     for name, files in (("real", real), ("samples", samples)):
         result[f"in_key_{name}"] = float(
             np.mean([stats.in_key_share(notes_of(f))[0] for f in files])
@@ -151,11 +157,12 @@ def measure(run: Path, count: int) -> dict:
     result["classifier"] = classifier_accuracy(
         [notes_of(f) for f in real], [notes_of(f) for f in samples]
     )
-    result["grammar_errors"] = grammar_errors(ckpt, plugin, count)
+    result["grammar_errors"] = grammar_errors(ckpt, plugin, count, key_bias)
     if ckpt.key_counts:
         result["key_asked"] = {}
         for key in KEYS:
-            written = write(run, work / f"{key.replace(' ', '-')}.mid", count, "--key", key)
+            out = work / f"{key.replace(' ', '-')}.mid"
+            written = write(run, out, count, key_bias, "--key", key)
             result["key_asked"][key] = sum(keys.key_of(notes_of(f)) == key for f in written)
     return result
 
@@ -165,17 +172,21 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders of music models")
     parser.add_argument("--samples", type=int, default=20, help="samples per run and per key")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--key-bias", type=float, default=KEY_BIAS, help="gen sample --key-bias (runs with keys)"
+    )
     args = parser.parse_args()
-    results = [measure(run, args.samples) for run in args.runs]
-    print("| run | in key, samples / real | on the grid, samples / real | classifier | "
+    results = [measure(run, args.samples, args.key_bias) for run in args.runs]
+    print("| run | key bias | in key, samples / real | on the grid, samples / real | classifier | "
           "grammar errors | key asked (of each) |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         asked = ", ".join(f"{k}: {n}" for k, n in r.get("key_asked", {}).items()) or "-"
         classifier = "-" if r["classifier"] is None else f"{100 * r['classifier']:.0f} %"
         errors = "-" if r["grammar_errors"] is None else r["grammar_errors"]
         print(
-            f"| {r['run']} ({r['corpus']}) | {100 * r['in_key_samples']:.1f} % / "
+            f"| {r['run']} ({r['corpus']}) | {r['key_bias'] if r['key_bias'] is not None else '-'} "
+            f"| {100 * r['in_key_samples']:.1f} % / "
             f"{100 * r['in_key_real']:.1f} % | {100 * r['grid_samples']:.1f} % / "
             f"{100 * r['grid_real']:.1f} % | {classifier} | {errors} | {asked} |"
         )

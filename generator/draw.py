@@ -26,7 +26,9 @@ class Knobs(NamedTuple):
     top_k: int  # keep the k likeliest ids (0: all)
     top_p: float  # keep the likeliest ids holding this probability (1: all)
     seed: int
-    excluded: np.ndarray = np.zeros(1, np.float32)  # (vocab,) -inf for ids not to draw, or (1,)
+    # added to the logits: -inf for ids not to draw, a penalty for notes out of a stream's key;
+    # (vocab,) for every stream, (batch, vocab) for each, or (1,) zeros
+    bias: np.ndarray = np.zeros(1, np.float32)
     controls: np.ndarray = np.full(1, -1, np.int32)  # (batch,) the control id each stream repeats
     every: int = 0  # a stream's control comes again after this many other ids (0: never)
     since: np.ndarray = np.zeros(1, np.int32)  # (batch,) ids since the primer's last control
@@ -119,6 +121,7 @@ class DrawLoop:
             self._compiled[variant] = self._build(variant)
         if not variant.limit:  # the table is not read: a small one saves the copy
             knobs = knobs._replace(length_table=np.zeros((3, 1), np.float32), limit=np.inf)
+        knobs = knobs._replace(bias=np.atleast_2d(knobs.bias))  # rows: one, or one a stream
         types = Knobs(
             tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32,
             tf.float32, tf.int32, tf.int32, tf.int32,
@@ -133,7 +136,7 @@ class DrawLoop:
         ids_spec = tf.TensorSpec((None,), tf.int32)
         knob_specs = Knobs(
             scalar[0], tf.TensorSpec((None, None), tf.float32), *(scalar[1],) * 2, scalar[0],
-            scalar[1], scalar[0], tf.TensorSpec((None,), tf.float32), ids_spec, scalar[0],
+            scalar[1], scalar[0], tf.TensorSpec((None, None), tf.float32), ids_spec, scalar[0],
             ids_spec,
         )  # fmt: skip
         state = tf.TensorSpec((None, self.step_model.config.units), tf.float32)
@@ -144,7 +147,7 @@ class DrawLoop:
         @tf.function(input_signature=[primer_spec, states_spec, knob_specs])
         def loop(primer, states, knobs):
             advance = self.step_model.prepare()
-            ban = specials + knobs.excluded  # (vocab,): the specials, and what was excluded
+            ban = specials + knobs.bias  # (vocab,) or (batch, vocab)
             batch = tf.shape(primer)[0]
             logits = tf.zeros((batch, self.vocab_size))
             flags = tf.zeros((batch, grammar.flags if grammar else 1))
@@ -193,7 +196,7 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -
 
     variant, batch = Variant.of(knobs, True), primer.shape[0]
     ban = tf.zeros(knobs.length_table.shape[1]) if ban is None else ban
-    ban = ban + knobs.excluded
+    ban = ban + knobs.bias
     flags = tf.zeros((batch, grammar.flags if grammar else 1))
     for t in range(primer.shape[1]):
         logits, states = step(primer[:, t], states)

@@ -11,8 +11,9 @@ import numpy as np
 
 
 def scaled(logits, temperature, ban):
-    """Logits divided by the temperature, with `ban` (vocab,) added: -inf for the special
-    tokens the sampler never writes, 0 for the rest."""
+    """Logits divided by the temperature, with `ban` (vocab,) or (batch, vocab) added: -inf
+    for the tokens the sampler never writes, a penalty for notes out of a stream's key, 0 for
+    the rest."""
     return logits / temperature + ban
 
 

@@ -19,6 +19,8 @@ TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MODES = ("major", "minor")
 EVERY = 64  # a piece's key token comes again after this many of its tokens
 KEYS = tuple(f"{tonic} {mode}" for mode in MODES for tonic in TONICS)  # 24 names
+# semitones above the tonic; minor-key music raises its seventh, so the leading tone is in
+SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}
 SPELLINGS = {"DB": 1, "D#": 3, "GB": 6, "G#": 8, "A#": 10, "CB": 11, "B#": 0, "E#": 5, "FB": 4}
 
 
@@ -55,6 +57,12 @@ def parse(text: str) -> str:
         raise GenError(f"unknown key '{text}'; give one of {', '.join(KEYS)} (or Dm, F#, Bb)")
     mode = "minor" if match.group(2) in ("minor", "min", "m") else "major"
     return f"{TONICS[pitch]} {mode}"
+
+
+def scale_classes(key: str) -> set[int]:
+    """The pitch classes of a key's scale: major, or natural minor with its leading tone."""
+    tonic, mode = key.split()
+    return {(TONICS.index(tonic) + step) % 12 for step in SCALES[mode]}
 
 
 def transposed(key: str, semitones: int) -> str:

@@ -171,7 +171,7 @@ def _write_streams(sampler, writer, primer: list[str], config: SampleConfig, log
             drawn = replace(config, seed=batch_seed(config.seed, first // (BATCH // per)))
             keys = sampler.keys(size * per, config.key, drawn.seed)
             starts = np.stack([sampler.start(primer, key) for key in keys])  # (streams, len)
-            controls = sampler.controls(keys, primer)
+            controls = sampler.controls(keys, primer, config.key_bias)
             rows, _, _ = sampler.draw(starts, drawn, want_logp=False, controls=controls)
             pieces = [without_controls(sampler.vocab.decode(row)) for row in rows]
             for k in range(size):

@@ -32,6 +32,7 @@ class Sampler:
         self.loop = DrawLoop(self.step_model, len(self.vocab), banned, grammar)
         self._score = None  # compiled on first use
         self._lengths: dict[str, np.ndarray] = {}  # unit -> its (3, vocab) length table
+        self._key_bias: dict[tuple, np.ndarray] = {}  # (key, nats) -> its (vocab,) penalties
 
     def start(self, primer_tokens: list[str], key: str | None = None) -> np.ndarray:
         """Primer ids for a new piece: `<start>`, the plugin's lead-in, the primer's tokens
@@ -41,14 +42,27 @@ class Sampler:
         ids = self.vocab.encode(lead_in + keys.interleaved(control, primer_tokens))
         return np.concatenate([[self.vocab.start_id], ids]).astype(np.int32)
 
-    def controls(self, keys_of_streams: list[str | None], primer_tokens: list[str]) -> dict:
-        """The `Knobs` fields that give each stream its key again whenever it is due."""
+    def controls(self, keys_of_streams: list[str | None], primer_tokens: list[str],
+                 key_bias: float = 0.0) -> dict:  # fmt: skip
+        """The `Knobs` fields that give each stream its key again whenever it is due, and with
+        `key_bias`, hold back its notes out of that key by as many nats."""
         if not any(keys_of_streams):
             return {}
         ids = [self.vocab.index[keys.token(k)] if k else -1 for k in keys_of_streams]
         since = keys.since_last(primer_tokens)
-        return {"controls": np.array(ids, np.int32), "every": keys.EVERY,
-                "since": np.full(len(ids), since, np.int32)}  # fmt: skip
+        fields = {"controls": np.array(ids, np.int32), "every": keys.EVERY,
+                  "since": np.full(len(ids), since, np.int32)}  # fmt: skip
+        if key_bias > 0:
+            fields["bias"] = np.stack([self.key_bias(k, key_bias) for k in keys_of_streams])
+        return fields
+
+    def key_bias(self, key: str | None, nats: float) -> np.ndarray:
+        """(vocab,) the penalty of notes outside `key` (zeros for a stream without one)."""
+        if key is None:
+            return np.zeros(len(self.vocab), np.float32)
+        if (key, nats) not in self._key_bias:
+            self._key_bias[key, nats] = tokenmaps.key_bias(self.plugin, self.vocab, key, nats)
+        return self._key_bias[key, nats]
 
     def keys(self, count: int, key: str | None, seed: int) -> list[str | None]:
         """The key of each of `count` new pieces: `key` if given, else drawn (seeded) as often
@@ -96,7 +110,9 @@ class Sampler:
         primer = np.atleast_2d(primer).astype(np.int32)
         if states is None:
             states = self.step_model.zero_states(primer.shape[0])
-        knobs = self.knobs(config)._replace(**(controls or {}))
+        knobs, controls = self.knobs(config), dict(controls or {})
+        bias = knobs.bias + controls.pop("bias", np.zeros(1, np.float32))  # instruments and key
+        knobs = knobs._replace(bias=bias, **controls)
         drawn = self.loop(primer, states, knobs, want_logp)
         ids, lengths = drawn.ids.numpy().T, drawn.lengths.numpy()  # (batch, time)
         rows = [row[:n].tolist() for row, n in zip(ids, lengths)]

@@ -42,6 +42,18 @@ def augmentation_maps(plugin, vocab: Vocab) -> np.ndarray:
     return np.stack(maps)
 
 
+def key_bias(plugin, vocab: Vocab, key: str, nats: float) -> np.ndarray:
+    """(vocab,) float32: -`nats` for the tokens that start a note outside `key`'s scale
+    (`Corpus.token_pitch`), 0 for the rest."""
+    scale = keys.scale_classes(key)
+    bias = np.zeros(len(vocab), np.float32)
+    for i, token in _plain(vocab):
+        pitch = plugin.token_pitch(token)
+        if pitch is not None and pitch % 12 not in scale:
+            bias[i] = -nats
+    return bias
+
+
 def measurable_units(plugin) -> tuple[str, ...]:
     """The units a sample's length can be given in: the plugin's, and for verse, stanzas."""
     return plugin.length_units + (("stanzas",) if plugin.kind == "verse" else ())

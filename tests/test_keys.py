@@ -4,12 +4,14 @@ with transposition, and `gen sample --key` end to end."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import run, tiny, write_midi
 
 from generator import keys
 from generator.corpora.base import Note
+from generator.corpora.midi import MidiCorpus
 from generator.errors import GenError
 
 
@@ -48,8 +50,6 @@ def test_the_key_of_a_scale_is_its_key_and_moves_with_transposition():
 
 
 def test_with_a_key_asked_the_piece_in_its_mode_is_moved_to_its_tonic():
-    from generator.corpora.midi import MidiCorpus
-
     plugin = MidiCorpus()
 
     def events(notes):
@@ -66,8 +66,24 @@ def test_with_a_key_asked_the_piece_in_its_mode_is_moved_to_its_tonic():
     assert keys.key_of(plugin.notes(chosen)).startswith("F# ")
 
 
+def test_a_keys_scale_and_the_penalty_of_notes_outside_it():
+    from generator.corpora.metrical import RemiCorpus
+    from generator.tokenmaps import key_bias
+    from generator.vocab import Vocab
+
+    assert keys.scale_classes("C major") == {0, 2, 4, 5, 7, 9, 11}
+    assert keys.scale_classes("A minor") == {9, 11, 0, 2, 4, 5, 7, 8}  # G#, the leading tone
+    assert keys.scale_classes("Eb major") == {3, 5, 7, 8, 10, 0, 2}
+    tokens = ["<unk>", "<start>", "on:60", "on:61", "off:61", "shift:5", "on:73", "<key:C major>"]
+    bias = key_bias(MidiCorpus(), Vocab(tokens), "C major", 2.5)
+    assert bias.tolist() == [0, 0, 0, -2.5, 0, 0, -2.5, 0]  # note-ons of C# only
+    remi = RemiCorpus()
+    assert [remi.token_pitch(t) for t in ("Pitch_61", "PitchDrum_61", "Program_61")] == [
+        61, None, None,
+    ]  # fmt: skip
+
+
 def test_augmentation_moves_the_key_token_with_the_notes():
-    from generator.corpora.midi import MidiCorpus
     from generator.tokenmaps import augmentation_maps
     from generator.vocab import Vocab
 
@@ -96,6 +112,13 @@ def test_a_model_trained_with_keys_samples_in_the_key_asked(tmp_path):
     assert {s["key"] for s in drawn} <= set(config["keys"])  # drawn from the corpus's keys
     result = run("sample", "--checkpoint", "checkpoints/k", "--out", "y.mid", "--key", "H")
     assert result.exit_code == 1 and "unknown key 'H'" in result.output
+    held = run(*args, "--out", tmp_path / "b.mid", "--seed", 2, "--key-bias", 100, "--length", 90)
+    played = 0
+    for s in json.loads(held.stdout):  # notes out of each output's key held back entirely
+        notes = MidiCorpus().notes(MidiCorpus().encode_file(Path(s["path"])))
+        assert {n.pitch % 12 for n in notes} <= keys.scale_classes(s["key"]), s["key"]
+        played += len(notes)
+    assert played > 0
 
 
 def test_key_is_refused_for_a_run_without_keys(tmp_path):

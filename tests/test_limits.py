@@ -49,6 +49,8 @@ SAMPLE = [
     ("--top-k", 10**12, "top-k must be in [0, 1,000,000]"),
     ("--top-p", 0, "top-p must be in (0, 1], got 0.0"),
     ("--top-p", "nan", "top-p must be in (0, 1], got nan"),
+    ("--key-bias", -1, "key-bias must be in [0, 100], got -1.0"),
+    ("--key-bias", "nan", "key-bias must be in [0, 100], got nan"),
     ("--seed", 2**31, "seed must be in [0, 2,147,483,647], got 2147483648"),
     ("--length", 0, "length must be in [1, 10,000,000], got 0"),
     ("--length", 10**9, "length must be in [1, 10,000,000]"),

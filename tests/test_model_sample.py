@@ -28,10 +28,13 @@ def tiny():
     return model, StepModel(model, config)
 
 
-def knobs(max_tokens=40, table=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7):
+def knobs(
+    max_tokens=40, table=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7, bias=None
+):
     """A draw's inputs; no length limit unless a length `table` and a `limit` are given."""
     table = np.zeros((3, 1), np.float32) if table is None else table
-    return Knobs(max_tokens, table, limit, temperature, top_k, top_p, seed)
+    bias = np.zeros(1, np.float32) if bias is None else bias
+    return Knobs(max_tokens, table, limit, temperature, top_k, top_p, seed, bias)
 
 
 def each_token_adds_one():
@@ -217,6 +220,11 @@ OPTIONS = {  # each option the compiled loop has a variant for, and all of them 
     "top-p": {"top_p": 0.8},
     "length limit": {"limit": 4.0},
     "all": {"temperature": 1.5, "top_k": 5, "top_p": 0.9, "limit": 6.0},
+    "bias per stream": {
+        "bias": np.array(
+            [[0, 0, -2, -2, 0, 0, 0, 0, -np.inf, 0, 0, -5]] * 2 + [[0] * 12] * 2, np.float32
+        )
+    },  # fmt: skip
 }
 
 
@@ -250,3 +258,5 @@ def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, gr
         np.testing.assert_allclose(a.numpy(), np.asarray(b), atol=1e-5)
     if limit < np.inf:
         assert (n < 30).all()  # the limit, not the token count, stopped each stream
+    if "bias" in options:
+        assert 8 not in ids[:2].ravel() and 8 in ids[2:].ravel()  # -inf: never drawn there

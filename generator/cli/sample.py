@@ -11,6 +11,7 @@ from generator.cli.common import (
     run_folder,
     weights_option,
 )
+from generator.config import KEY_BIAS
 from generator.errors import GenError
 
 
@@ -60,6 +61,13 @@ from generator.errors import GenError
     "--key",
     help='Music: the key to write in, such as "D minor", Dm, F# or "Bb major" (default: drawn '
     "as often as the training corpus has each key).",
+)
+@click.option(
+    "--key-bias",
+    default=KEY_BIAS,
+    show_default=True,
+    help="Music, runs trained with keys: nats by which notes outside each output's key are "
+    "held back (0: as the model writes them).",
 )
 @click.option(
     "--programs",
@@ -138,6 +146,7 @@ def sample(**options):
         unit_limit=seconds or 0.0,
         programs=parse_programs(options["programs"]),
         key=options["key"],
+        key_bias=options["key_bias"],
     )
     verse = VerseOptions(*(options[k] for k in ("form", "rhyme", "syllables", "lines", "stanzas")))
     request = OutputRequest(

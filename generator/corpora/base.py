@@ -196,6 +196,11 @@ class MusicCorpus(Corpus):
         plugin cannot transpose: `gen sample --key` then keeps what the model wrote."""
         return None
 
+    def token_pitch(self, token: str) -> int | None:
+        """The MIDI pitch of the note a token starts, or None (drums and other tokens): notes
+        outside a stream's key are held back by `gen sample --key-bias`."""
+        return None
+
     def token_program(self, token: str) -> int | None:
         """The instrument a token picks (a General MIDI program, or `DRUMS`), or None: tokens
         of excluded instruments are never drawn (`gen sample --programs`)."""

@@ -176,6 +176,10 @@ class MetricalCorpus(MusicCorpus):
     def token_kind(self, token: str) -> str | None:
         return token.partition("_")[0] or None
 
+    def token_pitch(self, token: str) -> int | None:
+        kind, _, value = token.partition("_")
+        return int(value) if kind == "Pitch" else None  # PitchDrum_: a drum, no pitch
+
     def token_program(self, token: str) -> int | None:
         kind, _, value = token.partition("_")
         return int(value) if kind == "Program" else None  # Program_-1: the drums

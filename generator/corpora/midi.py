@@ -181,6 +181,10 @@ class MidiCorpus(MusicCorpus):
     def transposed(self, tokens: list[str], semitones: int) -> list[str]:
         return [performance.transpose(t, semitones) for t in tokens]
 
+    def token_pitch(self, token: str) -> int | None:
+        event = performance.parse(token)
+        return event.value if event and event.kind == "on" else None
+
     def token_length(self, token: str, unit: str) -> float:
         if unit != "seconds":
             return super().token_length(token, unit)
