@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +18,17 @@ from hypothesis import configuration, settings
 configuration.set_hypothesis_home_dir(tempfile.mkdtemp(prefix="gen-hypothesis-"))
 settings.register_profile("gen", database=None)
 settings.load_profile("gen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"  # real corpora beside the checkout, where present
+
+
+def script(path: str):
+    """A script of the checkout that is not installed (`benchmarks/music.py`) as a module."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)

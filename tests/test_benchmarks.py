@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_midi
+from conftest import script, write_midi
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -21,17 +21,8 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import common, encoding, memory, sampling, training  # noqa: E402
 
-
-def script(name: str):
-    """A benchmark script of the checkout as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sonnets = script("sonnets")
-music = script("music")
+sonnets = script("benchmarks/sonnets.py")
+music = script("benchmarks/music.py")
 
 
 def test_train_flops_count_every_multiply_add_of_two_layers_by_hand():

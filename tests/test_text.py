@@ -161,19 +161,6 @@ def test_unusable_text_corpus_is_one_clear_line(tmp_path, data, reason):
     assert result.output.splitlines()[-1].startswith("Error: no usable text files in")
 
 
-@pytest.mark.slow
-def test_default_text_corpus_is_chorale_hymns():
-    pytest.importorskip("music21")
-    from generator.cache import cache_dir
-    from generator.corpora import bach
-    from generator.progress import Reporter
-
-    files = bach.chorale_text_files(cache_dir(), Reporter(quiet=True), limit=3)
-    text = files[0].read_text()
-    assert len(text.splitlines()) >= 4  # one line per phrase
-    assert any(word in text for word in ("und", "der", "die", "Gott", "ich"))
-
-
 def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
     import numpy as np
 

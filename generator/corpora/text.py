@@ -1,5 +1,8 @@
 """The `text` corpus plugin: plain-text verse as Unicode characters.
 
+Without a path it trains on English public-domain verse shipped inside the package
+(`english.py`); `--path builtin:hymns` names the German hymn texts of the Bach chorales.
+
 Text is decoded as UTF-8 and NFC-normalised; line ends become "\\n" and every newline and blank
 line (a stanza break) is kept. Characters seen fewer than `min_token_count` times in the corpus
 map to `<unk>`, which the sampler never emits.
@@ -11,11 +14,17 @@ import codecs
 import unicodedata
 from pathlib import Path
 
-from generator.corpora import bach
+from generator.corpora import bach, english
 from generator.corpora.base import VerseCorpus
 from generator.errors import GenError
 
 NEWLINE = "\n"
+BUILTIN = "builtin:"  # --path builtin:NAME: a corpus that ships with gen
+BUILTINS = {
+    "english": "English public-domain verse: Shakespeare's sonnets, Hopkins, early Yeats, "
+    "Paradise Lost, 3,355 Gutenberg sonnets (the default)",
+    "hymns": "the German hymn texts of the Bach chorales in music21",
+}
 
 
 def normalise(text: str) -> str:
@@ -48,7 +57,10 @@ class TextCorpus(VerseCorpus):
     """Text files (.txt) as characters; verse forms, rhyme and metre at sampling time."""
 
     name = "text"
-    description = "Text files (.txt) as characters; default: Bach chorale hymn texts"
+    description = (
+        "Text files (.txt) as characters; default: English verse; --path builtin:hymns for "
+        "the chorales' German hymn texts"
+    )
     input_suffixes = (".txt",)
     token_name = "character"
     # Every file is read as if a blank line came before it: poems in one file are separated
@@ -62,7 +74,22 @@ class TextCorpus(VerseCorpus):
         return {"normalisation": "NFC", "line_ends": "LF"}
 
     def default_files(self, cache_dir: Path, log) -> list[Path]:
-        return bach.chorale_text_files(cache_dir, log, bach.default_limit())
+        return english.english_verse_files(cache_dir, bach.default_limit())
+
+    def find_files(self, path: Path) -> list[Path]:
+        name = str(path)
+        if not name.startswith(BUILTIN):
+            return super().find_files(path)
+        from generator.cache import cache_dir
+        from generator.progress import Reporter
+
+        name = name[len(BUILTIN) :]
+        if name == "english":
+            return english.english_verse_files(cache_dir(), bach.default_limit())
+        if name == "hymns":  # its first use parses every chorale: a progress bar on stderr
+            return bach.chorale_text_files(cache_dir(), Reporter(err=True), bach.default_limit())
+        known = "; ".join(f"{BUILTIN}{k}: {v}" for k, v in BUILTINS.items())
+        raise GenError(f"no built-in text corpus '{name}'; there are {known}")
 
     def encode_file(self, path: Path) -> list[str]:
         data = Path(path).read_bytes()
