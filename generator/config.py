@@ -21,6 +21,7 @@ MAX_OUTPUTS = 1_000_000  # outputs of one `gen sample`
 MAX_NGRAM_ORDER = 10  # longest n-gram baseline of `gen evaluate`: its counts grow with it
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed")
+WORDS = ("any", "real", "corpus")  # gen sample --words; index 0 draws any word
 KEY_BIAS = 2.0  # nats: how much less likely a note outside its output's key is drawn
 # what a sample's length may be given in, and the largest length in each
 UNIT_LIMITS = {"seconds": 24 * 3600.0, "lines": 100_000, "stanzas": 10_000}
@@ -152,6 +153,7 @@ class SampleConfig:
     programs: tuple[int, ...] | None = None  # music: the only instruments to draw (-1: drums)
     key: str | None = None  # music: the key to write in ("D minor"); None: drawn as the corpus
     key_bias: float = KEY_BIAS  # music: nats taken from notes outside each output's key
+    words: str = "real"  # verse: words the corpus or the dictionary knows; "corpus"; "any"
 
     def __post_init__(self):
         if self.temperature is not None:
@@ -163,6 +165,8 @@ class SampleConfig:
         for program in self.programs or ():
             check_range("program", program, -1, 127)
         check_range("key-bias", self.key_bias, 0, 100.0)
+        if self.words not in WORDS:
+            raise GenError(f"words must be one of {', '.join(WORDS)}, got {self.words!r}")
         if self.key is not None:
             from generator import keys
 

@@ -32,6 +32,7 @@ class Knobs(NamedTuple):
     controls: np.ndarray = np.full(1, -1, np.int32)  # (batch,) the control id each stream repeats
     every: int = 0  # a stream's control comes again after this many other ids (0: never)
     since: np.ndarray = np.zeros(1, np.int32)  # (batch,) ids since the primer's last control
+    words: int = 0  # verse keeps to the known words of trie `DrawLoop.tries[words]` (0: none)
 
 
 class Drawn(NamedTuple):
@@ -55,12 +56,15 @@ class Variant:
     limit: bool
     logp: bool
     controls: bool
+    words: int
 
     @classmethod
     def of(cls, knobs: Knobs, logp: bool) -> Variant:
         """The work a draw with `knobs` needs (and log-probabilities, with `logp`)."""
         limit = bool(np.isfinite(knobs.limit))
-        return cls(knobs.top_k > 0, knobs.top_p < 1.0, limit, logp, knobs.every > 0)
+        return cls(
+            knobs.top_k > 0, knobs.top_p < 1.0, limit, logp, knobs.every > 0, int(knobs.words)
+        )
 
 
 def filtered(logits, flags, knobs, variant: Variant, grammar, ban):
@@ -110,6 +114,7 @@ class DrawLoop:
         ban[banned] = -np.inf
         self.ban = tf.constant(ban)
         self.grammar = filters.Grammar(grammar_tables) if grammar_tables else None
+        self.tries: dict[int, filters.Words] = {}  # set before a draw with `Knobs.words`
         self.step_model, self.vocab_size = step_model, vocab_size
         self._compiled: dict[Variant, object] = {}
 
@@ -124,10 +129,26 @@ class DrawLoop:
         knobs = knobs._replace(bias=np.atleast_2d(knobs.bias))  # rows: one, or one a stream
         types = Knobs(
             tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32,
-            tf.float32, tf.int32, tf.int32, tf.int32,
+            tf.float32, tf.int32, tf.int32, tf.int32, tf.int32,
         )  # fmt: skip
         knobs = Knobs(*(tf.constant(v, t) for v, t in zip(knobs, types)))
         return Drawn(*self._compiled[variant](tf.constant(primer, tf.int32), list(states), knobs))
+
+    def _feed(self, advance, primer, states, grammar, words):
+        """The logits, states, grammar flags and word-trie nodes after a batch of primers."""
+        import tensorflow as tf
+
+        batch = tf.shape(primer)[0]
+        logits = tf.zeros((batch, self.vocab_size))
+        flags = tf.zeros((batch, grammar.flags if grammar else 1))
+        nodes = tf.zeros((batch,), tf.int32)  # where each stream stands in the word trie
+        i = tf.constant(0)
+        while i < tf.shape(primer)[1]:
+            logits, states = advance(primer[:, i], states)
+            flags = grammar.after(flags, primer[:, i]) if grammar else flags
+            nodes = words.after(nodes, primer[:, i]) if words else nodes
+            i += 1
+        return logits, states, flags, nodes
 
     def _build(self, variant: Variant):
         import tensorflow as tf
@@ -137,25 +158,20 @@ class DrawLoop:
         knob_specs = Knobs(
             scalar[0], tf.TensorSpec((None, None), tf.float32), *(scalar[1],) * 2, scalar[0],
             scalar[1], scalar[0], tf.TensorSpec((None, None), tf.float32), ids_spec, scalar[0],
-            ids_spec,
+            ids_spec, scalar[0],
         )  # fmt: skip
         state = tf.TensorSpec((None, self.step_model.config.units), tf.float32)
         states_spec = [state] * (2 * self.step_model.config.layers)
         primer_spec = tf.TensorSpec((None, None), tf.int32)
         grammar, specials = self.grammar, self.ban
+        words = self.tries[variant.words] if variant.words else None
 
         @tf.function(input_signature=[primer_spec, states_spec, knob_specs])
         def loop(primer, states, knobs):
             advance = self.step_model.prepare()
             ban = specials + knobs.bias  # (vocab,) or (batch, vocab)
             batch = tf.shape(primer)[0]
-            logits = tf.zeros((batch, self.vocab_size))
-            flags = tf.zeros((batch, grammar.flags if grammar else 1))
-            i = tf.constant(0)
-            while i < tf.shape(primer)[1]:  # feed the primer, keeping only state and flags
-                logits, states = advance(primer[:, i], states)
-                flags = grammar.after(flags, primer[:, i]) if grammar else flags
-                i += 1
+            logits, states, flags, nodes = self._feed(advance, primer, states, grammar, words)
             prev, out = primer[:, -1], tf.TensorArray(tf.int32, size=knobs.max_tokens)
             done = tf.zeros((batch,), tf.bool)
             lengths = tf.fill((batch,), knobs.max_tokens)
@@ -163,14 +179,15 @@ class DrawLoop:
             since = tf.broadcast_to(knobs.since, [batch])
             t = tf.constant(0)
             while t < knobs.max_tokens and not (variant.limit and tf.reduce_all(done)):
-                ids = pick(filtered(logits, flags, knobs, variant, grammar, ban), knobs.seed, t)
+                now = ban + words.forbidden(nodes) if words else ban
+                ids = pick(filtered(logits, flags, knobs, variant, grammar, now), knobs.seed, t)
                 if variant.controls:  # a stream's control token, given again when it is due
                     due = since >= knobs.every
                     ids = tf.where(due, tf.broadcast_to(knobs.controls, [batch]), ids)
                     since = tf.where(due, 0, since + 1)
                 out = out.write(t, ids)
                 if variant.logp:
-                    logp += tf.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban))
+                    logp += tf.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, now))
                 logits, new_states = advance(ids, states)
                 if variant.limit:
                     total += added_length(knobs.length_table, prev, ids)
@@ -183,36 +200,43 @@ class DrawLoop:
                     states = new_states
                 prev = ids
                 flags = grammar.after(flags, ids) if grammar else flags
+                nodes = words.after(nodes, ids) if words else nodes
                 t += 1
             return out.stack()[:t], tf.minimum(lengths, t), logp, states
 
         return loop
 
 
-def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -> Drawn:
+def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None, words=None):
     """What `DrawLoop` computes, as a plain eager loop over one step at a time (`step`:
-    (ids, states) -> (logits, states)): the reference the compiled loop is tested against."""
+    (ids, states) -> (logits, states)): the reference the compiled loop is tested against.
+    `words`: the trie tables (`verse.lexicon.trie_tables`) for `Knobs.words`."""
     import tensorflow as tf
 
     variant, batch = Variant.of(knobs, True), primer.shape[0]
     ban = tf.zeros(knobs.length_table.shape[1]) if ban is None else ban
     ban = ban + knobs.bias
     flags = tf.zeros((batch, grammar.flags if grammar else 1))
+    nodes, words = np.zeros(batch, np.int32), words if variant.words else None
     for t in range(primer.shape[1]):
         logits, states = step(primer[:, t], states)
         flags = grammar.after(flags, primer[:, t]) if grammar else flags
+        nodes = _next_nodes(words, nodes, primer[:, t]) if words else nodes
     prev, drawn, logp = primer[:, -1], [], np.zeros(batch, np.float32)
     since = np.broadcast_to(knobs.since, (batch,)).copy()
     lengths, total = np.full(batch, knobs.max_tokens), np.zeros(batch, np.float32)
     done = np.zeros(batch, bool)  # streams that reached their limit
     for t in range(knobs.max_tokens):
-        ids = pick(filtered(logits, flags, knobs, variant, grammar, ban), knobs.seed, t).numpy()
+        now = ban
+        if words:  # characters that lead out of every known word are not drawn
+            now = ban + np.where(words["child"][nodes][:, words["column"]] >= 0, 0.0, -np.inf)
+        ids = pick(filtered(logits, flags, knobs, variant, grammar, now), knobs.seed, t).numpy()
         if variant.controls:
             due = since >= knobs.every
             ids = np.where(due, np.broadcast_to(knobs.controls, ids.shape), ids)
             since = np.where(due, 0, since + 1)
         drawn.append(ids)
-        logp += np.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, ban).numpy())
+        logp += np.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, now).numpy())
         logits, new_states = step(ids, states)
         if variant.limit:
             table = knobs.length_table
@@ -221,9 +245,16 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None) -
             done |= total >= knobs.limit
         states = [np.where(done[:, None], old, new) for old, new in zip(states, new_states)]
         prev, flags = ids, grammar.after(flags, ids) if grammar else flags
+        nodes = _next_nodes(words, nodes, ids) if words else nodes
         if done.all():
             break
     return Drawn(np.array(drawn), np.minimum(lengths, len(drawn)), logp, states)
+
+
+def _next_nodes(words: dict, nodes: np.ndarray, ids) -> np.ndarray:
+    """The trie nodes after `ids`, in NumPy: the free node where a word leaves the trie."""
+    nxt = words["child"][nodes, words["column"][np.asarray(ids)]]
+    return np.where(nxt >= 0, nxt, words["free"]).astype(np.int32)
 
 
 def compile_scorer(step_model):

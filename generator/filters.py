@@ -1,8 +1,9 @@
 """What turns the model's logits into the distribution a token is drawn from: pure functions of
 tensors, shared by the compiled sampling loop and its plain reference (`generator.draw`).
 
-Applied in this order: banned tokens and temperature, the plugin's grammar, top-k, top-p. Each
-takes and returns logits of shape (batch, vocab); a token a filter removes gets -inf.
+Applied in this order: banned tokens (and, for verse, characters that leave every known word)
+and temperature, the plugin's grammar, top-k, top-p. Each takes and returns logits of shape
+(batch, vocab); a token a filter removes gets -inf.
 """
 
 from __future__ import annotations
@@ -86,3 +87,31 @@ class Grammar:
             return tf.reduce_any(x > -np.inf, axis=-1, keepdims=True)
 
         return tf.where(any_finite(moved), moved, tf.where(any_finite(masked), masked, logp))
+
+
+class Words:
+    """A trie of known words (`verse.lexicon.trie_tables`) as tensors: each stream carries the
+    node it stands at (batch,), and characters that lead out of every known word get no
+    probability."""
+
+    def __init__(self, tables: dict[str, np.ndarray]):
+        import tensorflow as tf
+
+        self.child = tf.constant(tables["child"])  # (nodes, columns)
+        self.column = tf.constant(tables["column"])  # (vocab,)
+        self.free = int(tables["free"])
+
+    def forbidden(self, nodes):
+        """0 where a token goes on to a known word (or ends one), -inf where it does not;
+        (batch, vocab)."""
+        import tensorflow as tf
+
+        rows = tf.gather(self.child, nodes)  # (batch, columns)
+        return tf.where(tf.gather(rows, self.column, axis=1) >= 0, 0.0, -np.inf)
+
+    def after(self, nodes, ids):
+        """Each stream's node after its token `ids` (batch,); the free node off the trie."""
+        import tensorflow as tf
+
+        nxt = tf.gather_nd(self.child, tf.stack([nodes, tf.gather(self.column, ids)], axis=1))
+        return tf.where(nxt >= 0, nxt, self.free)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from generator import checkpoint, keys, tokenmaps
-from generator.config import SampleConfig
+from generator.config import WORDS, SampleConfig
 from generator.draw import DrawLoop, Knobs, compile_scorer
+from generator.filters import Words
 from generator.vocab import SPECIALS
 
 __all__ = ["SampleConfig", "Sampler"]
@@ -24,6 +25,8 @@ class Sampler:
         self.plugin = checkpoint.plugin_of(ckpt)
         checkpoint.check_corpus(ckpt, self.plugin)
         self.vocab = ckpt.vocab
+        self.ckpt = ckpt  # its corpus gives the known words of verse
+        self._corpus_words: frozenset[str] | None = None  # read on first use
         self.key_counts = ckpt.key_counts  # {} for a run trained without keys
         self.step_model = StepModel(ckpt.load_model(which), ckpt.model_config)
         controls = [i for i, t in enumerate(self.vocab.tokens) if keys.key_of_token(t)]
@@ -86,10 +89,42 @@ class Sampler:
                 self._lengths[config.unit] = np.ascontiguousarray(table, np.float32)
             limit, lengths = config.unit_limit, self._lengths[config.unit]
         temperature = config.temperature or self.plugin.default_temperature
+        words = WORDS.index(config.words) if self.plugin.kind == "verse" else 0  # 0: any
+        if words and words not in self.loop.tries:
+            self.loop.tries[words] = Words(self.word_tables(config.words))
         return Knobs(
             config.max_tokens, lengths, limit, temperature, config.top_k, config.top_p,
-            config.seed, self.excluded(config.programs),
+            config.seed, self.excluded(config.programs), words=words,
         )  # fmt: skip
+
+    def word_tables(self, words: str) -> dict[str, np.ndarray]:
+        """The trie of `known_words(words)` over the vocabulary's characters."""
+        from generator.verse import lexicon
+
+        return lexicon.trie_tables(self.vocab.tokens, self.known_words(words))
+
+    def known_words(self, words: str) -> frozenset[str] | None:
+        """The words verse may use under `--words`: the training corpus's, and for "real" the
+        dictionary's too (the dictionary's alone where the run's corpus is gone); None: any."""
+        from generator.errors import GenError
+        from generator.splits import saved_split
+        from generator.verse import lexicon
+
+        if words == "any" or self.plugin.kind != "verse":
+            return None
+        if self._corpus_words is None:
+            try:
+                train, val = saved_split(self.ckpt, self.plugin)
+                ids = np.concatenate([stream.array() for stream in (train, val)])
+                text = "".join(np.array(self.vocab.tokens)[ids])
+                self._corpus_words = frozenset(lexicon.text_words(text))
+            except GenError as exc:
+                if words == "corpus":
+                    raise GenError(f"--words corpus needs the run's corpus: {exc}") from None
+                self._corpus_words = frozenset()
+        if words == "corpus":
+            return self._corpus_words
+        return lexicon.dictionary_words() | self._corpus_words
 
     def excluded(self, programs: tuple[int, ...] | None) -> np.ndarray:
         """(vocab,) -inf for the tokens that pick an instrument outside `programs`, else 0;

@@ -3,6 +3,8 @@ its plain reference for every option, and the options behave."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from generator.model import ModelConfig, StepModel, build_model
 from generator.sample import SampleConfig
 from generator.targets import output_path
 from generator.tf_setup import import_tensorflow
+from generator.verse import lexicon
 
 tf = import_tensorflow()
 
@@ -29,12 +32,13 @@ def tiny():
 
 
 def knobs(
-    max_tokens=40, table=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7, bias=None
-):
+    max_tokens=40, table=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7,
+    bias=None, words=0,
+):  # fmt: skip
     """A draw's inputs; no length limit unless a length `table` and a `limit` are given."""
     table = np.zeros((3, 1), np.float32) if table is None else table
     bias = np.zeros(1, np.float32) if bias is None else bias
-    return Knobs(max_tokens, table, limit, temperature, top_k, top_p, seed, bias)
+    return Knobs(max_tokens, table, limit, temperature, top_k, top_p, seed, bias, words=words)
 
 
 def each_token_adds_one():
@@ -225,7 +229,11 @@ OPTIONS = {  # each option the compiled loop has a variant for, and all of them 
             [[0, 0, -2, -2, 0, 0, 0, 0, -np.inf, 0, 0, -5]] * 2 + [[0] * 12] * 2, np.float32
         )
     },  # fmt: skip
+    "known words": {"words": 1},
 }
+# the tiny model's 12 ids as characters, and the words `--words real` keeps to with them
+CHARS = ["<s>", "<u>", " ", "a", "b", "c", "d", "e", "'", "\n", "x", "y"]
+KNOWN = {"ab", "abc", "cab", "bed", "a"}
 
 
 @pytest.mark.parametrize("grammar", [None, "rules"])
@@ -245,10 +253,12 @@ def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, gr
         tables["needs_set"][5, 0] = tables["sets"][7, 0] = tables["clears"][6, 0] = 1.0
         tables["groups"] = np.ones((12, 1), np.float32)
     loop = DrawLoop(step, 12, banned=[0, 1], grammar_tables=tables)
-    primer = np.array([[1, 4, 7], [1, 2, 3], [1, 9, 9], [1, 8, 6]], np.int32)
+    words = lexicon.trie_tables(CHARS, KNOWN)
+    loop.tries[1] = filters.Words(words)
+    primer = np.array([[1, 4, 7], [1, 2, 3], [1, 9, 9], [1, 8, 6]], np.int32)  # be, a, 'd
     states = step.zero_states(4)
     compiled = loop(primer, states, setting, logp=True)
-    plain = reference_draw(step.prepare(), primer, states, setting, loop.grammar, loop.ban)
+    plain = reference_draw(step.prepare(), primer, states, setting, loop.grammar, loop.ban, words)
     ids, n = compiled.ids.numpy().T, compiled.lengths.numpy()
     assert n.tolist() == plain.lengths.tolist()
     for row, expected, length in zip(ids, plain.ids.T, n):
@@ -260,3 +270,10 @@ def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, gr
         assert (n < 30).all()  # the limit, not the token count, stopped each stream
     if "bias" in options:
         assert 8 not in ids[:2].ravel() and 8 in ids[2:].ravel()  # -inf: never drawn there
+    texts = ["".join(CHARS[i] for i in row[:length]) for row, length in zip(ids, n)]
+    later = [re.split("[ \n]+", text)[1:-1] for text in texts]  # whole words after a break
+    later = [[w.removesuffix("'s").strip("'") for w in ws] for ws in later]  # 's, quotes
+    if "words" in options:  # after the primer's word (be..., or 'd... off the trie), known ones
+        assert all(ws and all(w in KNOWN for w in ws if w) for ws in later), texts
+    elif option == "plain":
+        assert any(w not in KNOWN for ws in later for w in ws if w), texts  # as drawn

@@ -161,7 +161,8 @@ def test_unusable_text_corpus_is_one_clear_line(tmp_path, data, reason):
     assert result.output.splitlines()[-1].startswith("Error: no usable text files in")
 
 
-def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
+@pytest.mark.parametrize("words", ["real", "corpus"])
+def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model, words):
     import numpy as np
 
     from generator.checkpoint import load_checkpoint
@@ -170,7 +171,7 @@ def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
     from generator.verse.compose import Composer
 
     sampler = Sampler(load_checkpoint(text_model))
-    composer = Composer(sampler, SampleConfig())
+    composer = Composer(sampler, SampleConfig(words=words))
     start = sampler.start(list("the cat sat on the mat\n"))
     spec = forms.LineSpec(rhyme="0:A", syllables=6)
     states = sampler.step_model.zero_states(1)
@@ -181,6 +182,8 @@ def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model):
     line = forced.text
     assert line.startswith("the dog ran to the ")
     assert prosody.dictionary_rhymes(prosody.last_word(line), "log")
+    if words == "corpus":  # the only word of the corpus that rhymes with log
+        assert prosody.last_word(line) == "dog"
     assert 6 in prosody.line_syllables(line) and forced.syllables_ok and forced.rhyme_ok
     assert forced.tokens == list(line)
     assert len(forced.states) == 2 and np.all(np.isfinite(forced.states[0]))  # h and c
@@ -250,3 +253,19 @@ def test_each_batch_of_outputs_has_a_seed_no_other_seed_starts_with():
     later = [batch_seed(5, k) for k in range(1, 50)]
     assert len(set(later)) == 49 and not set(later) & set(range(0, 100))
     assert all(0 <= s < 2**31 for s in later) and batch_seed(5, 3) == batch_seed(5, 3)
+
+
+def test_words_real_writes_only_known_words_and_any_as_drawn(text_model):
+    from generator.verse import lexicon
+
+    corpus = lexicon.text_words(COUPLETS + "a rare sign")
+    known = lexicon.dictionary_words() | corpus
+    out = {
+        words: sample_stdout(text_model, "--lines", 12, "--seed", 2, "--words", words)
+        for words in ("real", "corpus", "any")
+    }
+    assert all(r.exit_code == 0 for r in out.values()), [r.output for r in out.values()]
+    written = {words: lexicon.text_words(r.stdout) for words, r in out.items()}
+    assert written["real"] <= known, written["real"] - known
+    assert written["corpus"] and written["corpus"] <= corpus, written["corpus"] - corpus
+    assert written["any"] - known  # the tiny model invents words

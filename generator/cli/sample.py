@@ -11,7 +11,7 @@ from generator.cli.common import (
     run_folder,
     weights_option,
 )
-from generator.config import KEY_BIAS
+from generator.config import KEY_BIAS, WORDS
 from generator.errors import GenError
 
 
@@ -73,6 +73,14 @@ from generator.errors import GenError
     "--programs",
     help="Music (remi, tsd): the only instruments to play, as General MIDI programs 0-127, "
     "drums, or families (piano, bass, strings...): 0,33,drums or piano,bass,drums.",
+)
+@click.option(
+    "--words",
+    type=click.Choice(WORDS),
+    default="real",
+    show_default=True,
+    help="Verse: real: every word is one the training corpus or the pronouncing dictionary "
+    "knows; corpus: one the training corpus has; any: as the model writes them.",
 )
 @click.option(
     "--form",
@@ -147,6 +155,7 @@ def sample(**options):
         programs=parse_programs(options["programs"]),
         key=options["key"],
         key_bias=options["key_bias"],
+        words=options["words"],
     )
     verse = VerseOptions(*(options[k] for k in ("form", "rhyme", "syllables", "lines", "stanzas")))
     request = OutputRequest(

@@ -173,10 +173,11 @@ class Composer:
             if len(ends) >= 2 and len(prefixes) < FORCE_PREFIXES:
                 prefix = line[: ends[-1].start()]
                 prefixes.setdefault(prefix, prosody.line_syllables(prefix))
+        known = self.sampler.known_words(self.config.words)  # None: any word
         words = [
             w
             for w in prosody.rhyme_words(partner)
-            if not self.vocab.unknown(self.plugin.encode_text(w))
+            if not self.vocab.unknown(self.plugin.encode_text(w)) and (known is None or w in known)
         ]
         if not prefixes or not words:
             return None

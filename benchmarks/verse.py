@@ -1,0 +1,91 @@
+"""Verse from a trained run: real words, syllables, rhyme and copying, for each `--words`.
+
+    python benchmarks/verse.py checkpoints/RUN [--sonnets 20] [--seed 1]
+
+For each `--words` setting, `gen sample --form sonnet -n N --seed S` writes N sonnets; the
+table gives the share of their words that are known (in the run's training corpus or the CMU
+pronouncing dictionary, read as `gen` reads words; `man's` as `man`), the lines on their
+syllable target and the rhyme pairs confirmed (from `gen sample`'s report), the copy rate,
+and the seconds per sonnet (the command's wall time, start-up included, over N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from generator.config import WORDS  # noqa: E402
+
+
+def known_words(run: Path) -> frozenset[str]:
+    """The words `--words real` allows for `run`: its corpus's and the dictionary's."""
+    import numpy as np
+
+    from generator.checkpoint import load_checkpoint, plugin_of
+    from generator.splits import saved_split
+    from generator.verse import lexicon
+
+    ckpt = load_checkpoint(run)
+    train, val = saved_split(ckpt, plugin_of(ckpt))
+    ids = np.concatenate([train.array(), val.array()])
+    text = "".join(np.array(ckpt.vocab.tokens)[ids])
+    return lexicon.dictionary_words() | lexicon.text_words(text)
+
+
+def percent(label: str, report: str) -> str:
+    found = re.search(label + r".*?\((\d+) %\)", report)
+    return f"{found.group(1)} %" if found else "-"
+
+
+def measure(run: Path, words: str, count: int, seed: int, known) -> dict:
+    from generator.verse.prosody import WORD
+
+    out = Path(tempfile.mkdtemp(prefix="gen-verse-")) / "sonnet.txt"
+    cmd = [sys.executable, "-m", "generator", "sample", "--checkpoint", str(run), "--out", str(out)]
+    cmd += ["--form", "sonnet", "-n", str(count), "--seed", str(seed), "--words", words]
+    start = time.time()
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.time() - start
+    if result.returncode:
+        sys.exit(result.stderr)
+    report = result.stdout + result.stderr
+    found = [w.lower() for f in out.parent.glob("sonnet*.txt") for w in WORD.findall(f.read_text())]
+    found = [w.removesuffix("'s") for w in found]  # a possessive of a known word is real
+    copy = re.search(r"copy rate: ([\d.]+) %", report)
+    return {
+        "words": words,
+        "real": 100 * sum(w in known for w in found) / max(1, len(found)),
+        "invented": sorted({w for w in found if w not in known})[:8],
+        "syllables": percent("syllable target", report),
+        "rhymes": percent("CMU dictionary", report),
+        "copy": f"{copy.group(1)} %" if copy else "-",
+        "seconds": seconds / count,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a run folder of a verse model")
+    parser.add_argument("--sonnets", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    known = known_words(args.run)
+    rows = [measure(args.run, w, args.sonnets, args.seed, known) for w in WORDS]
+    print("| --words | real words | lines on 10 syllables | rhymes confirmed | copy rate | "
+          "s per sonnet | invented words (first 8) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        invented = ", ".join(r["invented"]) or "-"
+        print(f"| {r['words']} | {r['real']:.2f} % | {r['syllables']} | {r['rhymes']} | "
+              f"{r['copy']} | {r['seconds']:.1f} | {invented} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

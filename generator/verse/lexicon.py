@@ -1,0 +1,88 @@
+"""Known words, and the trie that keeps verse to them (`gen sample --words real`).
+
+A word is known if the training corpus has it or the CMU pronouncing dictionary does (both
+read with `prosody.WORD`, lower-cased). The trie runs over a vocabulary's character tokens:
+`child[node, column]` is the node after a character, -1 where no known word goes on that way.
+Letters (and the apostrophe inside words) have a column each, upper and lower case alike;
+every other character is a separator in the last column, allowed only between words (at the
+root) or where a known word ends. A word-final apostrophe (`nations'`, `man's`) may follow any
+known word; an apostrophe between words is a quotation mark. Characters fed from outside the
+trie (an unknown word in a primer) lead to a free node that allows anything until the word
+ends, so a primer of any words keeps working.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from generator.verse.prosody import WORD
+
+ROOT = 0
+APOSTROPHE = "'"
+
+
+@lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """The words of the CMU pronouncing dictionary, as `prosody.WORD` reads them."""
+    import pronouncing
+
+    pronouncing.init_cmu()
+    return frozenset(w for entry in pronouncing.lookup for w in WORD.findall(entry))
+
+
+def text_words(text: str) -> set[str]:
+    """The words of a text, lower-cased."""
+    return {w.lower() for w in WORD.findall(text)}
+
+
+def is_letter(token: str) -> bool:
+    return len(token) == 1 and (token.isalpha() or token == APOSTROPHE)
+
+
+def trie_tables(tokens: list[str], words) -> dict[str, np.ndarray]:
+    """The trie of `words` over the character `tokens` of a vocabulary: `child` (nodes,
+    columns) int32, `column` (vocab,) int32 (each token's column; separators the last) and
+    `free` (the node for characters of an unknown word)."""
+    letters = sorted({t.lower() for t in tokens if is_letter(t)})
+    index = {c: i for i, c in enumerate(letters)}
+    separator = len(letters)
+    column = np.array([index.get(t.lower(), separator) for t in tokens], np.int32)
+    children: list[dict[int, int]] = [{}]
+    ends = [True]  # the root: between words
+    for word in words:
+        if not all(c in index for c in word):
+            continue  # a letter the vocabulary cannot write
+        node = ROOT
+        for c in word:
+            nxt = children[node].get(index[c])
+            if nxt is None:
+                nxt = len(children)
+                children[node][index[c]] = nxt
+                children.append({})
+                ends.append(False)
+            node = nxt
+        ends[node] = True
+    return _table(children, ends, index, separator) | {"column": column}
+
+
+def _table(children, ends, index, separator) -> dict[str, np.ndarray]:
+    """The dense `child` table of a trie, with the possessive and free nodes added."""
+    possessive, possessive_s, free = len(children), len(children) + 1, len(children) + 2
+    child = np.full((free + 1, separator + 1), -1, np.int32)
+    for node, kids in enumerate(children):
+        for col, nxt in kids.items():
+            child[node, col] = nxt
+    ending = np.flatnonzero(np.array(ends + [True, True, True]))
+    child[ending, separator] = ROOT
+    child[free, :separator] = free
+    apostrophe = index.get(APOSTROPHE)
+    if apostrophe is not None:
+        child[ROOT, apostrophe] = ROOT  # a quotation mark between words
+        word_ends = ending[(ending != ROOT) & (ending < possessive)]
+        open_ends = word_ends[child[word_ends, apostrophe] < 0]
+        child[open_ends, apostrophe] = possessive
+        if "s" in index:
+            child[possessive, index["s"]] = possessive_s
+    return {"child": child, "free": np.int32(free)}

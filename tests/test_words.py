@@ -1,0 +1,56 @@
+"""Known words for verse (`gen sample --words real`): the trie over a vocabulary's characters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generator.verse import lexicon
+
+CHARS = list("\n !\"'(),-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+@pytest.fixture(scope="module")
+def trie():
+    return lexicon.trie_tables(CHARS, lexicon.dictionary_words() | {"o'er"})
+
+
+def walk(trie, text: str) -> str | None:
+    """The first character of `text` the trie refuses, or None."""
+    node = 0
+    for char in text:
+        node = trie["child"][node, trie["column"][CHARS.index(char)]]
+        if node < 0:
+            return char
+    return None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The cat sat. ", "O'er the hills ", "nations' hearts ", "a man's word ", "'Tis so, ",
+     "deep-sunken eyes ", "THE END\n", "Don't weep! "],
+)  # fmt: skip
+def test_known_words_pass_as_readers_write_them(trie, text):
+    assert walk(trie, text) is None
+
+
+@pytest.mark.parametrize(
+    "text, refused",
+    [("her wrappens ", "n"), ("of pleused ", "s"), ("dont ", "t"), ("sing hte", "e")],
+)
+def test_invented_words_are_refused_where_they_leave_every_known_word(trie, text, refused):
+    assert walk(trie, text) == refused
+
+
+def test_a_word_off_the_trie_runs_free_until_it_ends(trie):
+    free = int(trie["free"])
+    assert (trie["child"][free, :-1] == free).all()  # any letter, then
+    assert trie["child"][free, -1] == 0  # a space or a mark ends it: known words again
+
+
+def test_every_character_is_a_letter_column_or_the_separator(trie):
+    column = dict(zip(CHARS, trie["column"]))
+    separator = trie["child"].shape[1] - 1
+    assert column["a"] == column["A"] != separator and column["'"] != separator
+    assert {column[c] for c in "\n !,-.?"} == {separator}
+    assert np.all(trie["child"] >= -1)
