@@ -107,24 +107,29 @@ class Sampler:
         """The words verse may use under `--words`: the training corpus's, and for "real" the
         dictionary's too (the dictionary's alone where the run's corpus is gone); None: any."""
         from generator.errors import GenError
-        from generator.splits import saved_split
         from generator.verse import lexicon
 
         if words == "any" or self.plugin.kind != "verse":
             return None
+        try:
+            corpus = self._corpus_word_set()
+        except GenError as exc:
+            if words == "corpus":
+                raise GenError(f"--words corpus needs the run's corpus: {exc}") from None
+            corpus = frozenset()
+        return corpus if words == "corpus" else lexicon.dictionary_words() | corpus
+
+    def _corpus_word_set(self) -> frozenset[str]:
+        """The words of the run's training and validation text, read once."""
+        from generator.splits import saved_split
+        from generator.verse import lexicon
+
         if self._corpus_words is None:
-            try:
-                train, val = saved_split(self.ckpt, self.plugin)
-                ids = np.concatenate([stream.array() for stream in (train, val)])
-                text = "".join(np.array(self.vocab.tokens)[ids])
-                self._corpus_words = frozenset(lexicon.text_words(text))
-            except GenError as exc:
-                if words == "corpus":
-                    raise GenError(f"--words corpus needs the run's corpus: {exc}") from None
-                self._corpus_words = frozenset()
-        if words == "corpus":
-            return self._corpus_words
-        return lexicon.dictionary_words() | self._corpus_words
+            train, val = saved_split(self.ckpt, self.plugin)
+            ids = np.concatenate([stream.array() for stream in (train, val)])
+            text = "".join(np.array(self.vocab.tokens)[ids])
+            self._corpus_words = frozenset(lexicon.text_words(text))
+        return self._corpus_words
 
     def excluded(self, programs: tuple[int, ...] | None) -> np.ndarray:
         """(vocab,) -inf for the tokens that pick an instrument outside `programs`, else 0;

@@ -54,3 +54,23 @@ def test_every_character_is_a_letter_column_or_the_separator(trie):
     assert column["a"] == column["A"] != separator and column["'"] != separator
     assert {column[c] for c in "\n !,-.?"} == {separator}
     assert np.all(trie["child"] >= -1)
+
+
+@pytest.mark.slow
+def test_a_run_whose_corpus_is_gone_keeps_to_the_dictionary(tmp_path):
+    import shutil
+
+    from conftest import run, tiny, trained_run
+
+    poems = tmp_path / "poems" / "p.txt"
+    poems.parent.mkdir()
+    poems.write_text("the cat sat on the mat\nthe dog ran to the log\n\n" * 40)
+    ckpt = trained_run(tmp_path, ["--corpus", "text", "--path", poems.parent], "v", *tiny())
+    shutil.rmtree(poems.parent)
+    shutil.rmtree(tmp_path / "cache", ignore_errors=True)  # the token stores too
+    args = ("sample", "--checkpoint", ckpt, "--out", "-", "--lines", 2, "--no-report")
+    refused = run(*args, "--words", "corpus")
+    assert refused.exit_code == 1 and "--words corpus needs the run's corpus" in refused.output
+    real = run(*args)
+    assert real.exit_code == 0, real.output
+    assert lexicon.text_words(real.stdout) <= lexicon.dictionary_words()
