@@ -1,6 +1,6 @@
 """Verse from a trained run: real words, syllables, rhyme and copying, for each `--words`.
 
-    python benchmarks/verse.py checkpoints/RUN [--sonnets 20] [--seed 1]
+    python benchmarks/verse.py checkpoints/RUN [--sonnets 20] [--seed 1] [--words real ...]
 
 For each `--words` setting, `gen sample --form sonnet -n N --seed S` writes N sonnets; the
 table gives the share of their words that are known (in the run's training corpus or the CMU
@@ -35,7 +35,7 @@ def known_words(run: Path) -> frozenset[str]:
     ckpt = load_checkpoint(run)
     train, val = saved_split(ckpt, plugin_of(ckpt))
     ids = np.concatenate([train.array(), val.array()])
-    text = "".join(np.array(ckpt.vocab.tokens)[ids])
+    text = lexicon.vocabulary_text(ckpt.vocab.tokens, ids)
     return lexicon.dictionary_words() | lexicon.text_words(text)
 
 
@@ -75,9 +75,10 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a run folder of a verse model")
     parser.add_argument("--sonnets", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--words", nargs="+", choices=WORDS, default=WORDS, help="settings to run")
     args = parser.parse_args()
     known = known_words(args.run)
-    rows = [measure(args.run, w, args.sonnets, args.seed, known) for w in WORDS]
+    rows = [measure(args.run, w, args.sonnets, args.seed, known) for w in args.words]
     print("| --words | real words | lines on 10 syllables | rhymes confirmed | copy rate | "
           "s per sonnet | invented words (first 8) |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- |")

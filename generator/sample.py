@@ -27,6 +27,7 @@ class Sampler:
         self.vocab = ckpt.vocab
         self.ckpt = ckpt  # its corpus gives the known words of verse
         self._corpus_words: frozenset[str] | None = None  # read on first use
+        self._known: dict[str, frozenset[str]] = {}  # --words -> the words it allows
         self.key_counts = ckpt.key_counts  # {} for a run trained without keys
         self.step_model = StepModel(ckpt.load_model(which), ckpt.model_config)
         controls = [i for i, t in enumerate(self.vocab.tokens) if keys.key_of_token(t)]
@@ -89,13 +90,19 @@ class Sampler:
                 self._lengths[config.unit] = np.ascontiguousarray(table, np.float32)
             limit, lengths = config.unit_limit, self._lengths[config.unit]
         temperature = config.temperature or self.plugin.default_temperature
-        words = WORDS.index(config.words) if self.plugin.kind == "verse" else 0  # 0: any
+        words = WORDS.index(config.words) if self._spells() else 0  # 0: any word
         if words and words not in self.loop.tries:
             self.loop.tries[words] = Words(self.word_tables(config.words))
         return Knobs(
             config.max_tokens, lengths, limit, temperature, config.top_k, config.top_p,
             config.seed, self.excluded(config.programs), words=words,
         )  # fmt: skip
+
+    def _spells(self) -> bool:
+        """Whether the word rule applies: verse written letter by letter."""
+        from generator.verse import lexicon
+
+        return self.plugin.kind == "verse" and lexicon.spells(self.vocab.tokens)
 
     def word_tables(self, words: str) -> dict[str, np.ndarray]:
         """The trie of `known_words(words)` over the vocabulary's characters."""
@@ -109,15 +116,21 @@ class Sampler:
         from generator.errors import GenError
         from generator.verse import lexicon
 
-        if words == "any" or self.plugin.kind != "verse":
+        if words == "any" or not self._spells():
             return None
+        if words in self._known:
+            return self._known[words]
         try:
             corpus = self._corpus_word_set()
         except GenError as exc:
             if words == "corpus":
                 raise GenError(f"--words corpus needs the run's corpus: {exc}") from None
             corpus = frozenset()
-        return corpus if words == "corpus" else lexicon.dictionary_words() | corpus
+        if words == "corpus" and not corpus:
+            raise GenError("--words corpus: the run's corpus has no words; use --words real")
+        known = corpus if words == "corpus" else lexicon.dictionary_words() | corpus
+        self._known[words] = known
+        return known
 
     def _corpus_word_set(self) -> frozenset[str]:
         """The words of the run's training and validation text, read once."""
@@ -127,7 +140,7 @@ class Sampler:
         if self._corpus_words is None:
             train, val = saved_split(self.ckpt, self.plugin)
             ids = np.concatenate([stream.array() for stream in (train, val)])
-            text = "".join(np.array(self.vocab.tokens)[ids])
+            text = lexicon.vocabulary_text(self.vocab.tokens, ids)
             self._corpus_words = frozenset(lexicon.text_words(text))
         return self._corpus_words
 

@@ -31,10 +31,13 @@ def english_verse_files(cache_dir: Path, limit: int | None = None) -> list[Path]
     if not folder.is_dir():
         parent = writable_folder(Path(cache_dir))
         work = Path(tempfile.mkdtemp(prefix=".english-verse-", dir=parent))
-        with zipfile.ZipFile(ARCHIVE) as archive:
-            archive.extractall(work)
         try:
+            with zipfile.ZipFile(ARCHIVE) as archive:
+                archive.extractall(work)
             work.rename(folder)  # whole or not at all, even with two runs starting at once
-        except OSError:
+        except (OSError, zipfile.BadZipFile) as exc:
+            if not folder.is_dir():  # not another run's extraction that came first
+                raise GenError(f"cannot extract the built-in English verse: {exc}") from None
+        finally:
             shutil.rmtree(work, ignore_errors=True)
     return sorted(folder.glob("*.txt"))[:limit]

@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from generator.verse.prosody import WORD
+from generator.vocab import SPECIALS
 
 ROOT = 0
 APOSTROPHE = "'"
@@ -35,6 +36,18 @@ def dictionary_words() -> frozenset[str]:
 def text_words(text: str) -> set[str]:
     """The words of a text, lower-cased."""
     return {w.lower() for w in WORD.findall(text)}
+
+
+def vocabulary_text(tokens: list[str], ids) -> str:
+    """The text of character ids, with a space for each special token (`<unk>`), so that
+    no word is made of one."""
+    chars = np.array([" " if t in SPECIALS else t for t in tokens])
+    return "".join(chars[ids])
+
+
+def spells(tokens: list[str]) -> bool:
+    """Whether a vocabulary writes words letter by letter (a word-level one needs no trie)."""
+    return any(is_letter(t) for t in tokens)
 
 
 def is_letter(token: str) -> bool:
@@ -81,8 +94,12 @@ def _table(children, ends, index, separator) -> dict[str, np.ndarray]:
     if apostrophe is not None:
         child[ROOT, apostrophe] = ROOT  # a quotation mark between words
         word_ends = ending[(ending != ROOT) & (ending < possessive)]
-        open_ends = word_ends[child[word_ends, apostrophe] < 0]
-        child[open_ends, apostrophe] = possessive
+        after = child[word_ends, apostrophe]
+        child[word_ends[after < 0], apostrophe] = possessive
+        went_on = after[after >= 0]  # i'm, th'end: the apostrophe may also end the word
+        child[went_on, separator] = ROOT
         if "s" in index:
-            child[possessive, index["s"]] = possessive_s
+            ess = index["s"]
+            child[possessive, ess] = possessive_s
+            child[went_on[child[went_on, ess] < 0], ess] = possessive_s
     return {"child": child, "free": np.int32(free)}
