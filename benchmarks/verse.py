@@ -57,12 +57,12 @@ def measure(run: Path, words: str, count: int, seed: int, known) -> dict:
         sys.exit(result.stderr)
     report = result.stdout + result.stderr
     found = [w.lower() for f in out.parent.glob("sonnet*.txt") for w in WORD.findall(f.read_text())]
-    found = [w.removesuffix("'s") for w in found]  # a possessive of a known word is real
+    real = [w in known or w.removesuffix("'s") in known for w in found]  # man's: of man
     copy = re.search(r"copy rate: ([\d.]+) %", report)
     return {
         "words": words,
-        "real": 100 * sum(w in known for w in found) / max(1, len(found)),
-        "invented": sorted({w for w in found if w not in known})[:8],
+        "real": 100 * sum(real) / max(1, len(found)),
+        "invented": sorted({w for w, ok in zip(found, real) if not ok})[:8],
         "syllables": percent("syllable target", report),
         "rhymes": percent("CMU dictionary", report),
         "copy": f"{copy.group(1)} %" if copy else "-",
