@@ -81,6 +81,7 @@ def write_samples(
     budget.check_sampling(ckpt.model_config, min(request.num, BATCH), config.max_tokens, log)
     sampler = Sampler(ckpt, request.weights)
     primer = _known(primer, sampler.vocab, log)
+    _name_unknown_words(sampler, primer, config, log)
     writer = Writer(ckpt, plugin, request, log=log, primer=primer, seed=config.seed, keep=summaries)
     with budget.out_of_memory_is_one_line(lambda: _out_of_memory(writer, config)):
         writer.count_copies()
@@ -148,6 +149,21 @@ def _known(primer: list[str], vocab, log) -> list[str]:
             "rare in training); dropped"
         )
     return [t for t in primer if t in vocab.index]
+
+
+def _name_unknown_words(sampler, primer: list[str], config: SampleConfig, log) -> None:
+    """Say which words of a verse primer `--words` does not know: they stay as written, and
+    the rule holds from the next word on."""
+    known = sampler.known_words(config.words) if primer else None
+    if known is None:
+        return
+    from generator.verse import lexicon
+
+    words = lexicon.text_words(sampler.plugin.text(primer))
+    unknown = sorted(w for w in words if w not in known and w.removesuffix("'s") not in known)
+    if unknown:
+        log(f"the primer's words {', '.join(unknown)} are not known to --words {config.words}; "
+            "kept as written")  # fmt: skip
 
 
 def _with_unit(config: SampleConfig, verse: VerseOptions) -> SampleConfig:

@@ -269,3 +269,13 @@ def test_words_real_writes_only_known_words_and_any_as_drawn(text_model):
     assert written["real"] <= known, written["real"] - known
     assert written["corpus"] and written["corpus"] <= corpus, written["corpus"] - corpus
     assert written["any"] - known  # the tiny model invents words
+
+
+@pytest.mark.parametrize("words", ["real", "corpus"])
+def test_a_primer_of_unknown_words_is_named_and_kept(text_model, tmp_path, words):
+    out = tmp_path / "p.txt"
+    args = ("--out", out, "--primer", "the glorbat sat ", "--lines", 2, "--words", words)
+    result = run("sample", "--checkpoint", text_model, *args)
+    assert result.exit_code == 0, result.output
+    assert f"the primer's words glorbat are not known to --words {words}" in result.output
+    assert out.read_text().startswith("the glorbat sat ")
