@@ -26,17 +26,10 @@ from generator.config import WORDS  # noqa: E402
 
 def known_words(run: Path) -> frozenset[str]:
     """The words `--words real` allows for `run`: its corpus's and the dictionary's."""
-    import numpy as np
+    from generator.checkpoint import load_checkpoint
+    from generator.sample import Sampler
 
-    from generator.checkpoint import load_checkpoint, plugin_of
-    from generator.splits import saved_split
-    from generator.verse import lexicon
-
-    ckpt = load_checkpoint(run)
-    train, val = saved_split(ckpt, plugin_of(ckpt))
-    ids = np.concatenate([train.array(), val.array()])
-    text = lexicon.vocabulary_text(ckpt.vocab.tokens, ids)
-    return lexicon.dictionary_words() | lexicon.text_words(text)
+    return Sampler(load_checkpoint(run)).known_words("real")
 
 
 def percent(label: str, report: str) -> str:
@@ -45,7 +38,8 @@ def percent(label: str, report: str) -> str:
 
 
 def measure(run: Path, words: str, count: int, seed: int, known) -> dict:
-    from generator.verse.prosody import WORD
+    from generator.verse.lexicon import is_known
+    from generator.verse.prosody import words as words_of
 
     out = Path(tempfile.mkdtemp(prefix="gen-verse-")) / "sonnet.txt"
     cmd = [sys.executable, "-m", "generator", "sample", "--checkpoint", str(run), "--out", str(out)]
@@ -56,8 +50,8 @@ def measure(run: Path, words: str, count: int, seed: int, known) -> dict:
     if result.returncode:
         sys.exit(result.stderr)
     report = result.stdout + result.stderr
-    found = [w.lower() for f in out.parent.glob("sonnet*.txt") for w in WORD.findall(f.read_text())]
-    real = [w in known or w.removesuffix("'s") in known for w in found]  # man's: of man
+    found = [w for f in out.parent.glob("sonnet*.txt") for w in words_of(f.read_text())]
+    real = [is_known(w, known) for w in found]  # man's: of man
     copy = re.search(r"copy rate: ([\d.]+) %", report)
     return {
         "words": words,

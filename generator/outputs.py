@@ -160,7 +160,7 @@ def _name_unknown_words(sampler, primer: list[str], config: SampleConfig, log) -
     from generator.verse import lexicon
 
     words = lexicon.text_words(sampler.plugin.text(primer))
-    unknown = sorted(w for w in words if w not in known and w.removesuffix("'s") not in known)
+    unknown = sorted(w for w in words if not lexicon.is_known(w, known))
     if unknown:
         log(f"the primer's words {', '.join(unknown)} are not known to --words {config.words}; "
             "kept as written")  # fmt: skip

@@ -3,6 +3,8 @@ state (`generator.draw`) under a `SampleConfig`."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from generator import checkpoint, keys, tokenmaps
@@ -90,7 +92,7 @@ class Sampler:
                 self._lengths[config.unit] = np.ascontiguousarray(table, np.float32)
             limit, lengths = config.unit_limit, self._lengths[config.unit]
         temperature = config.temperature or self.plugin.default_temperature
-        words = WORDS.index(config.words) if self._spells() else 0  # 0: any word
+        words = WORDS.index(config.words) if self.spells else 0  # 0: any word
         if words and words not in self.loop.tries:
             self.loop.tries[words] = Words(self.word_tables(config.words))
         return Knobs(
@@ -98,7 +100,8 @@ class Sampler:
             config.seed, self.excluded(config.programs), words=words,
         )  # fmt: skip
 
-    def _spells(self) -> bool:
+    @cached_property
+    def spells(self) -> bool:
         """Whether the word rule applies: verse written letter by letter."""
         from generator.verse import lexicon
 
@@ -116,7 +119,7 @@ class Sampler:
         from generator.errors import GenError
         from generator.verse import lexicon
 
-        if words == "any" or not self._spells():
+        if words == "any" or not self.spells:
             return None
         if words in self._known:
             return self._known[words]

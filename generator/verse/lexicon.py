@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from generator.verse.prosody import WORD
+from generator.verse import prosody
 from generator.vocab import SPECIALS
 
 ROOT = 0
@@ -30,12 +30,17 @@ def dictionary_words() -> frozenset[str]:
     import pronouncing
 
     pronouncing.init_cmu()
-    return frozenset(w for entry in pronouncing.lookup for w in WORD.findall(entry))
+    return frozenset(w for entry in pronouncing.lookup for w in prosody.WORD.findall(entry))
 
 
 def text_words(text: str) -> set[str]:
-    """The words of a text, lower-cased."""
-    return {w.lower() for w in WORD.findall(text)}
+    """The words of a text, lower-cased (`prosody.words`)."""
+    return set(prosody.words(text))
+
+
+def is_known(word: str, known) -> bool:
+    """Whether `word` is in `known`, or is the possessive of a word in it (`man's`)."""
+    return word in known or word.removesuffix("'s") in known
 
 
 def vocabulary_text(tokens: list[str], ids) -> str:
