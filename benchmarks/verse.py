@@ -1,12 +1,15 @@
-"""Verse from a trained run: real words, syllables, rhyme and copying, for each `--words`.
+"""Verse from a trained run: real words, syllables, metre, rhyme and copying, for each
+`--words`.
 
     python benchmarks/verse.py checkpoints/RUN [--sonnets 20] [--seed 1] [--words real ...]
+                               [--form sonnet] [--metre none]
 
-For each `--words` setting, `gen sample --form sonnet -n N --seed S` writes N sonnets; the
-table gives the share of their words that are known (in the run's training corpus or the CMU
+For each `--words` setting, `gen sample --form FORM -n N --seed S` writes N poems; the table
+gives the share of their words that are known (in the run's training corpus or the CMU
 pronouncing dictionary, read as `gen` reads words; `man's` as `man`), the lines on their
-syllable target and the rhyme pairs confirmed (from `gen sample`'s report), the copy rate,
-and the seconds per sonnet (the command's wall time, start-up included, over N).
+syllable target, the lines that scan and the rhyme pairs confirmed (from `gen sample`'s
+report), the copy rate, and the seconds per poem (the command's wall time, start-up included,
+over N).
 """
 
 from __future__ import annotations
@@ -37,13 +40,15 @@ def percent(label: str, report: str) -> str:
     return f"{found.group(1)} %" if found else "-"
 
 
-def measure(run: Path, words: str, count: int, seed: int, known) -> dict:
+def measure(run: Path, words: str, args, known) -> dict:
     from generator.verse.lexicon import is_known
     from generator.verse.prosody import words as words_of
 
     out = Path(tempfile.mkdtemp(prefix="gen-verse-")) / "sonnet.txt"
     cmd = [sys.executable, "-m", "generator", "sample", "--checkpoint", str(run), "--out", str(out)]
-    cmd += ["--form", "sonnet", "-n", str(count), "--seed", str(seed), "--words", words]
+    count = args.sonnets
+    cmd += ["--form", args.form, "-n", str(count), "--seed", str(args.seed), "--words", words]
+    cmd += ["--metre", args.metre] if args.metre else []
     start = time.time()
     result = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.time() - start
@@ -58,6 +63,7 @@ def measure(run: Path, words: str, count: int, seed: int, known) -> dict:
         "real": 100 * sum(real) / max(1, len(found)),
         "invented": sorted({w for w, ok in zip(found, real) if not ok})[:8],
         "syllables": percent("syllable target", report),
+        "scan": percent("lines that scan", report),
         "rhymes": percent("CMU dictionary", report),
         "copy": f"{copy.group(1)} %" if copy else "-",
         "seconds": seconds / count,
@@ -70,16 +76,18 @@ def main() -> None:
     parser.add_argument("--sonnets", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--words", nargs="+", choices=WORDS, default=WORDS, help="settings to run")
+    parser.add_argument("--form", default="sonnet")
+    parser.add_argument("--metre", help="gen sample --metre (default: the form's)")
     args = parser.parse_args()
     known = known_words(args.run)
-    rows = [measure(args.run, w, args.sonnets, args.seed, known) for w in args.words]
-    print("| --words | real words | lines on 10 syllables | rhymes confirmed | copy rate | "
-          "s per sonnet | invented words (first 8) |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    rows = [measure(args.run, w, args, known) for w in args.words]
+    print("| --words | real words | lines on their syllables | lines that scan | "
+          "rhymes confirmed | copy rate | s per poem | invented words (first 8) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         invented = ", ".join(r["invented"]) or "-"
-        print(f"| {r['words']} | {r['real']:.2f} % | {r['syllables']} | {r['rhymes']} | "
-              f"{r['copy']} | {r['seconds']:.1f} | {invented} |")  # fmt: skip
+        print(f"| {r['words']} | {r['real']:.2f} % | {r['syllables']} | {r['scan']} | "
+              f"{r['rhymes']} | {r['copy']} | {r['seconds']:.1f} | {invented} |")  # fmt: skip
 
 
 if __name__ == "__main__":

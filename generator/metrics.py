@@ -48,7 +48,15 @@ class CopyIndex:
             return 0, 0
         unknown = np.concatenate([[0], np.cumsum(ids == self.unk_id)])
         clean = unknown[self.n :] - unknown[: len(hashes)] == 0  # runs without <unk>
-        return int((np.isin(hashes, self.hashes) & clean).sum()), len(hashes)
+        return int((self._held(hashes) & clean).sum()), len(hashes)
+
+    def _held(self, hashes: np.ndarray) -> np.ndarray:
+        """Which hashes the corpus holds: a binary search in its sorted hashes, not `np.isin`,
+        which sorts the whole corpus again for every sample."""
+        if not len(self.hashes):
+            return np.zeros(len(hashes), bool)
+        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        return self.hashes[at] == hashes
 
 
 def pooled_rate(counts: list[tuple[int, int]]) -> float | None:

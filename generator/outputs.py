@@ -216,13 +216,14 @@ def _write_poems(sampler, writer, primer, verse: VerseOptions, config, log) -> N
     from generator.verse.forms import plan
     from generator.verse.report import FormReport
 
-    composer, specs, report = Composer(sampler, config), plan(verse), FormReport()
+    composer = Composer(sampler, config, seconds=verse.time_limit)
+    specs, report = plan(verse), FormReport(sampler.known_words("real"), verse.time_limit)
     num = writer.request.num
     with log.bar(num, "Writing poems", "poems") as bar:
         for k in range(num):
             poem = composer.poem(primer, specs, (config.seed + k) % 2**31)
-            report.add(poem)
-            writer.write(poem.tokens(sampler.plugin.line_break))
+            summary = writer.write(poem.tokens(sampler.plugin.line_break))
+            summary["form"] = report.add(poem, summary["copy_rate"])
             bar.update(1)
     for line in report.lines():
         log(line)
@@ -247,9 +248,9 @@ class Writer:
 
             self.copies = CopyCounter.for_checkpoint(self.ckpt, self.plugin, self.log)
 
-    def write(self, tokens: list[str], key: str | None = None) -> None:
-        """Write one output (with the primer or what it carries over) and its piano roll,
-        and keep its summary (with the `key` it was written in, for music with keys)."""
+    def write(self, tokens: list[str], key: str | None = None) -> dict:
+        """Write one output (with the primer or what it carries over) and its piano roll;
+        its summary (with the `key` it was written in, for music with keys), kept."""
         k, request, plugin = self.written, self.request, self.plugin
         target = None
         if request.out != "-":
@@ -274,6 +275,7 @@ class Writer:
         self.written += 1
         if self.keep:
             self.summaries.append(summary)
+        return summary
 
     def finish(self) -> list[dict]:
         """The summaries; logs where the outputs came from and the copy rate."""

@@ -98,6 +98,18 @@ def test_verse_statistics_and_copy_rate_with_known_overlap():
     assert index.count(ids("ab?def")) == (1, 4)  # def; a run holding <unk> is never found
 
 
+def test_copy_lookup_agrees_with_numpy_isin():
+    rng = np.random.default_rng(0)
+    corpus = rng.integers(0, 6, 5000)
+    index = CopyIndex(corpus, 4)
+    for _ in range(20):
+        hashes = rng.choice(
+            np.concatenate([index.hashes, rng.integers(0, 2**63, 50, np.uint64)]), 80
+        )
+        assert np.array_equal(index._held(hashes), np.isin(hashes, index.hashes))
+    assert not CopyIndex(np.zeros(0, int), 4)._held(hashes).any()  # an empty corpus holds none
+
+
 @pytest.mark.slow
 def test_gen_evaluate_end_to_end(tmp_path):
     corpus = scale_corpus(tmp_path / "midi", files=6)

@@ -13,6 +13,8 @@ from generator.cli.common import (
 )
 from generator.config import KEY_BIAS, WORDS
 from generator.errors import GenError
+from generator.verse.forms import FORMS, POEM_SECONDS
+from generator.verse.metre import METRES
 
 
 @click.command()
@@ -84,15 +86,32 @@ from generator.errors import GenError
 )
 @click.option(
     "--form",
-    type=click.Choice(["couplet", "quatrain", "limerick", "sonnet", "free"]),
-    help="Verse: a form whose rhyme and syllables are met by decoding.",
+    type=click.Choice(list(FORMS)),
+    help="Verse: a form whose rhyme, syllables and metre are met by decoding (sonnet: iambic "
+    "pentameter ABAB CDCD EFEF GG; ballad: common metre ABCB; villanelle: two refrains; "
+    "haiku: 5-7-5).",
 )
 @click.option(
     "--rhyme",
-    help="Verse: rhyme scheme such as ABAB or 'AABBA' ('-' unrhymed, "
-    "space for a stanza break); overrides the form's.",
+    help="Verse: rhyme scheme such as ABAB or 'AABBA' ('-' unrhymed, space for a stanza "
+    "break, a number after a letter for a refrain: A1BA2); overrides the form's.",
 )
 @click.option("--syllables", help="Verse: syllables per line, one number or a pattern 8,8,5,5,8.")
+@click.option(
+    "--metre",
+    type=click.Choice(METRES),
+    help="Verse: the metre lines must scan in, by the CMU dictionary's stresses (one-syllable "
+    "words either way, one foot may be inverted); none drops the form's.",
+)
+@click.option("--feet", help="Verse: feet per line, one number or a pattern such as 4,3,4,3.")
+@click.option(
+    "--time-limit",
+    type=float,
+    default=POEM_SECONDS,
+    show_default=True,
+    help="Verse forms: seconds per poem; after it, each remaining line is drawn once and the "
+    "report names what it misses.",
+)
 @click.option(
     "--num-outputs",
     "-n",
@@ -157,7 +176,11 @@ def sample(**options):
         key_bias=options["key_bias"],
         words=options["words"],
     )
-    verse = VerseOptions(*(options[k] for k in ("form", "rhyme", "syllables", "lines", "stanzas")))
+    verse = VerseOptions(
+        **{k: options[k] for k in ("form", "rhyme", "syllables", "lines", "stanzas", "metre")},
+        feet=options["feet"],
+        time_limit=options["time_limit"],
+    )
     request = OutputRequest(
         out=out,
         num=options["num_outputs"],

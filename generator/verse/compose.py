@@ -1,5 +1,6 @@
-"""Verse forms met by decoding: many candidate lines drawn at once, checked for syllables and
-rhyme, the best kept, with a retry budget and an honest report of what could not be met.
+"""Verse forms met by decoding: many candidate lines drawn at once, checked for syllables,
+rhyme and metre, the best kept, with a retry budget, a time limit per poem and an honest report
+of what could not be met. A refrain's first line is drawn; its repeats are fed as written.
 
 The model is never retrained for a form. Each line is drawn as a batch of candidates that all
 start from the state after the lines chosen so far (the sampler carries LSTM state), so a
@@ -10,12 +11,13 @@ of characters or of words, gets the forms.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from generator.errors import GenError
-from generator.verse import prosody
+from generator.verse import metre, prosody
 from generator.verse.forms import LineSpec
 
 MIN_RHYMES = 30  # a line that opens a rhyme must end in a word with this many rhymes
@@ -25,24 +27,42 @@ NATURAL_ROUNDS = 2  # rounds of free lines before a rhyme is forced at the end o
 FORCE_PREFIXES = 24  # likeliest line beginnings tried with a forced rhyme word
 FORCE_WORDS = 24  # rhyme words tried per line beginning
 LINE_TOKENS = 200  # a line is cut after this many tokens
+# ...or, with a syllable target, after this many per syllable (and the slack): a batch runs
+# until its longest line ends, and lines far over their syllables are never chosen
+TOKENS_PER_SYLLABLE, SLACK = 6, 16
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a line meets; a lower `penalty` is better."""
+
+    syllables: bool
+    rhyme: bool
+    metre: bool
+    penalty: float
+
+    @property
+    def met(self) -> bool:
+        return self.syllables and self.rhyme and self.metre
 
 
 @dataclass
 class LineResult:
     """One chosen line: `text` as judged (with the primer's unfinished line before it, for the
-    first line), `tokens` as drawn."""
+    first line), `tokens` as written; `repeat`: a refrain's repeat, not drawn."""
 
     text: str
     tokens: list[str]
-    syllables_ok: bool
-    rhyme_ok: bool
+    verdict: Verdict
     tries: int
+    repeat: bool = False
 
 
 @dataclass
 class Poem:
     lines: list[LineResult] = field(default_factory=list)
     specs: list[LineSpec] = field(default_factory=list)
+    timed_out_at: int | None = None  # the line (from 1) at which the time limit was reached
 
     def tokens(self, line_break: str) -> list[str]:
         """The poem as tokens: each line, its line break, and a blank line after a stanza."""
@@ -60,15 +80,14 @@ class Candidate:
     key: tuple
     text: str = field(compare=False)
     tokens: list[str] = field(compare=False)
-    syllables_ok: bool = field(compare=False)
-    rhyme_ok: bool = field(compare=False)
+    verdict: Verdict = field(compare=False)
     states: list = field(compare=False)
 
 
-def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> tuple[bool, bool, float]:
-    """(syllables ok, rhyme ok, penalty) of a candidate line; lower penalty is better."""
+def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> Verdict:
+    """What a candidate line meets of its spec, given the rhyme words chosen so far."""
     if not prosody.words(line):
-        return False, False, 100.0
+        return Verdict(False, False, False, 100.0)
     counts = prosody.line_syllables(line)
     syl_ok = spec.syllables is None or spec.syllables in counts
     off = 0 if syl_ok else min(abs(c - spec.syllables) for c in counts)
@@ -81,19 +100,24 @@ def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> tuple[bool, bo
             off += 0.5  # a rhyme by spelling only: kept, but the dictionary's is preferred
     else:  # first line of a rhyme: end on a word with many dictionary rhymes
         rhyme_ok = prosody.rhyme_richness(end) >= MIN_RHYMES
-    return syl_ok, rhyme_ok, off + (0 if rhyme_ok else 3)
+    scans = metre.scans(line, spec.metre, spec.feet)
+    return Verdict(syl_ok, rhyme_ok, scans, off + (0 if rhyme_ok else 3) + (0 if scans else 1))
 
 
 class Composer:
-    """Writes poems line by line under their specs with a `Sampler` of a verse plugin."""
+    """Writes poems line by line under their specs with a `Sampler` of a verse plugin; after
+    `seconds` on one poem, its remaining lines get one round each, so no poem hangs."""
 
-    def __init__(self, sampler, config, candidates: int = CANDIDATES, rounds: int = ROUNDS):
+    def __init__(
+        self, sampler, config, candidates: int = CANDIDATES, rounds: int = ROUNDS,
+        seconds: float = float("inf"),
+    ):  # fmt: skip
         self.sampler, self.vocab, self.plugin = sampler, sampler.vocab, sampler.plugin
         self.line_break = self.plugin.line_break
         if self.line_break not in self.vocab.index:
             raise GenError("this model never saw a line break, so it cannot write lines")
         self.config = replace(config, unit="lines", unit_limit=1.0, max_tokens=LINE_TOKENS)
-        self.candidates, self.rounds = candidates, rounds
+        self.candidates, self.rounds, self.seconds = candidates, rounds, seconds
 
     def text(self, tokens: list[str]) -> str:
         return self.plugin.text(tokens)
@@ -101,58 +125,75 @@ class Composer:
     def poem(self, primer_tokens: list[str], specs: list[LineSpec], seed: int) -> Poem:
         """Draw a poem under `specs`; see the module docstring."""
         primer = np.repeat(self.sampler.start(primer_tokens)[None, :], self.candidates, axis=0)
-        states, poem, partners = None, Poem(specs=specs), {}
+        states, poem, partners, refrains = None, Poem(specs=specs), {}, {}
         # a primer that stops mid-line: its unfinished line is the start of the first line
         breaks = [i for i, t in enumerate(primer_tokens) if t == self.line_break]
         before = self.text(primer_tokens[breaks[-1] + 1 if breaks else 0 :])
+        started = time.monotonic()
         for index, spec in enumerate(specs):
-            prefix = before if index == 0 else ""
-            seed_of_line = seed + 7919 * index
-            best, tries = self._line(
-                spec, partners=partners, primer=primer, states=states, seed=seed_of_line,
-                before=prefix,
-            )  # fmt: skip
-            poem.lines.append(
-                LineResult(best.text, best.tokens, best.syllables_ok, best.rhyme_ok, tries)
-            )
-            end = prosody.last_word(best.text)
+            rounds = self.rounds
+            if time.monotonic() - started > self.seconds:
+                poem.timed_out_at = poem.timed_out_at or index + 1
+                rounds = 1
+            if spec.refrain in refrains:
+                line, chosen = self._repeat(refrains[spec.refrain], primer[0], states)
+            else:
+                best, tries = self._line(
+                    spec, partners=partners, primer=primer, states=states,
+                    seed=seed + 7919 * index, before=before if index == 0 else "", rounds=rounds,
+                )  # fmt: skip
+                line, chosen = LineResult(best.text, best.tokens, best.verdict, tries), best.states
+            poem.lines.append(line)
+            if spec.refrain:
+                refrains.setdefault(spec.refrain, line)
+            end = prosody.last_word(line.text)
             if spec.rhyme and spec.rhyme not in partners and end:
                 partners[spec.rhyme] = end
             # every candidate continues from the chosen line's state, fed its line break(s)
-            states = [np.repeat(s, self.candidates, axis=0) for s in best.states]
+            states = [np.repeat(s, self.candidates, axis=0) for s in chosen]
             count = 2 if spec.stanza_end else 1
             primer = np.full((self.candidates, count), self.vocab.index[self.line_break], np.int32)
         return poem
 
-    def _line(self, spec, *, partners, primer, states, seed, before) -> tuple[Candidate, int]:
+    def _repeat(self, first: LineResult, primer_row, states) -> tuple[LineResult, list]:
+        """A refrain's repeat: its first line fed as written, and the state after it."""
+        _, after = self._score([first.text], primer_row, states, end=False)
+        tokens = self.plugin.encode_text(first.text)
+        return replace(first, tokens=tokens, tries=0, repeat=True), [s.numpy()[:1] for s in after]
+
+    def _line(
+        self, spec, *, partners, primer, states, seed, before, rounds
+    ) -> tuple[Candidate, int]:
         """The best candidate for one line after up to `rounds` batches, and the rounds
         used; `before` is text the line continues (judged with it)."""
         best, drawn = None, []  # drawn: (text, mean log-probability) of every candidate
         partner = partners.get(spec.rhyme) if spec.rhyme else None
-        for attempt in range(self.rounds):
-            config = replace(self.config, seed=(seed + 104729 * attempt) % 2**31)
+        for attempt in range(rounds):
+            config = replace(
+                self.config, seed=(seed + 104729 * attempt) % 2**31, max_tokens=line_tokens(spec)
+            )
             rows, logp, new_states = self.sampler.draw(primer, config, states)
             for i, row in enumerate(rows):
                 tokens = self._line_tokens(row)
                 text = before + self.text(tokens)
-                syl_ok, rhyme_ok, penalty = judge(text, spec, partners)
+                verdict = judge(text, spec, partners)
                 mean = logp[i] / max(1, len(row))
                 drawn.append((text, mean))
-                key = (syl_ok and rhyme_ok, -penalty, mean)
+                key = (verdict.met, -verdict.penalty, mean)
                 if best is None or key > best.key:
                     chosen = [s.numpy()[i : i + 1] for s in new_states]
-                    best = Candidate(key, text, tokens, syl_ok, rhyme_ok, chosen)
+                    best = Candidate(key, text, tokens, verdict, chosen)
             if best.key[0]:
                 return best, attempt + 1
-            if partner and states is not None and attempt + 1 >= NATURAL_ROUNDS:
+            if partner and states is not None and attempt + 1 >= min(NATURAL_ROUNDS, rounds):
                 forced = self._force_rhyme(
                     spec, partner, drawn=drawn, primer_row=primer[0], states=states,
                     partners=partners,
                 )  # fmt: skip
-                best = forced or best
+                best = max(best, forced) if forced else best
                 if best.key[0]:
                     return best, attempt + 1
-        return best, self.rounds
+        return best, rounds
 
     def _line_tokens(self, row: list[int]) -> list[str]:
         """The tokens of a drawn line without the line break that ended it."""
@@ -190,17 +231,18 @@ class Composer:
         lines = [
             p + w for p, counts in prefixes.items() for w in shortlist if fits(spec, counts, w)
         ]
+        scanning = [line for line in lines if metre.scans(line, spec.metre, spec.feet)]
+        lines = scanning or lines
         if not lines:
             return None
         logp, _ = self._score(lines, primer_row, states)
         best = lines[int(np.argmax(logp))]
         _, after = self._score([best], primer_row, states, end=False)  # as `draw` leaves it
-        syl_ok, rhyme_ok, penalty = judge(best, spec, partners)
+        verdict = judge(best, spec, partners)
         chosen = [s.numpy()[:1] for s in after]
         tokens = self.plugin.encode_text(best)
-        return Candidate(
-            (syl_ok and rhyme_ok, -penalty, 0.0), best, tokens, syl_ok, rhyme_ok, chosen
-        )
+        key = (verdict.met, -verdict.penalty, float(np.max(logp)))
+        return Candidate(key, best, tokens, verdict, chosen)
 
     def _score(self, lines: list[str], primer_row, states, end: bool = True):
         """Mean log-probability per character of each line (with a line break after it when
@@ -214,6 +256,13 @@ class Composer:
         start = [np.repeat(s[:1], len(rows), axis=0) for s in states]
         logp, after = self.sampler.score(rows, len(primer_row), start)
         return logp / np.array([max(1, len(line)) for line in lines]), after
+
+
+def line_tokens(spec: LineSpec) -> int:
+    """The most tokens a candidate for the line may run to."""
+    if spec.syllables is None:
+        return LINE_TOKENS
+    return min(LINE_TOKENS, TOKENS_PER_SYLLABLE * spec.syllables + SLACK)
 
 
 def fits(spec: LineSpec, counts, word: str) -> bool:

@@ -1,44 +1,102 @@
-"""What a batch of poems met: syllable targets, rhyme pairs the CMU dictionary confirms, and
-the lines that could not meet their constraint. Counted poem by poem, so that writing many
-poems holds none of them in memory."""
+"""What poems met, poem by poem and over a batch: lines on their syllable target, lines that
+scan, rhyme pairs the CMU dictionary confirms, the share of real words, and the lines that
+could not meet their constraints. Counted as each poem is written, so that writing many poems
+holds none of them in memory."""
 
 from __future__ import annotations
 
-from generator.verse import prosody
+from dataclasses import dataclass
 
-MAX_UNMET_LINES = 20  # unmet lines named in the report; the rest are counted
+from generator.verse import lexicon, metre, prosody
+
+MAX_NAMED = 20  # poems and unmet lines named in the report; the rest are counted
+
+
+@dataclass
+class Tally:
+    """Met out of asked, for one figure."""
+
+    met: int = 0
+    of: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.met, self.of = self.met + bool(ok), self.of + 1
+
+    def __iadd__(self, other: Tally) -> Tally:
+        self.met, self.of = self.met + other.met, self.of + other.of
+        return self
+
+    @property
+    def share(self) -> float | None:
+        return self.met / self.of if self.of else None
+
+    def text(self) -> str:
+        return f"{self.met}/{self.of} ({100 * self.share:.0f} %)"
+
+
+def measure(poem, known: frozenset[str] | None) -> dict[str, Tally]:
+    """One poem's tallies: syllables, scansion, rhymes (a refrain's repeat is not a rhyme
+    pair) and, with `known`, real words (a possessive counts as its word)."""
+    tally = {name: Tally() for name in ("syllables", "metre", "rhymes", "real words")}
+    first: dict[str, str] = {}
+    for line, spec in zip(poem.lines, poem.specs):
+        if spec.syllables is not None:
+            tally["syllables"].add(spec.syllables in prosody.line_syllables(line.text))
+        if spec.metre:
+            tally["metre"].add(metre.scans(line.text, spec.metre, spec.feet))
+        end = prosody.last_word(line.text)
+        if spec.rhyme and spec.rhyme in first and not line.repeat:
+            tally["rhymes"].add(prosody.dictionary_rhymes(end, first[spec.rhyme]))
+        elif spec.rhyme:
+            first.setdefault(spec.rhyme, end)
+        if known is not None:
+            for word in prosody.words(line.text):
+                tally["real words"].add(lexicon.is_known(word, known))
+    return tally
+
+
+LABELS = {
+    "syllables": "lines on their syllable target",
+    "metre": "lines that scan",
+    "rhymes": "rhyme pairs confirmed by the CMU dictionary",
+    "real words": "real words",
+}
 
 
 class FormReport:
-    """Add each poem as it is written; `lines()` gives the report."""
+    """Add each poem as it is written (`add` also gives its figures for the output's
+    summary); `lines()` gives the report."""
 
-    def __init__(self):
-        self.on_target = self.with_target = self.pairs = self.confirmed = 0
-        self.poems = 0
-        self.unmet: list[str] = []
-        self.unmet_count = 0
+    def __init__(self, known: frozenset[str] | None = None, seconds: float | None = None):
+        self.known, self.seconds = known, seconds
+        self.total = {name: Tally() for name in LABELS}
+        self.poems, self.named, self.unmet = 0, [], []
+        self.unmet_count = self.timed_out = 0
 
-    def add(self, poem) -> None:
-        """Count one poem's lines, rhymes and unmet constraints."""
+    def add(self, poem, copy_rate: float | None = None) -> dict:
+        """Count one poem; its figures as {name: share}."""
         self.poems += 1
-        first: dict[str, str] = {}
-        for n, (line, spec) in enumerate(zip(poem.lines, poem.specs), 1):
-            if spec.syllables is not None:
-                self.with_target += 1
-                self.on_target += spec.syllables in prosody.line_syllables(line.text)
-            end = prosody.last_word(line.text)
-            if spec.rhyme and spec.rhyme in first:
-                self.pairs += 1
-                self.confirmed += prosody.dictionary_rhymes(end, first[spec.rhyme])
-            elif spec.rhyme:
-                first[spec.rhyme] = end
-            if not (line.syllables_ok and line.rhyme_ok):
+        tally = measure(poem, self.known)
+        for name, t in tally.items():
+            self.total[name] += t
+        parts = [f"{t.met}/{t.of} {name}" for name, t in tally.items() if t.of]
+        if copy_rate is not None:
+            parts.append(f"copy rate {100 * copy_rate:.1f} %")
+        if poem.timed_out_at:
+            self.timed_out += 1
+            parts.append(f"time limit reached at line {poem.timed_out_at}")
+        if len(self.named) < MAX_NAMED and parts:
+            self.named.append(f"poem {self.poems}: " + ", ".join(parts))
+        for n, line in enumerate(poem.lines, 1):
+            if not line.verdict.met:
                 self._unmet(n, line)
+        return {name.replace(" ", "_"): t.share for name, t in tally.items() if t.of}
 
     def _unmet(self, n: int, line) -> None:
         self.unmet_count += 1
-        if len(self.unmet) < MAX_UNMET_LINES:
-            checks = (("syllables", line.syllables_ok), ("rhyme", line.rhyme_ok))
+        if len(self.unmet) < MAX_NAMED:
+            v = line.verdict
+            checks = (("syllables", v.syllables), ("rhyme", v.rhyme), ("metre", v.metre))
             missed = [what for what, ok in checks if not ok]
             self.unmet.append(
                 f"poem {self.poems} line {n}: {' and '.join(missed)} not met after "
@@ -46,19 +104,16 @@ class FormReport:
             )
 
     def lines(self) -> list[str]:
-        """The report: shares of lines on target and rhymes confirmed, then unmet lines."""
-        out = []
-        if self.with_target:
-            share = 100 * self.on_target / self.with_target
+        """The report: each poem's figures, the totals, the time limits reached, then the
+        unmet lines."""
+        out = list(self.named) if self.poems > 1 else []
+        if self.poems > max(1, len(self.named)):
+            out.append(f"... and {self.poems - len(self.named)} more poems")
+        out += [f"{LABELS[name]}: {t.text()}" for name, t in self.total.items() if t.of]
+        if self.timed_out:
             out.append(
-                f"lines on their syllable target: {self.on_target}/{self.with_target} "
-                f"({share:.0f} %)"
-            )
-        if self.pairs:
-            share = 100 * self.confirmed / self.pairs
-            out.append(
-                f"rhyme pairs confirmed by the CMU dictionary: {self.confirmed}/{self.pairs} "
-                f"({share:.0f} %)"
+                f"{self.timed_out} poems reached the time limit of {self.seconds:g} s; "
+                "their remaining lines were drawn once each (--time-limit)"
             )
         out += self.unmet
         if self.unmet_count > len(self.unmet):
