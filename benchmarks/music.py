@@ -88,17 +88,14 @@ def classifier_accuracy(real: list, samples: list) -> float | None:
     (lists of note lists), on as many of each."""
     try:
         from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
     except ImportError:
         return None
-    n = min(len(real), len(samples))
-    x = np.array([features(p) for p in real[:n] + samples[:n]])
-    y = np.array([0] * n + [1] * n)
+    from generator.twosample import accuracy
+
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    return float(cross_val_score(model, x, y, cv=folds).mean())
+    return accuracy([features(p) for p in real], [features(p) for p in samples], model)
 
 
 def real_pieces(ckpt, plugin, work: Path) -> list[Path]:

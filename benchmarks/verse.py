@@ -7,14 +7,17 @@
 For each `--words` setting, `gen sample --form FORM -n N --seed S` writes N poems; the table
 gives the share of their words that are known (in the run's training corpus or the CMU
 pronouncing dictionary, read as `gen` reads words; `man's` as `man`), the lines on their
-syllable target, the lines that scan and the rhyme pairs confirmed (from `gen sample`'s
-report), the copy rate, and the seconds per poem (the command's wall time, start-up included,
-over N).
+syllable target and the rhyme pairs confirmed (from `gen sample`'s report), the lines that
+scan in the form's metre (counted here, so also with `--metre none`), the copy rate, the
+seconds per poem (the command's wall time, start-up included, over N) and the classifier
+two-sample test of `gen evaluate --samples` (50 %: the poems cannot be told from held-out
+verse; needs scikit-learn).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -40,6 +43,29 @@ def percent(label: str, report: str) -> str:
     return f"{found.group(1)} %" if found else "-"
 
 
+def scanning(texts: list[str], form: str) -> str:
+    """The share of lines that scan in the form's metre, as `gen` judges them."""
+    from generator.verse.forms import FORMS
+    from generator.verse.metre import scans
+
+    metre, feet = FORMS[form].metre, FORMS[form].feet
+    if not metre:
+        return "-"
+    lines = [line for text in texts for line in text.splitlines() if line.strip()]
+    ok = [scans(line, metre, feet[n % len(feet)]) for n, line in enumerate(lines)]
+    return f"{100 * sum(ok) / max(1, len(ok)):.0f} %"
+
+
+def classifier(run: Path, folder: Path) -> str:
+    """`gen evaluate --samples`'s classifier figure for the poems in `folder`."""
+    cmd = [sys.executable, "-m", "generator", "evaluate", "--checkpoint", str(run)]
+    result = subprocess.run(cmd + ["--samples", str(folder), "--json"], capture_output=True)
+    if result.returncode:
+        sys.exit(result.stderr.decode())
+    accuracy = json.loads(result.stdout).get("classifier")
+    return "-" if accuracy is None else f"{100 * accuracy:.0f} %"
+
+
 def measure(run: Path, words: str, args, known) -> dict:
     from generator.verse.lexicon import is_known
     from generator.verse.prosody import words as words_of
@@ -55,7 +81,8 @@ def measure(run: Path, words: str, args, known) -> dict:
     if result.returncode:
         sys.exit(result.stderr)
     report = result.stdout + result.stderr
-    found = [w for f in out.parent.glob("sonnet*.txt") for w in words_of(f.read_text())]
+    texts = [f.read_text() for f in out.parent.glob("sonnet*.txt")]
+    found = [w for text in texts for w in words_of(text)]
     real = [is_known(w, known) for w in found]  # man's: of man
     copy = re.search(r"copy rate: ([\d.]+) %", report)
     return {
@@ -63,7 +90,8 @@ def measure(run: Path, words: str, args, known) -> dict:
         "real": 100 * sum(real) / max(1, len(found)),
         "invented": sorted({w for w, ok in zip(found, real) if not ok})[:8],
         "syllables": percent("syllable target", report),
-        "scan": percent("lines that scan", report),
+        "scan": scanning(texts, args.form),
+        "classifier": classifier(run, out.parent),
         "rhymes": percent("CMU dictionary", report),
         "copy": f"{copy.group(1)} %" if copy else "-",
         "seconds": seconds / count,
@@ -81,13 +109,16 @@ def main() -> None:
     args = parser.parse_args()
     known = known_words(args.run)
     rows = [measure(args.run, w, args, known) for w in args.words]
-    print("| --words | real words | lines on their syllables | lines that scan | "
-          "rhymes confirmed | copy rate | s per poem | invented words (first 8) |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --words | --metre | real words | lines on their syllables | lines that scan | "
+          "rhymes confirmed | copy rate | s per poem | classifier | invented words (first 8) "
+          "|")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    metre = args.metre or "the form's"
     for r in rows:
         invented = ", ".join(r["invented"]) or "-"
-        print(f"| {r['words']} | {r['real']:.2f} % | {r['syllables']} | {r['scan']} | "
-              f"{r['rhymes']} | {r['copy']} | {r['seconds']:.1f} | {invented} |")  # fmt: skip
+        print(f"| {r['words']} | {metre} | {r['real']:.2f} % | "
+              f"{r['syllables']} | {r['scan']} | {r['rhymes']} | {r['copy']} | "
+              f"{r['seconds']:.1f} | {r['classifier']} | {invented} |")  # fmt: skip
 
 
 if __name__ == "__main__":

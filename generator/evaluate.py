@@ -144,7 +144,8 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     vocab, lead = ckpt.vocab, len(plugin.lead_in)
     sample_ids = files_ids(ckpt, plugin, samples, log).array()
     sample_pieces = data.pieces(sample_ids, vocab.start_id, lead)
-    train = saved_split(ckpt, plugin, log)[0].array()
+    train, val = saved_split(ckpt, plugin, log)
+    train = train.array()
     result = {"samples": len(sample_pieces)}
     if plugin.kind in ("music", "verse"):
         corpus_pieces = data.pieces(train, vocab.start_id, lead)
@@ -155,12 +156,27 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
             result["pitch_class_distance"] = stats.histogram_distance(
                 measure["pitch_classes"], result["corpus"]["pitch_classes"]
             )
+    if plugin.kind == "verse":
+        poems = [plugin.text(vocab.decode(p)) for p in sample_pieces]
+        result["classifier"] = verse_classifier(plugin, vocab, val.array(), poems)
     result["copy_ngram"] = plugin.copy_ngram
     result["copy_rate"] = None  # not measured on a training split too large to hold its runs
     if len(train) <= MAX_CORPUS_TOKENS:
         index = CopyIndex(train, plugin.copy_ngram, vocab.unk_id, control_ids(vocab))
         result["copy_rate"] = copy_rate(sample_pieces, index)
     return result
+
+
+def verse_classifier(plugin, vocab, held_out, poems: list[str]) -> float | None:
+    """The classifier two-sample test of `poems` against excerpts of the held-out verse of
+    the same number of lines; None without scikit-learn or with too few of either."""
+    from generator import twosample
+
+    if not poems:
+        return None
+    lines = int(np.median([len([x for x in p.splitlines() if x.strip()]) for p in poems]))
+    text = plugin.text(vocab.decode(held_out))
+    return twosample.verse_accuracy(twosample.excerpts(text, max(1, lines), len(poems)), poems)
 
 
 def report(result: dict, token_name: str) -> list[str]:
@@ -200,6 +216,15 @@ def report(result: dict, token_name: str) -> list[str]:
         lines.append(
             f"pitch-class histogram distance (total variation, 0 same, 1 disjoint): "
             f"{result['pitch_class_distance']:.3f}"
+        )
+    if "classifier" in result:
+        accuracy = result["classifier"]
+        lines.append(
+            "classifier two-sample test: not measured (scikit-learn is not installed, or fewer "
+            "than 5 samples)"
+            if accuracy is None
+            else f"classifier two-sample test: {100 * accuracy:.0f} % cross-validated accuracy "
+            "telling held-out verse from the samples (50 %: indistinguishable)"
         )
     rate = result["copy_rate"]
     lines.append(

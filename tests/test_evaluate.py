@@ -133,3 +133,33 @@ def test_gen_evaluate_end_to_end(tmp_path):
     assert 0 <= figures["sample"]["on_grid_share"] <= 1
     result = run("evaluate", "--checkpoint", "checkpoints/m", "--samples", ".", "--path", ".")
     assert result.exit_code == 1 and "not both" in result.output
+
+
+def test_excerpts_cut_verse_into_runs_of_lines_spread_over_the_text():
+    from generator.twosample import excerpts
+
+    text = "\n\n".join(f"line {i}" for i in range(10))  # blank lines are not counted
+    assert excerpts(text, 3, 5) == ["line 0\nline 1\nline 2", "line 3\nline 4\nline 5"] + [
+        "line 6\nline 7\nline 8"
+    ]
+    assert excerpts(text, 2, 2) == ["line 0\nline 1", "line 8\nline 9"]  # first and last
+
+
+def test_verse_classifier_tells_shuffled_words_from_verse_but_not_verse_from_verse():
+    pytest.importorskip("sklearn")
+    from conftest import SHARED_DATA
+
+    from generator.twosample import excerpts, verse_accuracy
+
+    path = SHARED_DATA / "english-verse" / "shakespeare-sonnets.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/data)")
+    poems = excerpts(path.read_text(), 14, 60)
+    rng = np.random.default_rng(0)
+    shuffled = [  # each line's words shuffled: the same words and lines, in no order
+        "\n".join(" ".join(rng.permutation(line.split())) for line in p.splitlines())
+        for p in poems[1::2]
+    ]
+    assert verse_accuracy(poems[::2], shuffled) >= 0.9  # word order gives them away
+    assert verse_accuracy(poems[::2], poems[1::2]) <= 0.75  # the same poet either side
+    assert verse_accuracy(poems[:3], shuffled[:3]) is None  # too few to cross-validate

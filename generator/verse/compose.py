@@ -29,7 +29,7 @@ FORCE_WORDS = 24  # rhyme words tried per line beginning
 LINE_TOKENS = 200  # a line is cut after this many tokens
 # ...or, with a syllable target, after this many per syllable (and the slack): a batch runs
 # until its longest line ends, and lines far over their syllables are never chosen
-TOKENS_PER_SYLLABLE, SLACK = 6, 16
+TOKENS_PER_SYLLABLE, SLACK = 5, 16
 
 
 @dataclass(frozen=True)
