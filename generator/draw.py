@@ -229,7 +229,7 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None, w
     for t in range(knobs.max_tokens):
         now = ban
         if words:  # characters that lead out of every known word are not drawn
-            now = ban + np.where(words["child"][nodes][:, words["column"]] >= 0, 0.0, -np.inf)
+            now = ban + _word_costs(words, nodes)
         ids = pick(filtered(logits, flags, knobs, variant, grammar, now), knobs.seed, t).numpy()
         if variant.controls:
             due = since >= knobs.every
@@ -249,6 +249,15 @@ def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None, w
         if done.all():
             break
     return Drawn(np.array(drawn), np.minimum(lengths, len(drawn)), logp, states)
+
+
+def _word_costs(words: dict, nodes: np.ndarray) -> np.ndarray:
+    """What `filters.Words.forbidden` gives, in NumPy, step by step."""
+    after = words["child"][nodes][:, words["column"]]  # the node each token leads to
+    here = words["enter"][nodes][:, None]
+    step = np.maximum(words["enter"][np.maximum(after, 0)] - here, 0.0)
+    cost = step + words["end"][nodes][:, None] * words["leaving"][None, :]
+    return np.where(after >= 0, -cost, -np.inf).astype(np.float32)
 
 
 def _next_nodes(words: dict, nodes: np.ndarray, ids) -> np.ndarray:

@@ -100,14 +100,21 @@ class Words:
         self.child = tf.constant(tables["child"])  # (nodes, columns)
         self.column = tf.constant(tables["column"])  # (vocab,)
         self.free = int(tables["free"])
+        self.enter = tf.constant(tables["enter"])  # (nodes,): the cost of standing there
+        self.end = tf.constant(tables["end"])  # (nodes,): the cost of ending a word there
+        self.leaving = tf.constant(tables["leaving"])  # (vocab,): the tokens that end a word
 
     def forbidden(self, nodes):
-        """0 where a token goes on to a known word (or ends one), -inf where it does not;
-        (batch, vocab)."""
+        """-inf where a token leads out of every known word; elsewhere minus what it costs
+        (a rare word: `verse.lexicon`); (batch, vocab)."""
         import tensorflow as tf
 
         rows = tf.gather(self.child, nodes)  # (batch, columns)
-        return tf.where(tf.gather(rows, self.column, axis=1) >= 0, 0.0, -np.inf)
+        after = tf.gather(rows, self.column, axis=1)  # (batch, vocab): the node each leads to
+        here = tf.gather(self.enter, nodes)[:, None]
+        step = tf.nn.relu(tf.gather(self.enter, tf.maximum(after, 0)) - here)
+        cost = step + tf.gather(self.end, nodes)[:, None] * self.leaving[None, :]
+        return tf.where(after >= 0, -cost, -np.inf)
 
     def after(self, nodes, ids):
         """Each stream's node after its token `ids` (batch,); the free node off the trie."""

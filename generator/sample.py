@@ -108,10 +108,24 @@ class Sampler:
         return self.plugin.kind == "verse" and lexicon.spells(self.vocab.tokens)
 
     def word_tables(self, words: str) -> dict[str, np.ndarray]:
-        """The trie of `known_words(words)` over the vocabulary's characters."""
+        """The trie of `known_words(words)` over the vocabulary's characters; with "real",
+        the corpus's own words are preferred to the dictionary's others."""
         from generator.verse import lexicon
 
-        return lexicon.trie_tables(self.vocab.tokens, self.known_words(words))
+        tokens, known = self.vocab.tokens, self.known_words(words)
+        return lexicon.trie_tables(tokens, known, self.preferred_words(words))
+
+    def preferred_words(self, words: str) -> frozenset[str] | None:
+        """The words preferred among `known_words(words)`: for "real", the training corpus's
+        (None where it is gone or has none: then all are alike)."""
+        from generator.errors import GenError
+
+        if words != "real" or not self.spells:
+            return None
+        try:
+            return self._corpus_word_set() or None
+        except GenError:
+            return None
 
     def known_words(self, words: str) -> frozenset[str] | None:
         """The words verse may use under `--words`: the training corpus's, and for "real" the

@@ -253,7 +253,7 @@ def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, gr
         tables["needs_set"][5, 0] = tables["sets"][7, 0] = tables["clears"][6, 0] = 1.0
         tables["groups"] = np.ones((12, 1), np.float32)
     loop = DrawLoop(step, 12, banned=[0, 1], grammar_tables=tables)
-    words = lexicon.trie_tables(CHARS, KNOWN)
+    words = lexicon.trie_tables(CHARS, KNOWN, preferred={"ab", "cab", "a"})  # abc, bed: rare
     loop.tries[1] = filters.Words(words)
     primer = np.array([[1, 4, 7], [1, 2, 3], [1, 9, 9], [1, 8, 6]], np.int32)  # be, a, 'd
     states = step.zero_states(4)

@@ -57,6 +57,27 @@ def test_every_character_is_a_letter_column_or_the_separator(trie):
     assert np.all(trie["child"] >= -1)
 
 
+def test_a_word_outside_the_preferred_ones_costs_nats_once_where_it_leaves_them():
+    tables = lexicon.trie_tables(CHARS, {"cat", "catgut", "gloyd"}, preferred={"catgut"})
+    rare = lexicon.RARE_COST
+    enter = lambda text: tables["enter"][node_after(tables, text)]  # noqa: E731
+    end = lambda text: tables["end"][node_after(tables, text)]  # noqa: E731
+    assert enter("catg") == enter("catgut") == end("catgut") == 0  # preferred all the way
+    assert enter("g") == enter("gloyd") == rare and end("gloyd") == 0  # paid at its g
+    assert enter("cat") == 0 and end("cat") == rare  # a preferred word goes on: paid at its end
+    leaving = dict(zip(CHARS, tables["leaving"]))
+    assert leaving[" "] == leaving["\n"] == leaving["'"] == leaving["."] == 1 and leaving["a"] == 0
+    plain = lexicon.trie_tables(CHARS, {"gloyd"})  # nothing preferred: nothing costs
+    assert not plain["enter"].any() and not plain["end"].any()
+
+
+def node_after(trie, text: str) -> int:
+    node = 0
+    for char in text:
+        node = trie["child"][node, trie["column"][CHARS.index(char)]]
+    return node
+
+
 @pytest.mark.slow
 def test_a_run_whose_corpus_is_gone_keeps_to_the_dictionary(tmp_path):
     import shutil

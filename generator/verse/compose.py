@@ -26,6 +26,7 @@ ROUNDS = 6  # batches of candidates tried before a line is given up as unmet
 NATURAL_ROUNDS = 2  # rounds of free lines before a rhyme is forced at the end of a line
 FORCE_PREFIXES = 24  # likeliest line beginnings tried with a forced rhyme word
 FORCE_WORDS = 24  # rhyme words tried per line beginning
+RHYME_SYLLABLES = 3  # the longest rhyme word a forced line beginning leaves room for
 LINE_TOKENS = 200  # a line is cut after this many tokens
 # ...or, with a syllable target, after this many per syllable (and the slack): a batch runs
 # until its longest line ends, and lines far over their syllables are never chosen
@@ -213,7 +214,9 @@ class Composer:
             ends = list(prosody.WORD.finditer(line))
             if len(ends) >= 2 and len(prefixes) < FORCE_PREFIXES:
                 prefix = line[: ends[-1].start()]
-                prefixes.setdefault(prefix, prosody.line_syllables(prefix))
+                counts = prosody.line_syllables(prefix)
+                if room_for_rhyme(spec, counts):
+                    prefixes.setdefault(prefix, counts)
         known = self.sampler.known_words(self.config.words)  # None: any word
         words = [
             w
@@ -222,17 +225,15 @@ class Composer:
         ]
         if not prefixes or not words:
             return None
-        # 1. the model ranks the rhyme words after the likeliest beginning they fit
-        first = next(iter(prefixes))
-        shortlist = [w for w in words if fits(spec, prefixes[first], w)] or words
-        ranked, _ = self._score([first + w for w in shortlist], primer_row, states)
-        shortlist = [shortlist[i] for i in np.argsort(-ranked)[:FORCE_WORDS]]
-        # 2. every beginning with every shortlisted word that meets the syllable target
-        lines = [
-            p + w for p, counts in prefixes.items() for w in shortlist if fits(spec, counts, w)
-        ]
-        scanning = [line for line in lines if metre.scans(line, spec.metre, spec.feet)]
-        lines = scanning or lines
+        preferred = self.sampler.preferred_words(self.config.words)
+        pools = [words] if preferred is None else [[w for w in words if w in preferred], words]
+        lines: list[str] = []
+        for pool in pools:  # the corpus's own words first, where one fits and scans
+            fitting = self._rhymed_lines(spec, prefixes, pool, primer_row, states)
+            scanning = [line for line in fitting if metre.scans(line, spec.metre, spec.feet)]
+            lines = scanning or lines or fitting
+            if scanning:
+                break
         if not lines:
             return None
         logp, _ = self._score(lines, primer_row, states)
@@ -243,6 +244,17 @@ class Composer:
         tokens = self.plugin.encode_text(best)
         key = (verdict.met, -verdict.penalty, float(np.max(logp)))
         return Candidate(key, best, tokens, verdict, chosen)
+
+    def _rhymed_lines(self, spec, prefixes, words, primer_row, states) -> list[str]:
+        """Each line beginning of `prefixes` ended by each of the rhyme `words` the model
+        ranks highest after the likeliest beginning, where the syllables fit the target."""
+        if not words:
+            return []
+        first = next(iter(prefixes))
+        shortlist = [w for w in words if fits(spec, prefixes[first], w)] or words
+        ranked, _ = self._score([first + w for w in shortlist], primer_row, states)
+        shortlist = [shortlist[i] for i in np.argsort(-ranked)[:FORCE_WORDS]]
+        return [p + w for p, counts in prefixes.items() for w in shortlist if fits(spec, counts, w)]
 
     def _score(self, lines: list[str], primer_row, states, end: bool = True):
         """Mean log-probability per character of each line (with a line break after it when
@@ -263,6 +275,13 @@ def line_tokens(spec: LineSpec) -> int:
     if spec.syllables is None:
         return LINE_TOKENS
     return min(LINE_TOKENS, TOKENS_PER_SYLLABLE * spec.syllables + SLACK)
+
+
+def room_for_rhyme(spec: LineSpec, counts) -> bool:
+    """Whether a line beginning of `counts` syllables leaves room for a rhyme word of 1 to
+    `RHYME_SYLLABLES` syllables under the line's target."""
+    target = spec.syllables
+    return target is None or any(1 <= target - c <= RHYME_SYLLABLES for c in counts)
 
 
 def fits(spec: LineSpec, counts, word: str) -> bool:

@@ -8,7 +8,12 @@ every other character is a separator in the last column, allowed only between wo
 root) or where a known word ends. A word-final apostrophe (`nations'`, `man's`) may follow any
 known word; an apostrophe between words is a quotation mark. Characters fed from outside the
 trie (an unknown word in a primer) lead to a free node that allows anything until the word
-ends, so a primer of any words keeps working.
+ends, so a primer of any words keeps working. Words outside a `preferred` set (the dictionary's
+surnames and rare spellings, where the training corpus has words of its own) may still be
+written, but cost `RARE_COST` nats, taken once: at the letter that leaves every preferred word
+(`enter[node]` is the cost of standing at a node; a step costs what it adds), or at the end of
+a rare word that a preferred one goes on from (`end[node]`, on the `leaving` tokens: separators
+and the apostrophe). Taken early, the cost steers the sampler away before it is committed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from generator.vocab import SPECIALS
 
 ROOT = 0
 APOSTROPHE = "'"
+RARE_COST = 3.0  # nats taken from writing a word outside the preferred words
 
 
 @lru_cache(maxsize=1)
@@ -59,20 +65,25 @@ def is_letter(token: str) -> bool:
     return len(token) == 1 and (token.isalpha() or token == APOSTROPHE)
 
 
-def trie_tables(tokens: list[str], words) -> dict[str, np.ndarray]:
+def trie_tables(tokens: list[str], words, preferred=None) -> dict[str, np.ndarray]:
     """The trie of `words` over the character `tokens` of a vocabulary: `child` (nodes,
-    columns) int32, `column` (vocab,) int32 (each token's column; separators the last) and
-    `free` (the node for characters of an unknown word)."""
+    columns) int32, `column` (vocab,) int32 (each token's column; separators the last),
+    `free` (the node for characters of an unknown word), `enter` and `end` (nodes,) float32
+    (the costs of the module docstring; zeros without `preferred`) and `leaving` (vocab,)
+    float32 (1 for the tokens that end a word)."""
     letters = sorted({t.lower() for t in tokens if is_letter(t)})
     index = {c: i for i, c in enumerate(letters)}
     separator = len(letters)
     column = np.array([index.get(t.lower(), separator) for t in tokens], np.int32)
+    leaving = np.array([c == separator or t == APOSTROPHE for c, t in zip(column, tokens)])
     children: list[dict[int, int]] = [{}]
     ends = [True]  # the root: between words
+    rare: list[int] = []  # nodes where a word outside `preferred` ends
+    reached = {ROOT}  # nodes on the way to a preferred word
     for word in words:
         if not all(c in index for c in word):
             continue  # a letter the vocabulary cannot write
-        node = ROOT
+        node, path = ROOT, []
         for c in word:
             nxt = children[node].get(index[c])
             if nxt is None:
@@ -81,8 +92,20 @@ def trie_tables(tokens: list[str], words) -> dict[str, np.ndarray]:
                 children.append({})
                 ends.append(False)
             node = nxt
+            path.append(node)
         ends[node] = True
-    return _table(children, ends, index, separator) | {"column": column}
+        if preferred is None or word in preferred:
+            reached.update(path)
+        else:
+            rare.append(node)
+    tables = _table(children, ends, index, separator)
+    enter, end = (np.zeros(len(tables["child"]), np.float32) for _ in range(2))
+    if preferred is not None:
+        enter[: len(children)] = RARE_COST
+        enter[list(reached)] = 0.0
+        end[[n for n in rare if n in reached]] = RARE_COST
+    leaving = leaving.astype(np.float32)
+    return tables | {"column": column, "enter": enter, "end": end, "leaving": leaving}
 
 
 def _table(children, ends, index, separator) -> dict[str, np.ndarray]:
