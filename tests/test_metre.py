@@ -109,3 +109,10 @@ def test_report_counts_each_poem_and_leaves_refrain_repeats_out_of_rhymes():
     text = "\n".join(report.lines())
     assert "poem 1: 4/4 syllables, 3/4 metre, 1/1 rhymes, 8/32 real words, copy rate 25.0 %" in text
     assert "lines that scan: 6/8 (75 %)" in text
+
+
+def test_a_rhyme_word_is_not_used_twice_in_one_rhyme():
+    spec = LineSpec(rhyme="0:A")
+    used = {"0:A": ["vain", "entertain"]}
+    assert not judge("Impereal thought to entertain", spec, used).rhyme
+    assert judge("And all of it in vain remain", spec, used).rhyme

@@ -177,7 +177,7 @@ def test_forced_rhyme_ends_a_model_line_with_a_fitting_rhyme(text_model, words):
     states = sampler.step_model.zero_states(1)
     drawn = [("the dog ran to the cat", -1.0)]
     forced = composer._force_rhyme(
-        spec, "log", drawn=drawn, primer_row=start, states=states, partners={"0:A": "log"}
+        spec, "log", drawn=drawn, primer_row=start, states=states, partners={"0:A": ["log"]}
     )
     line = forced.text
     assert line.startswith("the dog ran to the ")

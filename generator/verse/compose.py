@@ -85,8 +85,9 @@ class Candidate:
     states: list = field(compare=False)
 
 
-def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> Verdict:
-    """What a candidate line meets of its spec, given the rhyme words chosen so far."""
+def judge(line: str, spec: LineSpec, partners: dict[str, list[str]]) -> Verdict:
+    """What a candidate line meets of its spec, given the line-end words of each rhyme so
+    far (the first is the one to rhyme with; none may be used again)."""
     if not prosody.words(line):
         return Verdict(False, False, False, 100.0)
     counts = prosody.line_syllables(line)
@@ -96,8 +97,9 @@ def judge(line: str, spec: LineSpec, partners: dict[str, str]) -> Verdict:
     if spec.rhyme is None:
         rhyme_ok = True
     elif spec.rhyme in partners:
-        rhyme_ok = prosody.rhymes(end, partners[spec.rhyme])
-        if rhyme_ok and not prosody.dictionary_rhymes(end, partners[spec.rhyme]):
+        first = partners[spec.rhyme][0]
+        rhyme_ok = prosody.rhymes(end, first) and end not in partners[spec.rhyme]
+        if rhyme_ok and not prosody.dictionary_rhymes(end, first):
             off += 0.5  # a rhyme by spelling only: kept, but the dictionary's is preferred
     else:  # first line of a rhyme: end on a word with many dictionary rhymes
         rhyme_ok = prosody.rhyme_richness(end) >= MIN_RHYMES
@@ -148,8 +150,8 @@ class Composer:
             if spec.refrain:
                 refrains.setdefault(spec.refrain, line)
             end = prosody.last_word(line.text)
-            if spec.rhyme and spec.rhyme not in partners and end:
-                partners[spec.rhyme] = end
+            if spec.rhyme and end:
+                partners.setdefault(spec.rhyme, []).append(end)
             # every candidate continues from the chosen line's state, fed its line break(s)
             states = [np.repeat(s, self.candidates, axis=0) for s in chosen]
             count = 2 if spec.stanza_end else 1
@@ -168,7 +170,7 @@ class Composer:
         """The best candidate for one line after up to `rounds` batches, and the rounds
         used; `before` is text the line continues (judged with it)."""
         best, drawn = None, []  # drawn: (text, mean log-probability) of every candidate
-        partner = partners.get(spec.rhyme) if spec.rhyme else None
+        partner = partners[spec.rhyme][0] if spec.rhyme in partners else None
         for attempt in range(rounds):
             config = replace(
                 self.config, seed=(seed + 104729 * attempt) % 2**31, max_tokens=line_tokens(spec)
@@ -221,7 +223,9 @@ class Composer:
         words = [
             w
             for w in prosody.rhyme_words(partner)
-            if not self.vocab.unknown(self.plugin.encode_text(w)) and (known is None or w in known)
+            if not self.vocab.unknown(self.plugin.encode_text(w))
+            and (known is None or w in known)
+            and w not in partners[spec.rhyme]
         ]
         if not prefixes or not words:
             return None
