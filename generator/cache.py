@@ -19,7 +19,9 @@ from generator.corpora.base import Corpus
 from generator.errors import GenError
 from generator.progress import Reporter
 
-ENTRY_FORMAT = 2  # cache entries hold {"pieces": [[token, ...], ...], "error": reason or null}
+# cache entries hold {"pieces": [[token, ...], ...], "error": reason or null, "skipped":
+# [reason of each piece that could not be read, ...]}
+ENTRY_FORMAT = 3
 
 
 def cache_dir() -> Path:
@@ -54,6 +56,8 @@ class EncodedCorpus:
     files: list[Path] = field(default_factory=list)
     pieces: list[list[list[str]]] = field(default_factory=list)  # per file, its token streams
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
+    # (file, the reason for each of its pieces that could not be read), files that lost some
+    skipped_pieces: list[tuple[Path, list[str]]] = field(default_factory=list)
     cached: int = 0  # how many files came from the cache
 
     def streams_of(self, indices) -> list[list[str]]:
@@ -87,9 +91,10 @@ def tokens_folder(plugin: Corpus) -> Path:
 def _encode_entry(plugin: Corpus, source: Path, target: Path) -> dict:
     """Encode one file and store the result in the cache; the entry."""
     try:
-        entry = {"pieces": plugin.encode_pieces(Path(source)), "error": None}
+        pieces, skipped = plugin.read_pieces(Path(source))
+        entry = {"pieces": pieces, "error": None, "skipped": skipped}
     except GenError as exc:
-        entry = {"pieces": None, "error": str(exc) or "unreadable"}
+        entry = {"pieces": None, "error": str(exc) or "unreadable", "skipped": []}
     # atomic: a crash never leaves a half-written entry
     write_text(target, json.dumps(entry))
     return entry
@@ -101,17 +106,21 @@ def _encode_job(job: tuple[Corpus, str, str]) -> None:
     _encode_entry(plugin, Path(source), Path(target))
 
 
-def cached_pieces(plugin: Corpus, path: Path, folder: Path) -> tuple[list | None, str | None, bool]:
-    """(pieces, None, cached) of one file, or (None, reason, cached) if it cannot be read:
-    from the cache in `folder` where present (cached is True), else encoded now and cached."""
+def cached_entry(plugin: Corpus, path: Path, folder: Path) -> tuple[dict, bool]:
+    """The cache entry of one file (see `ENTRY_FORMAT`) and whether it was cached: from the
+    cache in `folder` where present, else encoded now and cached."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}", False
+        return {
+            "pieces": None,
+            "error": f"cannot read: {exc.strerror or exc}",
+            "skipped": [],
+        }, False
     target = folder / f"{_key(plugin, data)}.json"
     cached = target.exists()
     entry = json.loads(target.read_text()) if cached else _encode_entry(plugin, path, target)
-    return entry["pieces"], entry["error"], cached
+    return entry, cached
 
 
 def encode_missing(plugin: Corpus, files: list[Path], log: Reporter, processes: int | None = None):
@@ -153,4 +162,6 @@ def encode_corpus(plugin: Corpus, files: list[Path], log: Reporter | None = None
         else:
             result.files.append(path)
             result.pieces.append(entry["pieces"])
+            if entry["skipped"]:
+                result.skipped_pieces.append((path, entry["skipped"]))
     return result

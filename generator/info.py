@@ -83,6 +83,8 @@ def _describe(run_dir: Path, ckpt) -> dict:
         },
         "files_used": metrics.files_used,
         "files_skipped": metrics.files_skipped,
+        "pieces_used": metrics.pieces_used,
+        "pieces_skipped": metrics.pieces_skipped,
         "train_tokens": metrics.train_tokens,
         "val_tokens": metrics.val_tokens,
         "model": model.to_dict() | {"params": model.num_params},
@@ -123,6 +125,14 @@ def _loss(info: dict) -> str:
     return "-" if loss is None else f"{loss:.4f} {info.get('loss_unit') or ''}".strip()
 
 
+def _pieces(info: dict) -> str:
+    """ ", 8,514 pieces (0 skipped); " where files hold several pieces or lost some; else ""."""
+    used, skipped = info.get("pieces_used"), info.get("pieces_skipped")
+    if used is None or (used == info["files_used"] and not skipped):
+        return ""
+    return f"{used:,} pieces read, {skipped or 0:,} skipped; "
+
+
 def _date(iso: str | None) -> str:
     """ "2024-05-01 12:30:05" of an ISO time, for reading (the JSON keeps the offset)."""
     return (iso or "?")[:19].replace("T", " ")
@@ -150,7 +160,8 @@ def report(info: dict) -> list[str]:
     if info["files_used"] is not None:
         lines.append(
             f"data       {info['files_used']} files used, {info['files_skipped']} skipped; "
-            f"{_count(info['train_tokens'])} training tokens, {_count(info['val_tokens'])} "
+            + _pieces(info)
+            + f"{_count(info['train_tokens'])} training tokens, {_count(info['val_tokens'])} "
             "validation"
         )
     lines.append(

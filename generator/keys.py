@@ -132,21 +132,39 @@ def fitted(plugin, candidates: list[list[str]], key: str) -> list[str]:
     return candidates[pick] if moved is None else moved
 
 
-def key_of(notes) -> str | None:
-    """The key music21's analysis (Krumhansl-Schmuckler, its default weights) finds for
-    `notes`, or None without pitched notes. The analysis weighs pitch classes by duration, so
-    it is given one note per pitch class lasting as long as all of them: the same answer,
-    faster."""
-    from music21 import note, stream
+# the key profiles of music21's `analyze("key")`: Aarden and Essen's weights
+PROFILES = {
+    "major": (17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062,
+              0.145624, 8.15494, 0.232998, 4.95122),
+    "minor": (18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161,
+              4.56621, 1.93186, 7.37619, 1.75623),
+}  # fmt: skip
 
+
+def key_of(notes) -> str | None:
+    """The key music21's `analyze("key")` (a Krumhansl-Schmuckler analysis with Aarden and
+    Essen's weights) finds for `notes`, or None without pitched notes: `key_of_weights` of
+    their pitch classes weighed by duration, as music21 weighs them (in quarter notes at 120
+    bpm)."""
     weights = np.zeros(12)
     for n in notes:
         if not n.drum:
-            weights[n.pitch % 12] += max(n.end - n.start, 0.01) * 2  # quarter notes at 120 bpm
-    if not weights.any():
-        return None
-    part = stream.Stream()
-    for pitch_class in np.flatnonzero(weights):
-        part.append(note.Note(60 + int(pitch_class), quarterLength=float(weights[pitch_class])))
-    found = part.analyze("key")
-    return f"{TONICS[found.tonic.pitchClass]} {found.mode}"
+            weights[n.pitch % 12] += max(n.end - n.start, 0.01) * 2
+    return key_of_weights(weights) if weights.any() else None
+
+
+def key_of_weights(weights: np.ndarray) -> str:
+    """The key whose profile, started on its tonic, correlates best (Pearson) with the
+    duration of each pitch class: music21's `analyze("key")` in NumPy, a thousand times
+    faster (a test holds it to music21's answers), which matters for 8,514 folk tunes."""
+    best, name = -np.inf, ""
+    centred = weights - weights.mean()
+    for mode, profile in PROFILES.items():
+        rows = np.array([np.roll(profile, tonic) for tonic in range(12)])  # [t, j] = w[j - t]
+        rows -= rows.mean(axis=1, keepdims=True)
+        norms = np.sqrt((rows**2).sum(axis=1) * (centred**2).sum())
+        scores = np.where(norms > 0, rows @ centred / np.where(norms > 0, norms, 1), 0.0)
+        tonic = int(np.argmax(scores))
+        if scores[tonic] > best:
+            best, name = scores[tonic], f"{TONICS[tonic]} {mode}"
+    return name

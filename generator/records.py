@@ -32,6 +32,8 @@ class RunMetrics:
     stopped: str | None = None  # a signal or a non-finite value, if that ended the run
     files_used: int | None = None
     files_skipped: int | None = None
+    pieces_used: int | None = None  # pieces read from the files used (tunes of a book)
+    pieces_skipped: int | None = None  # pieces of the files used that could not be read
     train_tokens: int | None = None
     val_tokens: int | None = None
 

@@ -40,13 +40,22 @@ def find_corpus(corpus_name: str, path: Path | None, log: Reporter, user_folder=
     return plugin, source, files
 
 
-def _report(plugin, *, source: str | None, used: int, skipped, tokens: int, cached: int, log):
-    for file, reason in skipped:
+def _report(plugin, *, source: str | None, used: int, store, tokens: int, cached: int, log):
+    for file, reason in store.skipped:
         log(f"skipped {file}: {reason}")
+    lost = store.skipped_pieces
+    for file, reasons in lost:  # a book that kept most of its tunes
+        log(f"{Path(file).name}: skipped {len(reasons)} pieces ({reasons[0]})")
     where = source or f"default ({plugin.description})"
+    pieces = store.pieces()
+    if pieces != used or lost:
+        lost_count = sum(len(reasons) for _, reasons in lost)
+        pieces_line = f"{pieces:,} pieces read, {lost_count:,} skipped, "
+    else:
+        pieces_line = ""
     log(
-        f"corpus {where}: {used} files used, {len(skipped)} skipped, {tokens:,} tokens "
-        f"({cached} files from cache)"
+        f"corpus {where}: {used} files used, {len(store.skipped)} skipped, {pieces_line}"
+        f"{tokens:,} tokens ({cached} files from cache)"
     )
     if not used:
         raise GenError(f"no usable {plugin.name} files in {source or 'the default corpus'}")
@@ -73,10 +82,7 @@ def open_corpus(
     used = len(store.usable)
     cached = len(store.paths) - fresh  # read from the per-file cache, not encoded now
     tokens = sum(counts.values())
-    _report(
-        plugin, source=source, used=used, skipped=store.skipped, tokens=tokens, cached=cached,
-        log=log,
-    )  # fmt: skip
+    _report(plugin, source=source, used=used, store=store, tokens=tokens, cached=cached, log=log)
     return plugin, source, store
 
 

@@ -38,7 +38,7 @@ def pitch_class_histogram(pieces: list[list]) -> np.ndarray:
 
 def in_key_share(notes) -> tuple[float | None, str | None]:
     """Share of notes (by count) whose pitch class belongs to the key music21 finds for them
-    (Krumhansl-Schmuckler), and that key's name."""
+    (`analyze("key")`), and that key's name."""
     if not notes:
         return None, None
     from music21 import note, stream

@@ -28,8 +28,9 @@ import numpy as np
 from generator import data, keys
 from generator.atomic import atomic_path, write_text
 from generator.cache import (
+    ENTRY_FORMAT,
     cache_dir,
-    cached_pieces,
+    cached_entry,
     encode_missing,
     tokens_folder,
     writable_folder,
@@ -76,7 +77,8 @@ def shard_name(k: int) -> str:
 def default_folder(plugin, files: list[Path], shard_files: int) -> Path:
     """The store for these files under the cache folder: keyed by the plugin, the ordered
     file paths with their sizes and modification times, and the shard size."""
-    h = hashlib.sha256(json.dumps([FORMAT, plugin.identity(), shard_files]).encode())
+    fields = [FORMAT, ENTRY_FORMAT, plugin.identity(), shard_files]  # entries: what they hold
+    h = hashlib.sha256(json.dumps(fields).encode())
     for path in files:
         stat = Path(path).stat()
         h.update(f"{Path(path).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
@@ -92,7 +94,8 @@ def _build_shard(job: tuple) -> None:
     head = [START, *plugin.lead_in]
     codes, entries, length = [], [], 0
     for path in paths:
-        pieces, error, _ = cached_pieces(plugin, Path(path), tokens_folder(plugin))
+        entry, _ = cached_entry(plugin, Path(path), tokens_folder(plugin))
+        pieces, error = entry["pieces"], entry["error"]
         if error is not None:
             entries.append({"error": error})
             continue
@@ -104,6 +107,8 @@ def _build_shard(job: tuple) -> None:
             codes.append(np.fromiter((table.setdefault(t, len(table)) for t in stream), np.int64))
             length += len(stream)
         entries.append({"start": start, "end": length, "pieces": len(pieces)})
+        if entry["skipped"]:  # the pieces of it that could not be read, and why
+            entries[-1]["skipped"] = entry["skipped"]
     dtype = np.uint16 if len(table) <= 2**16 else np.int32
     ids = np.concatenate(codes).astype(dtype) if codes else np.zeros(0, dtype)
     with atomic_path(folder / f"{shard_name(k)}.ids") as tmp:
@@ -261,6 +266,17 @@ class TokenStore:
         return [
             (p, e["error"]) for i, p in enumerate(self.paths) if "error" in (e := self._entry(i)[1])
         ]
+
+    @property
+    def skipped_pieces(self) -> list[tuple[str, list[str]]]:
+        """(file, the reason for each piece that could not be read) of the usable files that
+        lost some of their pieces (a book of tunes)."""
+        entries = ((p, self._entry(i)[1]) for i, p in enumerate(self.paths))
+        return [(p, e["skipped"]) for p, e in entries if e.get("skipped")]
+
+    def pieces(self) -> int:
+        """The pieces read from the usable files."""
+        return sum(self._entry(i)[1]["pieces"] for i in self.usable)
 
     def counts(self) -> Counter:
         """Token counts over the whole store, in order of first appearance."""

@@ -159,6 +159,8 @@ def train(
         "loss_unit": f"nats/{plugin.token_name}",
         "files_used": len(store.usable),
         "files_skipped": len(store.skipped),
+        "pieces_used": store.pieces(),
+        "pieces_skipped": sum(len(reasons) for _, reasons in store.skipped_pieces),
         "train_tokens": len(train_ids),
         "val_tokens": len(val_ids),
     }

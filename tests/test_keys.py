@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import run, tiny, write_midi
 
@@ -27,6 +28,25 @@ def test_key_names_are_read_as_a_musician_writes_them(text, name):
 def test_an_unknown_key_is_one_line_listing_the_keys():
     with pytest.raises(GenError, match=r"unknown key 'H minor'; give one of C major, C# major"):
         keys.parse("H minor")
+
+
+def music21_key(weights) -> str:
+    """The key music21's own analysis finds for pitch-class durations: the reference."""
+    from music21 import note, stream
+
+    part = stream.Stream()
+    for pitch_class in np.flatnonzero(weights):
+        part.append(note.Note(60 + int(pitch_class), quarterLength=float(weights[pitch_class])))
+    found = part.analyze("key")
+    return f"{keys.TONICS[found.tonic.pitchClass]} {found.mode}"
+
+
+def test_the_key_finder_gives_music21s_answers():
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        weights = np.round(rng.exponential(1.0, 12) * (rng.random(12) < 0.6), 2)  # some absent
+        weights[rng.integers(12)] += 0.25  # never none
+        assert keys.key_of_weights(weights) == music21_key(weights), weights
 
 
 def scale(tonic: int, minor: bool) -> list[Note]:

@@ -156,3 +156,77 @@ def test_an_error_without_a_message_still_skips_the_file(tmp_path):
     folder = scale_corpus(tmp_path / "c", files=1)
     encoded = encode_corpus(Silent(), Silent().find_files(folder))
     assert encoded.files == [] and encoded.skipped[0][1] == "unreadable"
+
+
+def shared_time_signature_score():
+    """Two 3/4 bars holding one TimeSignature object between them, as some ABC tunes parse:
+    music21's MIDI writer refuses the stream ("... is already found in this Stream")."""
+    from music21 import meter, note, stream
+
+    ts, part = meter.TimeSignature("3/4"), stream.Part()
+    for number, pitch in ((1, "C4"), (2, "E4")):
+        bar = stream.Measure(number=number)
+        bar.insert(0, ts)
+        bar.append(note.Note(pitch, quarterLength=3))
+        part.append(bar)
+    return stream.Score([part])
+
+
+def test_a_mark_in_two_places_is_repaired_and_rendered():
+    from music21.exceptions21 import StreamException
+    from music21.midi import translate
+
+    score = shared_time_signature_score()
+    with pytest.raises(StreamException, match="already found"):
+        translate.streamToMidiFile(score)
+    from generator.corpora.midi import events_of
+
+    events = events_of(music21_io.to_midi(score))
+    assert [e for e in events if e.startswith("on:")] == ["on:60", "on:64"]
+    assert events.count("shift:100") + events.count("shift:50") >= 2  # 1.5 s each at 120 bpm
+
+
+def test_repaired_rendering_gives_the_same_events_where_both_work():
+    from generator.corpora.midi import events_of
+
+    tunes = music21_io.pieces(music21_io.parse(corpus_file("essenFolksong/lux.abc")))
+    for tune in tunes[:12]:  # these render as they are
+        plain = events_of(music21_io.to_midi(tune))
+        assert plain == events_of(music21_io.to_midi(music21_io.with_unique_marks(tune)))
+
+
+class LosesTunes(MidiCorpus):
+    """A plugin whose files are books that lose their second and third tunes."""
+
+    name = "loses-tunes"
+
+    def read_pieces(self, path):
+        return [self.encode_file(path)], ["piece 2: broken", "piece 3: broken too"]
+
+
+def test_tunes_skipped_in_a_book_are_reported_the_same_from_the_cache(tmp_path, monkeypatch):
+    from generator import splits, tokenstore
+
+    folder = scale_corpus(tmp_path / "c", files=2)
+    files, plugin, reports = LosesTunes().find_files(folder), LosesTunes(), []
+    for fresh_expected in (2, 0):  # encoded, then read from the cache
+        store_folder, fresh = tokenstore.build(plugin, files)
+        assert fresh == fresh_expected
+        store = tokenstore.TokenStore(store_folder)
+        lines = []
+        splits._report(
+            plugin, source="c", used=2, store=store, tokens=10, cached=0, log=lines.append
+        )
+        reports.append(lines)
+        assert store.pieces() == 2
+        assert [len(r) for _, r in store.skipped_pieces] == [2, 2]
+    assert reports[0] == reports[1]
+    assert "piece0.mid: skipped 2 pieces (piece 2: broken)" in reports[0]
+    assert "2 files used, 0 skipped, 2 pieces read, 4 skipped, 10 tokens" in reports[0][-1]
+
+
+def test_an_unknown_collection_lists_the_collections_with_their_sizes():
+    with pytest.raises(GenError) as info:
+        collection_files("nope")
+    assert "nottingham-dataset (1 file, 2 pieces)" in str(info.value)
+    assert "essenFolksong (31 files, 8,514 pieces)" in str(info.value)

@@ -227,8 +227,10 @@ def encode(corpus, path, out, shard_files, part, processes):
         store = TokenStore(folder)
     except GenError as exc:  # other parts still to come
         return log(f"part {part} done ({fresh} files encoded); {exc}")
+    lost = sum(len(reasons) for _, reasons in store.skipped_pieces)
     log(
         f"token store {folder}: {len(store.usable)} files, {len(store.skipped)} skipped, "
+        f"{store.pieces():,} pieces read, {lost:,} skipped, "
         f"{sum(store.counts().values()):,} tokens in {len(store.shards)} shards; train with: "
         f"gen train --cache {folder}"
     )

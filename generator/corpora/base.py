@@ -127,6 +127,12 @@ class Corpus:
         several (an ABC book of tunes). Each piece starts its own stream in training."""
         return [self.encode_file(path)]
 
+    def read_pieces(self, path: Path) -> tuple[list[list[str]], list[str]]:
+        """The pieces of one input file that could be read, and the reason for each that
+        could not (a book of tunes may keep most and lose a few): what the cache stores, so a
+        cached run reports the same. By default all of `encode_pieces`, none skipped."""
+        return self.encode_pieces(path), []
+
     # -- writing ----------------------------------------------------------------------------
     def write(self, tokens: list[str], path: Path) -> None:
         """Write a token stream (special tokens already removed) to `path`."""

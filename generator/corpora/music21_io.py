@@ -30,6 +30,7 @@ INSTALL_PDF = (
     "install MuseScore (https://musescore.org) or LilyPond (apt install lilypond) to write "
     "PDF; .musicxml needs nothing"
 )
+MARKS = ("MetronomeMark", "TimeSignature", "KeySignature")  # music21 moves these for MIDI
 ENGRAVE_SECONDS = 300  # a stuck engraver is stopped rather than waited on for ever
 
 
@@ -76,17 +77,47 @@ def without_repeats(piece):
     return piece
 
 
-def to_midi(piece) -> mido.MidiFile:
-    """The MIDI file music21 writes for a score (the same bytes as `score.write("midi")`).
-    Where its repeats are malformed (music21 cannot expand them) it is played once through."""
+def with_unique_marks(piece):
+    """A copy of `piece` in which no tempo, time or key signature object stands in two places
+    (an ABC tune's parse can share one between measures, and music21's MIDI writer then
+    refuses the stream: "... is already found in this Stream"); the second place gets a copy."""
+    import copy
+
+    piece = copy.deepcopy(piece)  # keeps shared objects shared, so they can be found
+    seen: set[int] = set()
+    for site in piece.recurse(streamsOnly=True, includeSelf=True):
+        for mark in list(site.getElementsByClass(MARKS)):
+            if id(mark) in seen:
+                site.replace(mark, copy.deepcopy(mark))
+            seen.add(id(mark))
+    return piece
+
+
+def _render(piece) -> bytes:
+    """music21's MIDI bytes for `piece`, played once through where its repeats are malformed
+    (music21 cannot expand them)."""
     from music21.midi import translate
     from music21.repeat import ExpanderException
 
     try:
+        return translate.streamToMidiFile(piece).writestr()
+    except ExpanderException:
+        return translate.streamToMidiFile(without_repeats(piece)).writestr()
+
+
+def to_midi(piece) -> mido.MidiFile:
+    """The MIDI file music21 writes for a score (the same bytes as `score.write("midi")`).
+    A stream music21 refuses because a mark stands in two places is rendered again with
+    `with_unique_marks`."""
+    from music21.exceptions21 import StreamException
+
+    try:
         try:
-            data = translate.streamToMidiFile(piece).writestr()
-        except ExpanderException:
-            data = translate.streamToMidiFile(without_repeats(piece)).writestr()
+            data = _render(piece)
+        except StreamException as exc:
+            if "already found" not in str(exc):
+                raise
+            data = _render(with_unique_marks(piece))
         return mido.MidiFile(file=io.BytesIO(data))
     except Exception as exc:  # music21 and mido raise many types for what they cannot do
         raise GenError(f"music21 cannot render it as MIDI ({describe(exc)})") from None

@@ -6,13 +6,15 @@ file, so `score` and `midi` share a vocabulary and their checkpoints are interch
 MIDI files are read directly, keeping their performed timing.
 
 `--path music21:NAME` names a collection in music21's bundled corpus instead of a folder:
-`music21:bach` (the chorales), `music21:essenFolksong`, `music21:nottingham-dataset`, any
-composer music21 knows, or one work (`music21:bach/bwv66.6`).
+`music21:bach` (the chorales), `music21:essenFolksong` (8,514 tunes), `music21:oneills1850`
+(2,009), `music21:ryansMammoth`, any composer music21 knows, or one work
+(`music21:bach/bwv66.6`). A tune music21 parses but whose MIDI rendering it refuses because a
+tempo, time or key signature object stands in two places is repaired and rendered again; a
+tune that still cannot be read is skipped with its reason, kept in the cache.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from generator.corpora import bach, music21_io
@@ -62,11 +64,27 @@ def collection_files(name: str) -> list[Path]:
     found = [Path(p) for p in (found if isinstance(found, list) else [found])]
     found = sorted(p for p in found if p.suffix.lower() in SCORE_SUFFIXES)
     if not found:
+        sizes = ", ".join(f"{c} ({size(c)})" for c in known.values())
         raise GenError(
-            f"music21's corpus has no collection, composer or work '{name}'; collections: "
-            + ", ".join(known.values())
+            f"music21's corpus has no collection, composer or work '{name}'; collections: {sizes}"
         )
     return found
+
+
+def size(name: str) -> str:
+    """A collection's size as a user weighs it: "1 file, 2 pieces"."""
+    files = collection_files(name)
+    pieces = sum(piece_count(p) for p in files)
+    return f"{len(files):,} file{'s' * (len(files) != 1)}, {pieces:,} piece{'s' * (pieces != 1)}"
+
+
+def piece_count(path: Path) -> int:
+    """The pieces a score file holds, without parsing it: an ABC book's tunes (each opens
+    with an `X:` line), else one."""
+    if path.suffix.lower() != ".abc":
+        return 1
+    text = path.read_text(encoding="latin-1")
+    return max(1, sum(line.startswith("X:") for line in text.splitlines()))
 
 
 class ScoreCorpus(MidiCorpus):
@@ -89,9 +107,9 @@ class ScoreCorpus(MidiCorpus):
     def default_files(self, cache_dir: Path, log) -> list[Path]:
         return bach.chorale_paths()[: bach.default_limit()]
 
-    def encode_pieces(self, path: Path) -> list[list[str]]:
+    def read_pieces(self, path: Path) -> tuple[list[list[str]], list[str]]:
         if Path(path).suffix.lower() in MIDI_SUFFIXES:
-            return [super().encode_file(path)]
+            return [super().encode_file(path)], []
         pieces, errors = [], []
         for number, piece in enumerate(music21_io.pieces(music21_io.parse(path)), 1):
             try:
@@ -100,9 +118,10 @@ class ScoreCorpus(MidiCorpus):
                 errors.append(f"piece {number}: {exc}")
         if not pieces:
             raise GenError("; ".join(errors[:3]) if errors else "contains no pieces of music")
-        if errors:  # a book with some unreadable tunes: keep the rest, and say so
-            print(f"{Path(path).name}: skipped {len(errors)} pieces ({errors[0]})", file=sys.stderr)
-        return pieces
+        return pieces, errors  # a book with some unreadable tunes keeps the rest
+
+    def encode_pieces(self, path: Path) -> list[list[str]]:
+        return self.read_pieces(path)[0]
 
     def encode_file(self, path: Path) -> list[str]:
         return self.encode_pieces(path)[0]
