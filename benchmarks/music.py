@@ -35,6 +35,7 @@ from generator.config import KEY_BIAS  # noqa: E402
 
 KEYS = ("C major", "D minor", "G major", "A minor")
 SECONDS = 30.0
+MAX_REAL = 100  # real pieces compared, at most
 
 
 def gen(*args) -> str:
@@ -99,11 +100,20 @@ def classifier_accuracy(real: list, samples: list) -> float | None:
 
 
 def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
-    """The run's validation pieces as its plugin writes them to MIDI."""
+    """The run's validation pieces (up to `MAX_REAL`, spread over them; a book of tunes gives
+    each tune) as its plugin writes them to MIDI, read from the run's token store."""
+    from generator import data
+    from generator.outputs import without_controls
+    from generator.splits import saved_split
+
+    _, val = saved_split(ckpt, plugin)
+    pieces = data.pieces(val.array(), ckpt.vocab.start_id, len(plugin.lead_in))
+    if len(pieces) > MAX_REAL:
+        pieces = [pieces[i] for i in np.linspace(0, len(pieces) - 1, MAX_REAL).astype(int)]
     out = []
-    for k, path in enumerate(ckpt.corpus_files().validation_files):
+    for k, piece in enumerate(pieces):
         target = work / f"real-{k}.mid"
-        plugin.write(plugin.encode_file(Path(path)), target)
+        plugin.write(without_controls(ckpt.vocab.decode(piece)), target)
         out.append(target)
     return out
 

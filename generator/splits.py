@@ -40,22 +40,28 @@ def find_corpus(corpus_name: str, path: Path | None, log: Reporter, user_folder=
     return plugin, source, files
 
 
+def skip_lines(store) -> list[str]:
+    """What a store could not read: each skipped file, and each file that lost some of its
+    pieces (a book that kept most of its tunes), with the first reason."""
+    lines = [f"skipped {file}: {reason}" for file, reason in store.skipped]
+    for file, reasons in store.skipped_pieces:
+        lines.append(f"{Path(file).name}: skipped {len(reasons)} pieces ({reasons[0]})")
+    return lines
+
+
+def pieces_text(store, used: int) -> str:
+    """ "1,177 pieces read, 3 skipped, " where files hold several pieces or lost some."""
+    pieces, lost = store.pieces(), sum(len(r) for _, r in store.skipped_pieces)
+    return f"{pieces:,} pieces read, {lost:,} skipped, " if pieces != used or lost else ""
+
+
 def _report(plugin, *, source: str | None, used: int, store, tokens: int, cached: int, log):
-    for file, reason in store.skipped:
-        log(f"skipped {file}: {reason}")
-    lost = store.skipped_pieces
-    for file, reasons in lost:  # a book that kept most of its tunes
-        log(f"{Path(file).name}: skipped {len(reasons)} pieces ({reasons[0]})")
+    for line in skip_lines(store):
+        log(line)
     where = source or f"default ({plugin.description})"
-    pieces = store.pieces()
-    if pieces != used or lost:
-        lost_count = sum(len(reasons) for _, reasons in lost)
-        pieces_line = f"{pieces:,} pieces read, {lost_count:,} skipped, "
-    else:
-        pieces_line = ""
     log(
-        f"corpus {where}: {used} files used, {len(store.skipped)} skipped, {pieces_line}"
-        f"{tokens:,} tokens ({cached} files from cache)"
+        f"corpus {where}: {used} files used, {len(store.skipped)} skipped, "
+        f"{pieces_text(store, used)}{tokens:,} tokens ({cached} files from cache)"
     )
     if not used:
         raise GenError(f"no usable {plugin.name} files in {source or 'the default corpus'}")

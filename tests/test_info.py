@@ -246,3 +246,13 @@ def test_quiet_sample_prints_nothing_and_is_undone_after(trained, tmp_path):
     assert "wrote" in loud.output and "copy rate" in loud.output
     failed = run("-q", "sample", "--checkpoint", trained, "--out", "x.mid")
     assert failed.exit_code == 1 and failed.output.startswith("Error: ")  # errors still show
+
+
+def test_a_run_of_books_of_tunes_shows_the_pieces_read_and_skipped(tmp_path):
+    run_dir = make_run(tmp_path / "tunes", 1.7e9)
+    metrics = METRICS | {"files_used": 6, "pieces_used": 1177, "pieces_skipped": 3}
+    ckpt_io.write_json(run_dir / ckpt_io.METRICS, metrics)
+    assert "6 files used, 1 skipped; 1,177 pieces read, 3 skipped; " in run("info", run_dir).output
+    info = json.loads(run("info", run_dir, "--json").output)
+    assert (info["pieces_used"], info["pieces_skipped"]) == (1177, 3)
+    assert "pieces read" not in run("info", make_run(tmp_path / "poems", 1.7e9)).output

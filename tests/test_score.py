@@ -230,3 +230,13 @@ def test_an_unknown_collection_lists_the_collections_with_their_sizes():
         collection_files("nope")
     assert "nottingham-dataset (1 file, 2 pieces)" in str(info.value)
     assert "essenFolksong (31 files, 8,514 pieces)" in str(info.value)
+
+
+def test_gen_encode_reports_the_same_pieces_encoded_and_from_the_cache(tmp_path):
+    args = ("encode", "--corpus", "score", "--path", "music21:nottingham-dataset")
+    lines = []
+    for out in ("first", "again"):
+        result = run(*args, "--out", tmp_path / out)
+        assert result.exit_code == 0, result.output
+        lines.append(result.output.splitlines()[-1].replace(out, "STORE"))
+    assert lines[0] == lines[1] and "1 files, 0 skipped, 2 pieces read, 0 skipped" in lines[0]

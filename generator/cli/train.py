@@ -213,7 +213,7 @@ def _train_result(run_dir: Path, as_json: bool, log) -> None:
 def encode(corpus, path, out, shard_files, part, processes):
     """Encode a corpus into a token store for `gen train --cache`: sharded, memory-mapped
     token files, built in parallel and resumable (finished shards are kept)."""
-    from generator.splits import find_corpus
+    from generator.splits import find_corpus, pieces_text, skip_lines
     from generator.tokenstore import TokenStore, build, check_options, parse_part
 
     log = reporter()
@@ -227,10 +227,11 @@ def encode(corpus, path, out, shard_files, part, processes):
         store = TokenStore(folder)
     except GenError as exc:  # other parts still to come
         return log(f"part {part} done ({fresh} files encoded); {exc}")
-    lost = sum(len(reasons) for _, reasons in store.skipped_pieces)
+    for line in skip_lines(store):
+        log(line)
     log(
         f"token store {folder}: {len(store.usable)} files, {len(store.skipped)} skipped, "
-        f"{store.pieces():,} pieces read, {lost:,} skipped, "
+        f"{pieces_text(store, len(store.usable))}"
         f"{sum(store.counts().values()):,} tokens in {len(store.shards)} shards; train with: "
         f"gen train --cache {folder}"
     )
