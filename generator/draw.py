@@ -256,7 +256,8 @@ def _word_costs(words: dict, nodes: np.ndarray) -> np.ndarray:
     after = words["child"][nodes][:, words["column"]]  # the node each token leads to
     here = words["enter"][nodes][:, None]
     step = np.maximum(words["enter"][np.maximum(after, 0)] - here, 0.0)
-    cost = step + words["end"][nodes][:, None] * words["leaving"][None, :]
+    ending = (after == 0) | (after == words["possessive"])  # a word ends: the root is next
+    cost = step + words["end"][nodes][:, None] * ending
     return np.where(after >= 0, -cost, -np.inf).astype(np.float32)
 
 

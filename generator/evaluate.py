@@ -221,7 +221,7 @@ def report(result: dict, token_name: str) -> list[str]:
         accuracy = result["classifier"]
         lines.append(
             "classifier two-sample test: not measured (scikit-learn is not installed, or fewer "
-            "than 5 samples)"
+            "than 5 samples or held-out excerpts of their length)"
             if accuracy is None
             else f"classifier two-sample test: {100 * accuracy:.0f} % cross-validated accuracy "
             "telling held-out verse from the samples (50 %: indistinguishable)"

@@ -102,7 +102,7 @@ class Words:
         self.free = int(tables["free"])
         self.enter = tf.constant(tables["enter"])  # (nodes,): the cost of standing there
         self.end = tf.constant(tables["end"])  # (nodes,): the cost of ending a word there
-        self.leaving = tf.constant(tables["leaving"])  # (vocab,): the tokens that end a word
+        self.possessive = int(tables["possessive"])
 
     def forbidden(self, nodes):
         """-inf where a token leads out of every known word; elsewhere minus what it costs
@@ -113,7 +113,8 @@ class Words:
         after = tf.gather(rows, self.column, axis=1)  # (batch, vocab): the node each leads to
         here = tf.gather(self.enter, nodes)[:, None]
         step = tf.nn.relu(tf.gather(self.enter, tf.maximum(after, 0)) - here)
-        cost = step + tf.gather(self.end, nodes)[:, None] * self.leaving[None, :]
+        ending = tf.cast((after == 0) | (after == self.possessive), tf.float32)  # the root
+        cost = step + tf.gather(self.end, nodes)[:, None] * ending
         return tf.where(after >= 0, -cost, -np.inf)
 
     def after(self, nodes, ids):

@@ -126,7 +126,8 @@ def _loss(info: dict) -> str:
 
 
 def _pieces(info: dict) -> str:
-    """ ", 8,514 pieces (0 skipped); " where files hold several pieces or lost some; else ""."""
+    """ "8,514 pieces read, 0 skipped; " where files hold several pieces or lost some; else
+    ""."""
     used, skipped = info.get("pieces_used"), info.get("pieces_skipped")
     if used is None or (used == info["files_used"] and not skipped):
         return ""

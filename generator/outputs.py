@@ -106,8 +106,8 @@ def _check_kind(plugin, verse: VerseOptions, config: SampleConfig) -> None:
     """Refuse options the checkpoint's kind of corpus cannot honour."""
     if verse.constrained and plugin.kind != "verse":
         raise GenError(
-            f"--form, --rhyme and --syllables are for verse; this checkpoint's corpus "
-            f"'{plugin.name}' is not verse"
+            "--form, --rhyme, --syllables, --metre and --feet are for verse; this "
+            f"checkpoint's corpus '{plugin.name}' is not verse"
         )
     units = tokenmaps.measurable_units(plugin)
     wanted = (

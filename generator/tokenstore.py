@@ -75,9 +75,10 @@ def shard_name(k: int) -> str:
 
 
 def default_folder(plugin, files: list[Path], shard_files: int) -> Path:
-    """The store for these files under the cache folder: keyed by the plugin, the ordered
-    file paths with their sizes and modification times, and the shard size."""
-    fields = [FORMAT, ENTRY_FORMAT, plugin.identity(), shard_files]  # entries: what they hold
+    """The store for these files under the cache folder: keyed by the store's and the cache
+    entries' formats (what a shard records), the plugin, the ordered file paths with their
+    sizes and modification times, and the shard size."""
+    fields = [FORMAT, ENTRY_FORMAT, plugin.identity(), shard_files]
     h = hashlib.sha256(json.dumps(fields).encode())
     for path in files:
         stat = Path(path).stat()

@@ -68,6 +68,8 @@ def test_metre_options_set_feet_and_syllables_or_are_refused():
     assert {(s.syllables, s.metre) for s in short} == {(7, None)}
     six = forms.plan(VerseOptions("couplet", syllables="6"))
     assert {(s.syllables, s.feet) for s in six} == {(6, 3)}
+    dactyls = forms.plan(VerseOptions(metre="dactylic", syllables="7", lines=1))
+    assert [(s.syllables, s.feet) for s in dactyls] == [(7, 3)]  # the last foot cut short
     with pytest.raises(GenError, match="5 iambic feet make lines of 10 syllables, not 7"):
         VerseOptions(metre="iambic", feet="5", syllables="7")
     with pytest.raises(GenError, match="--feet needs a metre"):

@@ -65,10 +65,25 @@ def test_a_word_outside_the_preferred_ones_costs_nats_once_where_it_leaves_them(
     assert enter("catg") == enter("catgut") == end("catgut") == 0  # preferred all the way
     assert enter("g") == enter("gloyd") == rare and end("gloyd") == 0  # paid at its g
     assert enter("cat") == 0 and end("cat") == rare  # a preferred word goes on: paid at its end
-    leaving = dict(zip(CHARS, tables["leaving"]))
-    assert leaving[" "] == leaving["\n"] == leaving["'"] == leaving["."] == 1 and leaving["a"] == 0
     plain = lexicon.trie_tables(CHARS, {"gloyd"})  # nothing preferred: nothing costs
     assert not plain["enter"].any() and not plain["end"].any()
+
+
+@pytest.mark.parametrize(
+    "text, cost",
+    [("don't ", 0), ("don ", 1), ("cat's ", 0), ("dot's ", 0), ("nations' ", 0),
+     ("they' ", 0), ("they'd ", 1), ("gloyd's ", 1)],
+)  # fmt: skip
+def test_apostrophes_cost_only_where_a_rare_word_is_written(text, cost):
+    from generator.draw import _next_nodes, _word_costs
+
+    words = {"don", "don't", "cat", "cat's", "dot", "nations", "they", "they'd", "gloyd"}
+    tables = lexicon.trie_tables(CHARS, words, preferred={"don't", "cat", "dot", "nations", "they"})
+    node, total = np.zeros(1, np.int32), 0.0
+    for char in text:  # what the sampler takes from each character, in the plain reference
+        total -= _word_costs(tables, node)[0, CHARS.index(char)]
+        node = _next_nodes(tables, node, [CHARS.index(char)])
+    assert total == cost * lexicon.RARE_COST
 
 
 def node_after(trie, text: str) -> int:

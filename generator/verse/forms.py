@@ -154,9 +154,17 @@ def _metre(options: VerseOptions, base: Form) -> tuple[str | None, tuple[int, ..
         feet = base.feet
     if not feet:  # as many feet as the syllables hold
         targets = parse_counts(options.syllables) or base.syllables
-        size = len(metres.FEET[metre])
-        feet = tuple(max(1, round(t / size)) for t in targets) or (DEFAULT_FEET[metre],)
+        feet = tuple(feet_for(metre, t) for t in targets) or (DEFAULT_FEET[metre],)
     return metre, feet
+
+
+def feet_for(metre: str, syllables: int) -> int:
+    """The fewest feet of `metre` whose line (shortened feet included) has `syllables`; else
+    the nearest count, which `plan` then finds does not fit."""
+    for feet in range(1, MAX_FEET + 1):
+        if syllables in {sum(map(len, p)) for p in metres.patterns(metre, feet)}:
+            return feet
+    return max(1, round(syllables / len(metres.FEET[metre])))
 
 
 def _syllables(options: VerseOptions, base: Form, metre, feet) -> tuple[int, ...]:

@@ -12,8 +12,9 @@ ends, so a primer of any words keeps working. Words outside a `preferred` set (t
 surnames and rare spellings, where the training corpus has words of its own) may still be
 written, but cost `RARE_COST` nats, taken once: at the letter that leaves every preferred word
 (`enter[node]` is the cost of standing at a node; a step costs what it adds), or at the end of
-a rare word that a preferred one goes on from (`end[node]`, on the `leaving` tokens: separators
-and the apostrophe). Taken early, the cost steers the sampler away before it is committed.
+a rare word that a preferred one goes on from (`end[node]`, on a separator or a possessive
+apostrophe). Taken early, the cost steers the sampler away before it is committed. A possessive
+of a preferred word is preferred, and an apostrophe itself never costs (it may close a quote).
 """
 
 from __future__ import annotations
@@ -69,13 +70,12 @@ def trie_tables(tokens: list[str], words, preferred=None) -> dict[str, np.ndarra
     """The trie of `words` over the character `tokens` of a vocabulary: `child` (nodes,
     columns) int32, `column` (vocab,) int32 (each token's column; separators the last),
     `free` (the node for characters of an unknown word), `enter` and `end` (nodes,) float32
-    (the costs of the module docstring; zeros without `preferred`) and `leaving` (vocab,)
-    float32 (1 for the tokens that end a word)."""
+    (the costs of the module docstring; zeros without `preferred`) and `possessive` (the node
+    an apostrophe after a whole word leads to)."""
     letters = sorted({t.lower() for t in tokens if is_letter(t)})
     index = {c: i for i, c in enumerate(letters)}
     separator = len(letters)
     column = np.array([index.get(t.lower(), separator) for t in tokens], np.int32)
-    leaving = np.array([c == separator or t == APOSTROPHE for c, t in zip(column, tokens)])
     children: list[dict[int, int]] = [{}]
     ends = [True]  # the root: between words
     rare: list[int] = []  # nodes where a word outside `preferred` ends
@@ -94,18 +94,19 @@ def trie_tables(tokens: list[str], words, preferred=None) -> dict[str, np.ndarra
             node = nxt
             path.append(node)
         ends[node] = True
-        if preferred is None or word in preferred:
+        if preferred is None or is_known(word.removesuffix(APOSTROPHE), preferred):
             reached.update(path)
         else:
             rare.append(node)
     tables = _table(children, ends, index, separator)
     enter, end = (np.zeros(len(tables["child"]), np.float32) for _ in range(2))
     if preferred is not None:
+        apostrophe = index.get(APOSTROPHE)  # the cost waits for the letter after it
+        reached |= {children[n][apostrophe] for n in reached if apostrophe in children[n]}
         enter[: len(children)] = RARE_COST
         enter[list(reached)] = 0.0
         end[[n for n in rare if n in reached]] = RARE_COST
-    leaving = leaving.astype(np.float32)
-    return tables | {"column": column, "enter": enter, "end": end, "leaving": leaving}
+    return tables | {"column": column, "enter": enter, "end": end}
 
 
 def _table(children, ends, index, separator) -> dict[str, np.ndarray]:
@@ -130,4 +131,4 @@ def _table(children, ends, index, separator) -> dict[str, np.ndarray]:
             ess = index["s"]
             child[possessive, ess] = possessive_s
             child[went_on[child[went_on, ess] < 0], ess] = possessive_s
-    return {"child": child, "free": np.int32(free)}
+    return {"child": child, "free": np.int32(free), "possessive": np.int32(possessive)}

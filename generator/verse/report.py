@@ -85,10 +85,10 @@ class FormReport:
         if poem.timed_out_at:
             self.timed_out += 1
             parts.append(f"time limit reached at line {poem.timed_out_at}")
-        if len(self.named) < MAX_NAMED and parts:
-            self.named.append(f"poem {self.poems}: " + ", ".join(parts))
+        if len(self.named) < MAX_NAMED:
+            self.named.append(f"poem {self.poems}: " + (", ".join(parts) or "no figures"))
         for n, line in enumerate(poem.lines, 1):
-            if not line.verdict.met:
+            if not line.verdict.met and not line.repeat:  # a refrain is named once
                 self._unmet(n, line)
         return {name.replace(" ", "_"): t.share for name, t in tally.items() if t.of}
 
