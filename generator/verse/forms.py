@@ -162,7 +162,7 @@ def feet_for(metre: str, syllables: int) -> int:
     """The fewest feet of `metre` whose line (shortened feet included) has `syllables`; else
     the nearest count, which `plan` then finds does not fit."""
     for feet in range(1, MAX_FEET + 1):
-        if syllables in {sum(map(len, p)) for p in metres.patterns(metre, feet)}:
+        if syllables in metres.lengths(metre, feet):
             return feet
     return max(1, round(syllables / len(metres.FEET[metre])))
 
@@ -212,15 +212,13 @@ def plan(options: VerseOptions) -> list[LineSpec]:
     return poem
 
 
-def _lengths(spec: LineSpec) -> set[int]:
-    return {sum(map(len, p)) for p in metres.patterns(spec.metre, spec.feet)}
-
-
 def _metre_fits(spec: LineSpec) -> bool:
     """Whether a line of the spec's feet can have its syllable target."""
-    return not spec.metre or spec.syllables is None or spec.syllables in _lengths(spec)
+    if not spec.metre or spec.syllables is None:
+        return True
+    return spec.syllables in metres.lengths(spec.metre, spec.feet)
 
 
 def _metre_misfit(spec: LineSpec) -> str:
-    lengths = " or ".join(map(str, sorted(_lengths(spec))))
+    lengths = " or ".join(map(str, sorted(metres.lengths(spec.metre, spec.feet))))
     return f"{spec.feet} {spec.metre} feet make lines of {lengths} syllables, not {spec.syllables}"

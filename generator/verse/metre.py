@@ -58,6 +58,11 @@ def patterns(metre: str, feet: int) -> list[list[str]]:
     return [whole]
 
 
+def lengths(metre: str, feet: int) -> set[int]:
+    """The syllables a line of `feet` feet of `metre` may have (shortened feet included)."""
+    return {sum(map(len, p)) for p in patterns(metre, feet)}
+
+
 def _fits(stress: str, foot: str) -> bool:
     return len(stress) == len(foot) and all(s in (ANY, f) for s, f in zip(stress, foot))
 
@@ -84,8 +89,7 @@ def scans(line: str, metre: str | None, feet: int | None) -> bool:
     if not metre or metre == "none" or not feet:
         return True
     options = patterns(metre, feet)
-    longest = max(sum(map(len, p)) for p in options)
-    return any(matches(r, p) for r in readings(line, longest) for p in options)
+    return any(matches(r, p) for r in readings(line, max(lengths(metre, feet))) for p in options)
 
 
 def syllables(metre: str, feet: int) -> int:
