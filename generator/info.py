@@ -16,6 +16,7 @@ from generator import checkpoint as ckpt_io
 from generator import resume_file
 from generator.errors import GenError
 from generator.progress import format_duration
+from generator.records import pieces_read
 
 
 def _created(seconds: float | None) -> str | None:
@@ -125,13 +126,8 @@ def _loss(info: dict) -> str:
     return "-" if loss is None else f"{loss:.4f} {info.get('loss_unit') or ''}".strip()
 
 
-def _pieces(info: dict) -> str:
-    """ "8,514 pieces read, 0 skipped; " where files hold several pieces or lost some; else
-    ""."""
-    used, skipped = info.get("pieces_used"), info.get("pieces_skipped")
-    if used is None or (used == info["files_used"] and not skipped):
-        return ""
-    return f"{used:,} pieces read, {skipped or 0:,} skipped; "
+def _then(text: str) -> str:
+    return f"{text}; " if text else ""
 
 
 def _date(iso: str | None) -> str:
@@ -161,7 +157,7 @@ def report(info: dict) -> list[str]:
     if info["files_used"] is not None:
         lines.append(
             f"data       {info['files_used']} files used, {info['files_skipped']} skipped; "
-            + _pieces(info)
+            + _then(pieces_read(info["files_used"], info["pieces_used"], info["pieces_skipped"]))
             + f"{_count(info['train_tokens'])} training tokens, {_count(info['val_tokens'])} "
             "validation"
         )

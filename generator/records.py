@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 
+def pieces_read(files: int, pieces: int | None, skipped: int | None) -> str:
+    """ "8,514 pieces read, 0 skipped" where the files held several pieces each or lost some
+    (books of tunes); "" where each file was one piece, or the counts were not kept."""
+    if pieces is None or (pieces == files and not skipped):
+        return ""
+    return f"{pieces:,} pieces read, {skipped or 0:,} skipped"
+
+
 @dataclass(frozen=True)
 class DataSources:
     """Where a run's tokens came from (stored in config.json beside the training settings)."""

@@ -16,6 +16,7 @@ from generator.cache import cache_dir
 from generator.corpora import get_corpus
 from generator.errors import GenError
 from generator.progress import Reporter
+from generator.records import pieces_read
 from generator.tokenstore import TokenStore, build, check_plugin, store_for
 
 
@@ -51,8 +52,8 @@ def skip_lines(store) -> list[str]:
 
 def pieces_text(store, used: int) -> str:
     """ "1,177 pieces read, 3 skipped, " where files hold several pieces or lost some."""
-    pieces, lost = store.pieces(), sum(len(r) for _, r in store.skipped_pieces)
-    return f"{pieces:,} pieces read, {lost:,} skipped, " if pieces != used or lost else ""
+    text = pieces_read(used, store.pieces(), store.pieces_skipped())
+    return f"{text}, " if text else ""
 
 
 def _report(plugin, *, source: str | None, used: int, store, tokens: int, cached: int, log):

@@ -275,6 +275,10 @@ class TokenStore:
         entries = ((p, self._entry(i)[1]) for i, p in enumerate(self.paths))
         return [(p, e["skipped"]) for p, e in entries if e.get("skipped")]
 
+    def pieces_skipped(self) -> int:
+        """How many pieces of the usable files could not be read."""
+        return sum(len(reasons) for _, reasons in self.skipped_pieces)
+
     def pieces(self) -> int:
         """The pieces read from the usable files."""
         return sum(self._entry(i)[1]["pieces"] for i in self.usable)

@@ -160,7 +160,7 @@ def train(
         "files_used": len(store.usable),
         "files_skipped": len(store.skipped),
         "pieces_used": store.pieces(),
-        "pieces_skipped": sum(len(reasons) for _, reasons in store.skipped_pieces),
+        "pieces_skipped": store.pieces_skipped(),
         "train_tokens": len(train_ids),
         "val_tokens": len(val_ids),
     }
