@@ -88,13 +88,18 @@ def tokens_folder(plugin: Corpus) -> Path:
     return cache_dir() / "tokens" / plugin.name
 
 
+def _failed(reason: str) -> dict:
+    """The entry of a file that cannot be read."""
+    return {"pieces": None, "error": reason, "skipped": []}
+
+
 def _encode_entry(plugin: Corpus, source: Path, target: Path) -> dict:
     """Encode one file and store the result in the cache; the entry."""
     try:
         pieces, skipped = plugin.read_pieces(Path(source))
         entry = {"pieces": pieces, "error": None, "skipped": skipped}
     except GenError as exc:
-        entry = {"pieces": None, "error": str(exc) or "unreadable", "skipped": []}
+        entry = _failed(str(exc) or "unreadable")
     # atomic: a crash never leaves a half-written entry
     write_text(target, json.dumps(entry))
     return entry
@@ -112,11 +117,7 @@ def cached_entry(plugin: Corpus, path: Path, folder: Path) -> tuple[dict, bool]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return {
-            "pieces": None,
-            "error": f"cannot read: {exc.strerror or exc}",
-            "skipped": [],
-        }, False
+        return _failed(f"cannot read: {exc.strerror or exc}"), False
     target = folder / f"{_key(plugin, data)}.json"
     cached = target.exists()
     entry = json.loads(target.read_text()) if cached else _encode_entry(plugin, path, target)
