@@ -78,7 +78,7 @@ def test_metre_options_set_feet_and_syllables_or_are_refused():
         VerseOptions(metre="spondaic")
     with pytest.raises(GenError, match=r"feet must be in \[1, 30\]"):
         VerseOptions(metre="iambic", feet="0")
-    with pytest.raises(GenError, match=r"time limit must be in \(0"):
+    with pytest.raises(GenError, match=r"time-limit must be in \(0"):
         VerseOptions("sonnet", time_limit=0)
     with pytest.raises(GenError, match="a number after one marks a refrain"):
         VerseOptions(rhyme="A1B?")

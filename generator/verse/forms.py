@@ -87,7 +87,7 @@ class VerseOptions:
         for name, value in (("lines", self.lines), ("stanzas", self.stanzas)):
             if value is not None:
                 check_range(name, value, 1, UNIT_LIMITS[name])
-        check_range("time limit", self.time_limit, 0, UNIT_LIMITS["seconds"], above=True)
+        check_range("time-limit", self.time_limit, 0, UNIT_LIMITS["seconds"], above=True)
         if self.metre is not None and self.metre not in metres.METRES:
             raise GenError(f"unknown metre '{self.metre}'; choose from {', '.join(metres.METRES)}")
         if not self.constrained and self.lines and self.stanzas:
