@@ -52,7 +52,7 @@ def skip_lines(store) -> list[str]:
 
 def pieces_text(store, used: int) -> str:
     """ "1,177 pieces read, 3 skipped, " where files hold several pieces or lost some."""
-    text = pieces_read(used, store.pieces(), store.pieces_skipped())
+    text = pieces_read(used, *store.pieces())
     return f"{text}, " if text else ""
 
 

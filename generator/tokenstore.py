@@ -75,9 +75,8 @@ def shard_name(k: int) -> str:
 
 
 def default_folder(plugin, files: list[Path], shard_files: int) -> Path:
-    """The store for these files under the cache folder: keyed by the store's and the cache
-    entries' formats (what a shard records), the plugin, the ordered file paths with their
-    sizes and modification times, and the shard size."""
+    """The store for these files under the cache folder: keyed by the store's and cache entries'
+    formats, the plugin, the ordered file paths with sizes and times, and the shard size."""
     fields = [FORMAT, ENTRY_FORMAT, plugin.identity(), shard_files]
     h = hashlib.sha256(json.dumps(fields).encode())
     for path in files:
@@ -275,13 +274,10 @@ class TokenStore:
         entries = ((p, self._entry(i)[1]) for i, p in enumerate(self.paths))
         return [(p, e["skipped"]) for p, e in entries if e.get("skipped")]
 
-    def pieces_skipped(self) -> int:
-        """How many pieces of the usable files could not be read."""
-        return sum(len(reasons) for _, reasons in self.skipped_pieces)
-
-    def pieces(self) -> int:
-        """The pieces read from the usable files."""
-        return sum(self._entry(i)[1]["pieces"] for i in self.usable)
+    def pieces(self) -> tuple[int, int]:
+        """(pieces read, pieces that could not be read) of the usable files."""
+        lost = sum(len(reasons) for _, reasons in self.skipped_pieces)
+        return sum(self._entry(i)[1]["pieces"] for i in self.usable), lost
 
     def counts(self) -> Counter:
         """Token counts over the whole store, in order of first appearance."""

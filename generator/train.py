@@ -154,13 +154,14 @@ def train(
     checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab, key_counts)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
     checkpoint.save_grammar(run_dir, tokenmaps.kind_transitions(plugin, vocab, train_ids))
+    pieces_read, pieces_lost = store.pieces()
     metrics = {
         "history": [],
         "loss_unit": f"nats/{plugin.token_name}",
         "files_used": len(store.usable),
         "files_skipped": len(store.skipped),
-        "pieces_used": store.pieces(),
-        "pieces_skipped": store.pieces_skipped(),
+        "pieces_used": pieces_read,
+        "pieces_skipped": pieces_lost,
         "train_tokens": len(train_ids),
         "val_tokens": len(val_ids),
     }

@@ -218,7 +218,7 @@ def test_tunes_skipped_in_a_book_are_reported_the_same_from_the_cache(tmp_path, 
             plugin, source="c", used=2, store=store, tokens=10, cached=0, log=lines.append
         )
         reports.append(lines)
-        assert store.pieces() == 2
+        assert store.pieces() == (2, 4)
         assert [len(r) for _, r in store.skipped_pieces] == [2, 2]
     assert reports[0] == reports[1]
     assert "piece0.mid: skipped 2 pieces (piece 2: broken)" in reports[0]
