@@ -28,6 +28,7 @@ SOUNDFONT_PLACES = (
 INSTALL = "apt install fluidsynth fluid-soundfont-gm"  # Debian: the program, a SoundFont
 SAMPLE_RATE = 44_100  # CD quality
 GAIN = 0.4  # FluidSynth's 0.2 leaves a piano note at -27 dBFS; 0.4 still leaves room for chords
+FILE_TYPES = {".wav": "wav", ".oga": "oga", ".ogg": "oga"}  # suffix -> FluidSynth -T
 RENDER_SECONDS = 600  # a stuck synthesizer is stopped rather than waited on for ever
 
 
@@ -73,9 +74,17 @@ def output_path(midi: Path, out: Path | None, force: bool) -> Path:
 def render(midi: Path, out: Path | None = None, soundfont=None, force=False) -> Path:
     """Render the MIDI file `midi` to WAV at `out` through a temporary file; returns `out`.
     Everything a user can get wrong (file, output, tools) is checked before FluidSynth runs."""
+    return synthesize(midi, output_path(midi, out, force), soundfont)
+
+
+def synthesize(midi: Path, target: Path, soundfont=None) -> Path:
+    """Render `midi` to `target`, in the format its suffix names (.wav; .oga, Ogg Vorbis for
+    web pages); returns `target`."""
     from generator.corpora.midi import read_midi
 
-    target = output_path(midi, out, force)
+    file_type = FILE_TYPES.get(Path(target).suffix.lower())
+    if file_type is None:
+        raise GenError(f"'{target}': audio is written as {', '.join(FILE_TYPES)}")
     try:
         read_midi(Path(midi))  # FluidSynth would play a broken file as silence, without a word
     except GenError as exc:
@@ -84,8 +93,8 @@ def render(midi: Path, out: Path | None = None, soundfont=None, force=False) -> 
     try:
         with atomic_path(target) as tmp:
             # -n -i: no MIDI input, no shell; -F: render to the file as fast as possible
-            command = [program, "-n", "-i", "-q", "-F", str(tmp), "-T", "wav", "-g", str(GAIN)]
-            command += ["-r", str(SAMPLE_RATE), str(font), str(midi)]
+            command = [program, "-n", "-i", "-q", "-F", str(tmp), "-T", file_type]
+            command += ["-g", str(GAIN), "-r", str(SAMPLE_RATE), str(font), str(midi)]
             done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_SECONDS)
             if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
                 last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no message"]

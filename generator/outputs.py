@@ -57,9 +57,12 @@ def write_samples(
     verse: VerseOptions | None = None,
     log: Reporter | None = None,
     summaries: bool = True,
+    sampler=None,
 ) -> list[dict]:
-    """Draw `request.num` outputs from `checkpoint` and write each as it is drawn. Returns one
-    summary per output (none unless `summaries`, so that memory does not grow with -n):
+    """Draw `request.num` outputs from `checkpoint` and write each as it is drawn (with
+    `sampler`, one already loaded from it for `request.weights`, kept by a caller that samples
+    often). Returns one summary per output (none unless `summaries`, so that memory does not
+    grow with -n):
     path ("-" for standard output), checkpoint, seed and index (the same --seed and -n write
     the same files), tokens and length (seconds or lines) of the generated part, and its copy
     rate (None when not measured)."""
@@ -79,7 +82,7 @@ def write_samples(
     from generator.sample import Sampler
 
     budget.check_sampling(ckpt.model_config, min(request.num, BATCH), config.max_tokens, log)
-    sampler = Sampler(ckpt, request.weights)
+    sampler = sampler or Sampler(ckpt, request.weights)
     primer = _known(primer, sampler.vocab, log)
     _name_unknown_words(sampler, primer, config, log)
     writer = Writer(ckpt, plugin, request, log=log, primer=primer, seed=config.seed, keep=summaries)

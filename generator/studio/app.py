@@ -1,0 +1,310 @@
+"""The studio's web app: its routes, each a thin call into the library, behind the token.
+
+Every request needs the token `gen studio` prints (in the URL's `?token=`, then a same-site
+cookie, or the `X-Gen-Token` header); a request that changes anything is a POST that carries
+it in the header, which another site's page cannot send. Without it the answer is a bare 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from importlib import resources
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from generator import info
+from generator.errors import GenError
+from generator.studio import generate, places
+from generator.studio.jobs import Busy, Models, Queue
+from generator.studio.training import Training
+from generator.studio.uploads import receive_upload
+
+COOKIE = "gen_studio_token"
+EVENT_SECONDS = 1.0  # how often training progress is sent to the page
+STATIC = ("studio.js", "studio.css")
+
+
+class TokenGuard:
+    """ASGI middleware: refuse, with a bare 403, any request without the token."""
+
+    def __init__(self, app, token: str):
+        self.app, self.token = app, token
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not self.allowed(Request(scope)):
+            return await Response("403 Forbidden", 403)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+    def allowed(self, request: Request) -> bool:
+        given = request.headers.get("x-gen-token")
+        if request.method in ("GET", "HEAD") and not given:
+            given = request.query_params.get("token") or request.cookies.get(COOKIE)
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+def error(exc: Exception, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status)
+
+
+class Studio:
+    """The state behind the routes: the checkpoint folder, the jobs and the training."""
+
+    def __init__(self, root: Path, token: str, queue: Queue | None = None):
+        self.root, self.token = Path(root), token
+        self.queue, self.models = queue or Queue(), Models()
+        self.training = Training(self.root)
+
+    # -- the page ------------------------------------------------------------------------------
+    async def index(self, request: Request) -> Response:
+        page = resources.files("generator.studio").joinpath("static/index.html").read_text()
+        settings = {"token": self.token, "sample": generate.sample_options(),
+                    "corpora": _corpora(), "root": str(self.root.resolve())}  # fmt: skip
+        page = page.replace("{{settings}}", json.dumps(settings).replace("</", "<\\/"))
+        response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
+        response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
+        return response
+
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return Response("not found", 404)
+        path = resources.files("generator.studio").joinpath(f"static/{name}")
+        kind = "text/javascript" if name.endswith(".js") else "text/css"
+        return Response(path.read_text(), media_type=kind)
+
+    # -- runs and results ------------------------------------------------------------------------
+    async def runs(self, request: Request) -> Response:
+        found = await run_in_threadpool(_runs, self.root)
+        return JSONResponse({"runs": found, "root": str(self.root.resolve())})
+
+    async def run(self, request: Request) -> Response:
+        try:
+            folder = places.run_dir(self.root, request.path_params["run"])
+            about = await run_in_threadpool(info.describe, folder)
+        except GenError as exc:
+            return error(exc, 404)
+        return JSONResponse(about | _more(folder, about))
+
+    async def results(self, request: Request) -> Response:
+        try:
+            folder = places.run_dir(self.root, request.path_params["run"])
+        except GenError as exc:
+            return error(exc, 404)
+        return JSONResponse({"results": places.Results(folder).all(), "busy": self.queue.load})
+
+    async def result(self, request: Request) -> Response:
+        try:
+            results = self._results(request)
+            return JSONResponse(results.record(request.path_params["id"]))
+        except GenError as exc:
+            return error(exc, 404)
+
+    async def generate(self, request: Request) -> Response:
+        try:
+            folder = places.run_dir(self.root, request.path_params["run"])
+            form = await _json(request)
+            primer = self._upload(form.get("primer_upload"))
+            generate.read_form(form, primer)  # wrong values are refused now, not in the job
+            results = places.Results(folder)
+            name, target = results.new({k: v for k, v in form.items() if v not in (None, "")})
+            try:
+                job = (folder, target, form, primer, self.models, results, name)
+                self.queue.submit(generate.generate, *job)
+            except Busy:
+                results.delete(name)
+                raise
+        except Busy as exc:
+            return error(exc, 503)
+        except GenError as exc:
+            return error(exc)
+        return JSONResponse({"id": name, "status": "queued"})
+
+    async def delete(self, request: Request) -> Response:
+        try:
+            self._results(request).delete(request.path_params["id"])
+        except GenError as exc:
+            return error(exc, 404)
+        return JSONResponse({"deleted": request.path_params["id"]})
+
+    async def export(self, request: Request) -> Response:
+        """Write one output again as sheet music (.musicxml, or .pdf with an engraver)."""
+        try:
+            folder = places.run_dir(self.root, request.path_params["run"])
+            name, form = request.path_params["id"], await _json(request)
+            results = places.Results(folder)
+            target = results.file(name, places.plain(str(form.get("file")), "file"))
+            suffix = {"musicxml": ".musicxml", "pdf": ".pdf"}.get(form.get("format"))
+            if suffix is None:
+                raise GenError("format must be musicxml or pdf")
+            made = await run_in_threadpool(
+                generate.export, folder, target.parent, target.name, suffix
+            )
+        except GenError as exc:
+            return error(exc)
+        return JSONResponse({"file": made.name})
+
+    async def file(self, request: Request) -> Response:
+        try:
+            params = request.path_params
+            path = self._results(request).file(params["id"], params["name"])
+        except GenError:
+            return Response("not found", 404)
+        return FileResponse(path, media_type=_media_type(path))
+
+    def _results(self, request: Request) -> places.Results:
+        return places.Results(places.run_dir(self.root, request.path_params["run"]))
+
+    # -- uploads ---------------------------------------------------------------------------------
+    async def upload(self, request: Request) -> Response:
+        try:
+            folder, name = await receive_upload(request, self.root)
+        except GenError as exc:
+            return error(exc)
+        return JSONResponse({"upload": f"{folder}/{name}", "folder": folder, "name": name})
+
+    def _upload(self, upload) -> Path | None:
+        """The uploaded file or folder `FOLDER[/NAME]` a form names, inside the uploads."""
+        if not upload:
+            return None
+        path = places.inside(places.own_folder(self.root, "uploads"), *str(upload).split("/"))
+        if not path.exists():
+            raise GenError(f"no upload '{upload}'")
+        return path
+
+    # -- training --------------------------------------------------------------------------------
+    async def train(self, request: Request) -> Response:
+        try:
+            form = await _json(request)
+            run = self.training.start(form, self._upload(form.get("upload")))
+        except GenError as exc:
+            return error(exc, 409 if str(exc).startswith("busy") else 400)
+        return JSONResponse({"run": run})
+
+    async def train_action(self, request: Request) -> Response:
+        try:
+            if request.path_params["action"] == "stop":
+                self.training.stop()
+            else:
+                self.training.resume((await _json(request)).get("run", ""))
+        except GenError as exc:
+            return error(exc, 409)
+        return JSONResponse(self.training.status())
+
+    async def train_status(self, request: Request) -> Response:
+        return JSONResponse(self.training.status())
+
+    async def train_events(self, request: Request) -> Response:
+        """Training progress as server-sent events, one whenever it changes."""
+
+        async def events():
+            last = None
+            while not await request.is_disconnected():
+                now = json.dumps(self.training.status() | {"seconds": None})
+                if now != last:
+                    yield f"data: {now}\n\n"
+                    last = now
+                await asyncio.sleep(EVENT_SECONDS)
+
+        from starlette.responses import StreamingResponse
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.index),
+            Route("/static/{name}", self.static),
+            Route("/api/runs", self.runs),
+            Route("/api/runs/{run}", self.run),
+            Route("/api/runs/{run}/results", self.results),
+            Route("/api/runs/{run}/results/{id}", self.result),
+            Route("/api/runs/{run}/generate", self.generate, methods=["POST"]),
+            Route("/api/runs/{run}/results/{id}/delete", self.delete, methods=["POST"]),
+            Route("/api/runs/{run}/results/{id}/export", self.export, methods=["POST"]),
+            Route("/files/{run}/{id}/{name}", self.file),
+            Route("/api/uploads", self.upload, methods=["POST"]),
+            Route("/api/train", self.train, methods=["POST"]),
+            Route("/api/train", self.train_status),
+            Route("/api/train/events", self.train_events),
+            Route("/api/train/{action:str}", self.train_action, methods=["POST"]),
+        ]
+
+    def shutdown(self) -> None:
+        self.queue.shutdown()
+        self.training.shutdown()
+
+
+def make_app(root: Path, token: str, queue: Queue | None = None) -> TokenGuard:
+    """The studio over the checkpoint folder `root`, guarded by `token`."""
+    studio = Studio(root, token, queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        studio.shutdown()
+
+    async def bug(request, exc):  # one line on the page; the traceback stays in the log
+        return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, 500)
+
+    app = Starlette(routes=studio.routes(), lifespan=lifespan, exception_handlers={500: bug})
+    app.state.studio = studio
+    return TokenGuard(app, token)
+
+
+async def _json(request: Request) -> dict:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise GenError("the request is not JSON") from None
+    if not isinstance(data, dict):
+        raise GenError("the request is not a JSON object")
+    return data
+
+
+def _runs(root: Path) -> list[dict]:
+    """Every run, newest first, with the kind of its corpus."""
+    if not root.is_dir():
+        return []
+    runs = info.list_runs(root)[::-1]
+    for entry in runs:
+        entry["name"] = Path(entry["run"]).name
+        if "error" not in entry:
+            entry["kind"] = _kind(entry["corpus"]["name"])
+    return runs
+
+
+def _more(folder: Path, about: dict) -> dict:
+    """What the page adds to `gen info`: name, kind, the loss per epoch, key choices."""
+    from generator import checkpoint as ckpt_io
+
+    ckpt = ckpt_io.load_checkpoint(folder)
+    keys = sorted(ckpt.key_counts) if ckpt.key_counts else []
+    return {"name": folder.name, "kind": _kind(about["corpus"]["name"]), "keys": keys,
+            "history": ckpt.metrics().history}  # fmt: skip
+
+
+def _kind(corpus: str) -> str:
+    from generator.corpora import discover
+
+    found = discover().get(corpus)
+    return getattr(found.cls, "kind", "") if found and found.cls else ""
+
+
+def _corpora() -> list[dict]:
+    from generator.corpora import discover
+
+    return [{"name": name, "kind": getattr(p.cls, "kind", ""), "about": p.description}
+            for name, p in sorted(discover().items()) if p.cls and not p.error]  # fmt: skip
+
+
+def _media_type(path: Path) -> str | None:
+    types = {".oga": "audio/ogg", ".mid": "audio/midi", ".txt": "text/plain; charset=utf-8",
+             ".musicxml": "application/vnd.recordare.musicxml+xml", ".json": "application/json"}
+    return types.get(path.suffix.lower())  # fmt: skip
