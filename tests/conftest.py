@@ -136,3 +136,25 @@ def gen_process(path: list[Path], *args, timeout: int = 300) -> subprocess.Compl
         env=env,
         timeout=timeout,
     )
+
+
+VERSE = "the cat sat on the mat and the bat\nthe dog ran in the fog by the log\n"
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory) -> Path:
+    """A checkpoint folder with a tiny music run (`music`) and a tiny verse run (`verse`),
+    trained once for the session; copy it (`copy_runs`) before changing anything in it."""
+    root = tmp_path_factory.mktemp("two-runs")
+    trained_run(root, ["--path", scale_corpus(root / "midi")], "music", *tiny())
+    (root / "poems.txt").write_text(VERSE * 40)
+    trained_run(root, ["--corpus", "text", "--path", root / "poems.txt"], "verse", *tiny())
+    return root / "checkpoints"
+
+
+def copy_runs(two_runs: Path, to: Path) -> Path:
+    """A copy of the `two_runs` checkpoint folder at `to`, for a test to change."""
+    import shutil
+
+    shutil.copytree(two_runs, to)
+    return to
