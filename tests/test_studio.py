@@ -244,3 +244,32 @@ def test_a_failing_training_is_one_line_and_the_server_goes_on(root, tmp_path):
     assert studio.get("/api/runs").status_code == 200
     refused = studio.post("/api/train", json={"epochs": 0})
     assert refused.json() == {"error": "epochs must be in [1, 1,000,000], got 0"}
+
+
+def test_gen_studio_prints_its_address_with_a_token_and_stops_on_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    command = [sys.executable, "-m", "generator", "studio", "--port", "0"]
+    command += ["--checkpoint-dir", str(tmp_path / "ck")]
+    server = subprocess.Popen(command, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("gen studio: http://127.0.0.1:") and "/?token=" in line, line
+        url = line.split(": ", 1)[1].strip()
+        assert b"gen studio" in urllib.request.urlopen(url, timeout=30).read()
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(url.split("?")[0] + "api/runs", timeout=30)
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) in (0, 130)
+    assert "Error" not in server.stdout.read()
+
+
+def test_a_port_out_of_range_is_one_line():
+    result = run("studio", "--port", "70000")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: port must be in [0, 65,535], got 70000"

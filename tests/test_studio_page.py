@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 from conftest import copy_runs, scale_corpus
@@ -57,7 +56,7 @@ def open_page(browser, url):
 
 def generate(page, run: str, fields: dict) -> None:
     page.click(f"li[data-run={run}]")
-    page.wait_for_selector(f"#run-name:text-is('{run}')")
+    page.wait_for_selector(f"#generate-form[data-run={run}]")
     for name, value in fields.items():
         page.fill(f"[name={name}]", str(value))
     page.click("#generate-button")
@@ -67,6 +66,8 @@ def generate(page, run: str, fields: dict) -> None:
     )
 
 
+IMAGE_WIDTH = """img => new Promise(done => img.complete ? done(img.naturalWidth)
+    : img.addEventListener('load', () => done(img.naturalWidth)))"""
 AUDIO_DURATION = """audio => new Promise(done => audio.readyState >= 1 ? done(audio.duration)
     : audio.addEventListener('loadedmetadata', () => done(audio.duration)))"""
 
@@ -76,7 +77,8 @@ def test_music_is_generated_drawn_and_playable(served, browser):
     page, errors = open_page(browser, url)
     generate(page, "music", {"seconds": 3, "seed": 2})
     card = page.locator(".result").first
-    assert card.locator("img.roll").evaluate("img => img.complete && img.naturalWidth") > 0
+    card.locator("img.roll").wait_for()
+    assert card.locator("img.roll").evaluate(IMAGE_WIDTH) > 0
     if shutil.which("fluidsynth"):
         assert card.locator("audio").evaluate(AUDIO_DURATION) > 0
         assert "/files/music/" in card.locator("audio").get_attribute("src")
@@ -88,8 +90,6 @@ def test_music_is_generated_drawn_and_playable(served, browser):
 def test_a_poem_is_shown_with_its_report(served, browser):
     url, root = served
     page, errors = open_page(browser, url)
-    page.click("li[data-run=verse]")
-    page.wait_for_selector("[name=rhyme]")
     generate(page, "verse", {"rhyme": "AA", "lines": 2, "seed": 4, "time_limit": 5})
     card = page.locator(".result").first
     (kept,) = (root / "verse" / "studio").glob("*/poem.txt")
@@ -101,8 +101,16 @@ def test_training_shows_its_loss_and_stops(served, browser, tmp_path):
     url, root = served
     page, errors = open_page(browser, url)
     corpus = scale_corpus(tmp_path / "scales")
-    for name, value in {"path": corpus, "run": "fromthepage", "epochs": 500, "layers": 1,
-                        "units": 16, "batch_size": 8, "seq_len": 16, "epoch_steps": 2}.items():
+    for name, value in {
+        "path": corpus,
+        "run": "fromthepage",
+        "epochs": 500,
+        "layers": 1,
+        "units": 16,
+        "batch_size": 8,
+        "seq_len": 16,
+        "epoch_steps": 2,
+    }.items():
         page.fill(f"#train-form [name={name}]", str(value))  # fmt: skip
     page.click("#train-start")
     page.wait_for_function("document.querySelector('#train-log').textContent.includes('epoch 2')",

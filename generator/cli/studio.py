@@ -63,5 +63,6 @@ def _serve(root: Path, host: str, port: int, token: str, open_page: bool, log) -
         import webbrowser
 
         webbrowser.open(url)
-    config = uvicorn.Config(make_app(root, token), log_level="warning")
+    # an open page's event stream must not hold Ctrl-C up
+    config = uvicorn.Config(make_app(root, token), log_level="warning", timeout_graceful_shutdown=2)
     uvicorn.Server(config).run(sockets=[sock])

@@ -1,15 +1,10 @@
-"""The studio's web app: its routes, each a thin call into the library, behind the token.
-
-Every request needs the token `gen studio` prints (in the URL's `?token=`, then a same-site
-cookie, or the `X-Gen-Token` header); a request that changes anything is a POST that carries
-it in the header, which another site's page cannot send. Without it the answer is a bare 403.
-"""
+"""The studio's web app: its routes, each a thin call into the library, behind the token
+(`guard.py`). Long work runs in the job queue or worker threads, never on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 from importlib import resources
 from pathlib import Path
@@ -23,31 +18,15 @@ from starlette.routing import Route
 from generator import info
 from generator.errors import GenError
 from generator.studio import generate, places
+from generator.studio.guard import COOKIE, TokenGuard
 from generator.studio.jobs import Busy, Models, Queue
 from generator.studio.training import Training
 from generator.studio.uploads import receive_upload
 
-COOKIE = "gen_studio_token"
+FORM_BYTES = 256 * 1024  # a form's JSON: primers are text, files are uploads
 EVENT_SECONDS = 1.0  # how often training progress is sent to the page
 STATIC = ("studio.js", "studio.css")
-
-
-class TokenGuard:
-    """ASGI middleware: refuse, with a bare 403, any request without the token."""
-
-    def __init__(self, app, token: str):
-        self.app, self.token = app, token
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and not self.allowed(Request(scope)):
-            return await Response("403 Forbidden", 403)(scope, receive, send)
-        await self.app(scope, receive, send)
-
-    def allowed(self, request: Request) -> bool:
-        given = request.headers.get("x-gen-token")
-        if request.method in ("GET", "HEAD") and not given:
-            given = request.query_params.get("token") or request.cookies.get(COOKIE)
-        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+EXPORTS = {"musicxml": ".musicxml", "pdf": ".pdf", "wav": ".wav"}  # what a music output becomes
 
 
 def error(exc: Exception, status: int = 400) -> JSONResponse:
@@ -114,7 +93,8 @@ class Studio:
             primer = self._upload(form.get("primer_upload"))
             generate.read_form(form, primer)  # wrong values are refused now, not in the job
             results = places.Results(folder)
-            name, target = results.new({k: v for k, v in form.items() if v not in (None, "")})
+            kept = (*generate.NUMBERS, *generate.TEXTS, *generate.PRIMERS)
+            name, target = results.new({k: form[k] for k in kept if form.get(k) not in (None, "")})
             try:
                 job = (folder, target, form, primer, self.models, results, name)
                 self.queue.submit(generate.generate, *job)
@@ -135,15 +115,15 @@ class Studio:
         return JSONResponse({"deleted": request.path_params["id"]})
 
     async def export(self, request: Request) -> Response:
-        """Write one output again as sheet music (.musicxml, or .pdf with an engraver)."""
+        """Write one output again as sheet music (.musicxml, .pdf with an engraver) or WAV."""
         try:
             folder = places.run_dir(self.root, request.path_params["run"])
             name, form = request.path_params["id"], await _json(request)
             results = places.Results(folder)
             target = results.file(name, places.plain(str(form.get("file")), "file"))
-            suffix = {"musicxml": ".musicxml", "pdf": ".pdf"}.get(form.get("format"))
+            suffix = EXPORTS.get(form.get("format"))
             if suffix is None:
-                raise GenError("format must be musicxml or pdf")
+                raise GenError(f"format must be one of {', '.join(EXPORTS)}")
             made = await run_in_threadpool(
                 generate.export, folder, target.parent, target.name, suffix
             )
@@ -259,8 +239,11 @@ def make_app(root: Path, token: str, queue: Queue | None = None) -> TokenGuard:
 
 
 async def _json(request: Request) -> dict:
+    body = await request.body()
+    if len(body) > FORM_BYTES:
+        raise GenError(f"the request is over {FORM_BYTES // 1024} KB; forms are smaller")
     try:
-        data = json.loads(await request.body() or b"{}")
+        data = json.loads(body or b"{}")
     except ValueError:
         raise GenError("the request is not JSON") from None
     if not isinstance(data, dict):
@@ -305,6 +288,11 @@ def _corpora() -> list[dict]:
 
 
 def _media_type(path: Path) -> str | None:
-    types = {".oga": "audio/ogg", ".mid": "audio/midi", ".txt": "text/plain; charset=utf-8",
-             ".musicxml": "application/vnd.recordare.musicxml+xml", ".json": "application/json"}
+    types = {
+        ".oga": "audio/ogg",
+        ".mid": "audio/midi",
+        ".txt": "text/plain; charset=utf-8",
+        ".musicxml": "application/vnd.recordare.musicxml+xml",
+        ".wav": "audio/wav",
+    }
     return types.get(path.suffix.lower())  # fmt: skip

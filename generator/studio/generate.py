@@ -128,14 +128,19 @@ def _output(summary: dict, music: bool) -> dict:
 
 
 def export(run: Path, folder: Path, filename: str, suffix: str) -> Path:
-    """Write output `filename` of a music result again as `suffix` (.musicxml, .pdf): read back
-    through the run's plugin, written through its writer, as `gen sample --out` would."""
+    """Write output `filename` of a music result again as `suffix`: .wav through FluidSynth as
+    `gen render` does; .musicxml or .pdf read back through the run's plugin and written through
+    its writer, as `gen sample --out` would."""
+    from generator import audio
     from generator.targets import write_output
 
     ckpt = ckpt_io.load_checkpoint(run)
     plugin = ckpt_io.plugin_of(ckpt)
     if plugin.kind != "music":
-        raise GenError("only music is written as sheet music")
+        raise GenError("only music is written as sheet music or audio")
+    if suffix == ".wav":
+        target = (folder / filename).with_suffix(suffix)
+        return target if target.exists() else audio.synthesize(folder / filename, target)
     if plugin.output_suffixes is not None and suffix not in plugin.output_suffixes:
         raise GenError(f"corpus '{plugin.name}' cannot write {suffix} files")
     target = (folder / filename).with_suffix(suffix)

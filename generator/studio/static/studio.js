@@ -55,6 +55,7 @@ async function loadRuns(pick) {
 }
 
 async function pickRun(name) {
+  $("generate-form").removeAttribute("data-run");
   current = await api(`/api/runs/${encodeURIComponent(name)}`);
   for (const item of $("runs").children) item.classList.toggle("picked", item.dataset.run === name);
   $("run-name").textContent = current.name;
@@ -76,6 +77,7 @@ async function pickRun(name) {
   buildFields();
   for (const id of ["run", "generate", "results-section"]) $(id).hidden = false;
   await loadResults();
+  $("generate-form").dataset.run = name; // ready: what a test or a user fills stays filled
 }
 
 // -- the loss curve -----------------------------------------------------------------------------
@@ -243,8 +245,8 @@ function outputView(result, output) {
   const links = element("p", { class: "downloads" }, element("a", { href: fileUrl(result, output.file), download: output.file, text: output.file }));
   if (output.audio) links.append(" ", element("a", { href: fileUrl(result, output.audio), download: output.audio, text: output.audio }));
   if (current.kind === "music") {
-    for (const format of ["musicxml", "pdf"]) {
-      links.append(" ", element("button", { type: "button", text: format === "pdf" ? "PDF" : "MusicXML",
+    for (const format of ["musicxml", "pdf", "wav"]) {
+      links.append(" ", element("button", { type: "button", text: { musicxml: "MusicXML", pdf: "PDF", wav: "WAV" }[format],
         onclick: (event) => exportAs(result, output, format, event.target) }));
     }
   }
