@@ -85,10 +85,13 @@ class Reporter:
     """Where library code reports. Calling it prints an informational line (dropped when
     `quiet`, except warnings); `warn` always prints, on standard error when quiet; `bar` and
     `map` show progress unless quiet. `err` sends every line to standard error (for commands
-    whose standard output is their result). `echo(line, err)` prints a line."""
+    whose standard output is their result). `echo(line, err)` prints a line; without `bars`
+    (lines kept for a page, say) no bar is drawn."""
 
-    def __init__(self, quiet: bool = False, err: bool = False, echo: Callable | None = None):
-        self.quiet, self.err = quiet, err
+    def __init__(
+        self, quiet: bool = False, err: bool = False, echo: Callable | None = None, bars=True
+    ):
+        self.quiet, self.err, self.bars = quiet, err, bars
         self.echo = echo or (lambda line, err: click.echo(line, err=err))
 
     @classmethod
@@ -111,7 +114,7 @@ class Reporter:
     def bar(self, length: int, label: str, unit: str = "items", items=None, hide_below=0):
         """A progress bar over `items` (or updated by hand with `update(n)`); none when
         quiet or when `length` is below `hide_below`."""
-        if self.quiet or length < hide_below:
+        if self.quiet or not self.bars or length < hide_below:
             yield _NoBar(items if items is not None else range(length))
             return
         with _click_bar(length, label, unit, items) as bar:

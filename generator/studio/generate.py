@@ -89,7 +89,7 @@ def generate(run: Path, folder: Path, form: dict, primer_path, models, results, 
     from generator.outputs import OutputRequest, write_samples
 
     lines: list[str] = []
-    log = Reporter(quiet=False, echo=lambda line, err: lines.append(line))
+    log = Reporter(echo=lambda line, err: lines.append(line), bars=False)
     results.update(name, status="running")
     try:
         config, verse, request = read_form(form, primer_path)

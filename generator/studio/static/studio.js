@@ -285,6 +285,7 @@ function showTraining(status) {
   $("train-stop").disabled = status.state !== "running";
   $("train-start").disabled = status.state === "running" || status.state === "stopping";
   $("train-log").textContent = (status.lines || []).join("\n");
+  $("train-curve").hidden = status.state === "idle";
   if (status.state !== "idle") drawCurve($("train-curve"), status.history, status.loss_unit);
   const epochs = (status.history || []).length;
   if (status.state !== "running" || epochs !== showTraining.epochs) loadRuns().catch(() => {});
