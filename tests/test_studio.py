@@ -149,6 +149,35 @@ def test_generated_music_is_kept_replayable_and_deletable(root):
     assert not (root / "music" / "studio" / first).exists()
 
 
+def test_an_uploaded_primer_is_continued_and_a_typed_music_primer_refused(root, tmp_path):
+    import io
+
+    import mido
+
+    studio = client(root)
+    song = write_midi(tmp_path / "p.mid", [(0, 1, 60, 80), (1, 1, 62, 80), (2, 1, 67, 80)])
+    upload = studio.post("/api/uploads", params={"name": "p.mid"}, content=song.read_bytes())
+    form = {"primer_upload": upload.json()["upload"], "seconds": 4, "seed": 1}
+    record = finished(
+        studio, "music", studio.post("/api/runs/music/generate", json=form).json()["id"]
+    )
+    assert record["status"] == "done", record
+    written = studio.get(f"/files/music/{record['id']}/sample.mid").content
+    notes = [m.note for m in mido.MidiFile(file=io.BytesIO(written)) if m.type == "note_on"
+             and m.velocity]  # fmt: skip
+    assert notes[:3] == [60, 62, 67] and len(notes) > 3
+    typed = studio.post("/api/runs/music/generate", json={"primer": str(song)})
+    assert typed.status_code == 400 and "upload it" in typed.json()["error"]
+    escape = studio.post("/api/runs/music/generate", json={"primer_upload": "../../music"})
+    assert escape.status_code == 400
+
+
+def test_a_result_a_stopped_server_left_unfinished_says_so(root):
+    name, _ = places.Results(root / "music").new({"seed": 1})
+    record = client(root).get(f"/api/runs/music/results/{name}").json()
+    assert record["status"] == "failed" and "the studio stopped" in record["error"]
+
+
 def test_verse_is_written_with_its_report(root):
     studio = client(root)
     form = {"lines": 2, "seed": 3, "words": "any", "rhyme": "AA", "time_limit": 5}

@@ -16,8 +16,9 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from generator import info
+from generator.checkpoint import load_checkpoint
 from generator.errors import GenError
-from generator.studio import generate, places
+from generator.studio import catalog, generate, places
 from generator.studio.guard import COOKIE, TokenGuard
 from generator.studio.jobs import Busy, Models, Queue
 from generator.studio.training import Training
@@ -40,12 +41,13 @@ class Studio:
         self.root, self.token = Path(root), token
         self.queue, self.models = queue or Queue(), Models()
         self.training = Training(self.root)
+        self.active: set[str] = set()  # results queued or running in this server
 
     # -- the page ------------------------------------------------------------------------------
     async def index(self, request: Request) -> Response:
         page = resources.files("generator.studio").joinpath("static/index.html").read_text()
         settings = {"token": self.token, "sample": generate.sample_options(),
-                    "corpora": _corpora(), "root": str(self.root.resolve())}  # fmt: skip
+                    "corpora": catalog.corpora(), "root": str(self.root.resolve())}  # fmt: skip
         page = page.replace("{{settings}}", json.dumps(settings).replace("</", "<\\/"))
         response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
         response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
@@ -61,7 +63,7 @@ class Studio:
 
     # -- runs and results ------------------------------------------------------------------------
     async def runs(self, request: Request) -> Response:
-        found = await run_in_threadpool(_runs, self.root)
+        found = await run_in_threadpool(catalog.runs, self.root)
         return JSONResponse({"runs": found, "root": str(self.root.resolve())})
 
     async def run(self, request: Request) -> Response:
@@ -70,19 +72,20 @@ class Studio:
             about = await run_in_threadpool(info.describe, folder)
         except GenError as exc:
             return error(exc, 404)
-        return JSONResponse(about | _more(folder, about))
+        return JSONResponse(about | catalog.more(folder, about))
 
     async def results(self, request: Request) -> Response:
         try:
             folder = places.run_dir(self.root, request.path_params["run"])
         except GenError as exc:
             return error(exc, 404)
-        return JSONResponse({"results": places.Results(folder).all(), "busy": self.queue.load})
+        found = [self._as_now(record) for record in places.Results(folder).all()]
+        return JSONResponse({"results": found, "busy": self.queue.load})
 
     async def result(self, request: Request) -> Response:
         try:
             results = self._results(request)
-            return JSONResponse(results.record(request.path_params["id"]))
+            return JSONResponse(self._as_now(results.record(request.path_params["id"])))
         except GenError as exc:
             return error(exc, 404)
 
@@ -90,6 +93,8 @@ class Studio:
         try:
             folder = places.run_dir(self.root, request.path_params["run"])
             form = await _json(request)
+            if form.get("primer") and catalog.kind(load_checkpoint(folder).corpus_name) != "verse":
+                raise GenError("a music primer is a file: upload it (primer_upload)")
             primer = self._upload(form.get("primer_upload"))
             generate.read_form(form, primer)  # wrong values are refused now, not in the job
             results = places.Results(folder)
@@ -97,8 +102,10 @@ class Studio:
             name, target = results.new({k: form[k] for k in kept if form.get(k) not in (None, "")})
             try:
                 job = (folder, target, form, primer, self.models, results, name)
-                self.queue.submit(generate.generate, *job)
+                self.active.add(name)
+                self.queue.submit(self._job, *job)
             except Busy:
+                self.active.discard(name)
                 results.delete(name)
                 raise
         except Busy as exc:
@@ -138,6 +145,20 @@ class Studio:
         except GenError:
             return Response("not found", 404)
         return FileResponse(path, media_type=_media_type(path))
+
+    def _job(self, *job) -> None:
+        try:
+            generate.generate(*job)
+        finally:
+            self.active.discard(job[-1])
+
+    def _as_now(self, record: dict) -> dict:
+        """A result as it stands: one left queued or running by a server that stopped is
+        shown as failed, with why."""
+        if record.get("status") in ("queued", "running") and record.get("id") not in self.active:
+            why = "not finished: the studio stopped before it was done; generate it again"
+            return record | {"status": "failed", "error": why}
+        return record
 
     def _results(self, request: Request) -> places.Results:
         return places.Results(places.run_dir(self.root, request.path_params["run"]))
@@ -249,42 +270,6 @@ async def _json(request: Request) -> dict:
     if not isinstance(data, dict):
         raise GenError("the request is not a JSON object")
     return data
-
-
-def _runs(root: Path) -> list[dict]:
-    """Every run, newest first, with the kind of its corpus."""
-    if not root.is_dir():
-        return []
-    runs = info.list_runs(root)[::-1]
-    for entry in runs:
-        entry["name"] = Path(entry["run"]).name
-        if "error" not in entry:
-            entry["kind"] = _kind(entry["corpus"]["name"])
-    return runs
-
-
-def _more(folder: Path, about: dict) -> dict:
-    """What the page adds to `gen info`: name, kind, the loss per epoch, key choices."""
-    from generator import checkpoint as ckpt_io
-
-    ckpt = ckpt_io.load_checkpoint(folder)
-    keys = sorted(ckpt.key_counts) if ckpt.key_counts else []
-    return {"name": folder.name, "kind": _kind(about["corpus"]["name"]), "keys": keys,
-            "history": ckpt.metrics().history}  # fmt: skip
-
-
-def _kind(corpus: str) -> str:
-    from generator.corpora import discover
-
-    found = discover().get(corpus)
-    return getattr(found.cls, "kind", "") if found and found.cls else ""
-
-
-def _corpora() -> list[dict]:
-    from generator.corpora import discover
-
-    return [{"name": name, "kind": getattr(p.cls, "kind", ""), "about": p.description}
-            for name, p in sorted(discover().items()) if p.cls and not p.error]  # fmt: skip
 
 
 def _media_type(path: Path) -> str | None:

@@ -1,0 +1,45 @@
+"""What the page lists: the runs (as `gen info` describes them, with the kind of their
+corpus and their loss per epoch) and the corpus plugins to train with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator import info
+from generator.checkpoint import load_checkpoint
+
+
+def runs(root: Path) -> list[dict]:
+    """Every run, newest first, with the kind of its corpus."""
+    if not root.is_dir():
+        return []
+    found = info.list_runs(root)[::-1]
+    for entry in found:
+        entry["name"] = Path(entry["run"]).name
+        if "error" not in entry:
+            entry["kind"] = kind(entry["corpus"]["name"])
+    return found
+
+
+def more(folder: Path, about: dict) -> dict:
+    """What the page adds to `gen info`: name, kind, the loss per epoch, key choices."""
+    ckpt = load_checkpoint(folder)
+    keys = sorted(ckpt.key_counts) if ckpt.key_counts else []
+    return {"name": folder.name, "kind": kind(about["corpus"]["name"]), "keys": keys,
+            "history": ckpt.metrics().history}  # fmt: skip
+
+
+def kind(corpus: str) -> str:
+    """The kind an installed plugin declares ("music", "verse"); "" if none or not installed."""
+    from generator.corpora import discover
+
+    found = discover().get(corpus)
+    return getattr(found.cls, "kind", "") if found and found.cls else ""
+
+
+def corpora() -> list[dict]:
+    """The corpus plugins that can be trained with: name, kind, description."""
+    from generator.corpora import discover
+
+    return [{"name": name, "kind": getattr(p.cls, "kind", ""), "about": p.description}
+            for name, p in sorted(discover().items()) if p.cls and not p.error]  # fmt: skip
