@@ -123,17 +123,21 @@ def to_midi(piece) -> mido.MidiFile:
         raise GenError(f"music21 cannot render it as MIDI ({describe(exc)})") from None
 
 
-def write_musicxml(mid: mido.MidiFile, path: Path, divisors=(4, 3)) -> None:
+def write_musicxml(mid: mido.MidiFile, path: Path, divisors=(4, 3), title=None) -> None:
     """Write a MIDI performance as sheet music: music21 quantises it to `divisors` of a
     quarter note (default: sixteenths and eighth-note triplets; music already on a grid
-    passes its own) and writes MusicXML (compressed when `path` ends in .mxl)."""
+    passes its own), `notation` lays it out for reading (staves, key, title: `title`, or the
+    file's name), and music21 writes MusicXML (compressed when `path` ends in .mxl)."""
     from music21 import converter
+
+    from generator.corpora import notation
 
     buffer = io.BytesIO()
     mid.save(file=buffer)
     try:
         data = buffer.getvalue()
         score = converter.parseData(data, format="midi", quarterLengthDivisors=divisors)
+        score = notation.readable(score, title or Path(path).stem)
         fmt = "mxl" if Path(path).suffix.lower() == ".mxl" else "musicxml"
         score.write(fmt, fp=str(path))
     except Exception as exc:
@@ -159,7 +163,7 @@ def write_pdf(mid: mido.MidiFile, path: Path, divisors=(4, 3)) -> None:
     kind, program = pdf_engine()
     with tempfile.TemporaryDirectory(prefix="gen-pdf-") as folder:
         xml, pdf = Path(folder) / "score.musicxml", Path(folder) / "score.pdf"
-        write_musicxml(mid, xml, divisors)
+        write_musicxml(mid, xml, divisors, title=Path(path).stem)
         if kind == "musescore":
             # no screen here: Qt's offscreen platform lets MuseScore start without one
             env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

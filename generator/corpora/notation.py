@@ -1,0 +1,167 @@
+"""A performance as sheet music a musician can read: staves by range and instrument, the key
+signature of the piece's key with its pitches spelt in that key, and a title.
+
+music21 reads the MIDI file and quantises it (`music21_io.write_musicxml`); this module lays
+the notes out as a person would print them. Each instrument gets one staff when its notes fit
+one clef, else a grand staff (treble and bass, braced). A note goes to the staff its pitch
+calls for where that is clear, and where it is not (between `TREBLE_LOWEST` and
+`BASS_HIGHEST`), by its place among the notes sounding with it: the upper half on the treble
+staff, the lower half on the bass, as hymnals print soprano and alto above tenor and bass.
+Within a staff, notes that start and end together share a stem; the rest go in voices of their
+own (music21's `makeVoices`). Drums keep their own part with a percussion clef.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+TREBLE_LOWEST = 55  # G3: three ledger lines below the treble staff (F3) is as far as it goes
+BASS_HIGHEST = 65  # F4: a bass-staff note above this would need more than three ledger lines
+MIDDLE_C = 60  # where a note with no neighbours to tell by goes up
+
+
+def readable(score, title: str, key=None):
+    """A new music21 Score of `score`'s notes laid out for reading, in `key` (a music21 Key;
+    default: the key music21 finds), titled `title`."""
+    from music21 import layout, metadata, stream
+
+    key = key or score.analyze("key")
+    spelling = _spelling(key)
+    sheet = stream.Score()
+    sheet.metadata = metadata.Metadata()
+    sheet.metadata.title = title
+    meter, tempo = _meter_and_tempo(score)
+    end = float(score.highestTime)
+    for part in score.parts:
+        if _is_drums(part):
+            sheet.insert(0, part)
+            continue
+        notes = _notes(part)
+        if not notes:
+            continue
+        staves = [_staff(group, clef, key, spelling, meter, end) for group, clef in _split(notes)]
+        if tempo is not None and not sheet.parts:  # the tempo, once, above the first staff
+            staves[0].insert(0, tempo)
+        name = _name(part)
+        for staff in staves:
+            staff.partName = name
+            sheet.insert(0, staff)
+        if len(staves) == 2:
+            sheet.insert(0, layout.StaffGroup(staves, name=name, symbol="brace", barTogether=True))
+    sheet = sheet.makeNotation()
+    sheet.splitAtDurations(recurse=True)  # durations no single note value writes: tied notes
+    return sheet
+
+
+def _notes(part) -> list[tuple[float, float, int]]:
+    """(offset, quarter length, MIDI pitch) of every note of `part`, chords broken up."""
+    found = {
+        (float(el.offset), float(el.quarterLength), p.midi)
+        for el in part.flatten().notes
+        for p in el.pitches
+    }
+    return sorted(n for n in found if n[1] > 0)
+
+
+def _split(notes) -> list[tuple[list, str]]:
+    """The notes as one staff ([(notes, clef)]) when they fit one clef, else two: treble
+    and bass."""
+    pitches = np.array([n[2] for n in notes])
+    if pitches.min() >= TREBLE_LOWEST:
+        return [(notes, "treble")]
+    if pitches.max() <= BASS_HIGHEST:
+        return [(notes, "bass")]
+    upper = _upper(notes)
+    return [([n for n, u in zip(notes, upper) if u], "treble"),
+            ([n for n, u in zip(notes, upper) if not u], "bass")]  # fmt: skip
+
+
+def _upper(notes) -> list[bool]:
+    """Whether each note goes on the treble staff of a grand staff."""
+    starts = np.array([n[0] for n in notes])
+    ends = starts + np.array([n[1] for n in notes])
+    pitches = np.array([n[2] for n in notes])
+    upper = []
+    for onset, _, pitch in notes:
+        if pitch < TREBLE_LOWEST or pitch > BASS_HIGHEST:
+            upper.append(pitch > BASS_HIGHEST)
+            continue
+        sounding = np.unique(pitches[(starts <= onset) & (onset < ends)])[::-1]  # high first
+        rank, count = int(np.flatnonzero(sounding == pitch)[0]), len(sounding)
+        middle = count % 2 == 1 and rank == count // 2
+        upper.append(pitch >= MIDDLE_C if count < 2 or middle else rank < count / 2)
+    return upper
+
+
+def _staff(notes, clef_name: str, key, spelling: dict, meter, end: float):
+    """One staff of `notes`: clef, key signature, metre; chords where notes share their
+    start and length, voices where they overlap, rests to the end of the piece."""
+    from music21 import chord, clef, note, stream
+
+    staff = stream.PartStaff()
+    staff.insert(0, clef.TrebleClef() if clef_name == "treble" else clef.BassClef())
+    staff.insert(0, key.__class__(key.tonic, key.mode))
+    staff.insert(0, meter.__class__(meter.ratioString))
+    together = defaultdict(list)
+    for offset, length, pitch in notes:
+        together[offset, length].append(pitch)
+    for (offset, length), pitches in sorted(together.items()):
+        spelt = [_spelt(p, spelling) for p in sorted(set(pitches))]
+        element = note.Note(spelt[0]) if len(spelt) == 1 else chord.Chord(spelt)
+        element.quarterLength = length
+        staff.insert(offset, element)
+    last = max(o + n for o, n, _ in notes)
+    if last < end:
+        staff.insert(last, note.Rest(quarterLength=end - last))
+    staff.makeVoices(inPlace=True, fillGaps=True)
+    return staff
+
+
+def _spelling(key) -> dict[int, str]:
+    """Pitch class -> note name in `key`: its scale (and in minor, the raised sixth and
+    seventh), then sharps in sharp keys and flats in flat keys."""
+    from music21 import pitch
+
+    names = {p.pitchClass: p.name for p in key.getScale().getPitches()}
+    if key.mode == "minor":
+        for step in ("M6", "M7"):
+            raised = key.tonic.transpose(step)
+            names.setdefault(raised.pitchClass, raised.name)
+    for pc in range(12):
+        plain = pitch.Pitch(pc)  # music21 names the black keys as sharps
+        if key.sharps < 0 and plain.accidental is not None:
+            plain = plain.getEnharmonic()
+        names.setdefault(pc, plain.name)
+    return names
+
+
+def _spelt(midi: int, spelling: dict[int, str]):
+    """The Pitch of `midi` spelt as `spelling` names its pitch class."""
+    from music21 import pitch
+
+    spelt = pitch.Pitch(spelling[midi % 12])
+    spelt.octave = 4
+    spelt.octave += (midi - spelt.midi) // 12
+    return spelt
+
+
+def _meter_and_tempo(score):
+    """The piece's first time signature (4/4 without one) and tempo mark (or None)."""
+    from music21 import meter
+
+    flat = score.flatten()
+    found = flat.getElementsByClass("TimeSignature").first()
+    tempo = flat.getElementsByClass("MetronomeMark").first()
+    return found or meter.TimeSignature("4/4"), tempo
+
+
+def _is_drums(part) -> bool:
+    instrument = part.getInstrument(returnDefault=False)
+    return instrument is not None and instrument.midiChannel == 9
+
+
+def _name(part) -> str:
+    instrument = part.getInstrument(returnDefault=False)
+    return (instrument.instrumentName if instrument else None) or part.partName or "Piano"

@@ -1,0 +1,95 @@
+"""Sheet music a musician can read: what `.musicxml` outputs hold, read back with music21."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import write_midi
+from music21 import converter, pitch
+
+from generator.corpora import get_corpus
+
+STAFF_LINES = {"G": ("E4", "F5"), "F": ("G2", "A3")}  # bottom and top line of each clef
+
+
+def written(tmp_path, notes, name="tune"):
+    """`notes` (start beat, beats, pitch, velocity) written by the midi plugin as MusicXML,
+    and read back."""
+    plugin = get_corpus("midi")
+    tokens = plugin.encode_file(write_midi(tmp_path / "in.mid", notes))
+    out = tmp_path / f"{name}.musicxml"
+    plugin.write(tokens, out)
+    return converter.parse(out)
+
+
+def clefs(score) -> list[str]:
+    return [part.flatten().getElementsByClass("Clef").first().sign for part in score.parts]
+
+
+def ledger_lines(note_pitch, sign: str) -> int:
+    bottom, top = (pitch.Pitch(p).diatonicNoteNum for p in STAFF_LINES[sign])
+    step = note_pitch.diatonicNoteNum
+    return max(0, (bottom - step) // 2, (step - top) // 2)
+
+
+def check_measures_fill_their_bars(score) -> None:
+    for part in score.parts:
+        for measure in part.getElementsByClass("Measure"):
+            for voice in measure.voices or [measure]:
+                assert voice.duration.quarterLength == measure.barDuration.quarterLength
+
+
+def test_piano_range_music_gets_a_grand_staff_with_its_key_and_title(tmp_path):
+    # F major: a melody over a bass line, four bars of 4/4
+    melody = [(b, 1, p, 80) for b, p in enumerate([72, 70, 69, 67, 65, 67, 69, 70] * 2)]
+    bass = [(2 * b, 2, p, 70) for b, p in enumerate([41, 46, 48, 41, 46, 48, 41, 41])]
+    score = written(tmp_path, melody + bass, name="In F")
+    assert clefs(score) == ["G", "F"]
+    assert score.metadata.bestTitle == "In F"
+    for part in score.parts:
+        first = part.getElementsByClass("Measure").first()
+        assert first.keySignature.sharps == -1 and first.timeSignature.ratioString == "4/4"
+    notes = [p for n in score.flatten().notes for p in n.pitches]
+    assert {p.name for p in notes} <= {"F", "G", "A", "B-", "C", "D", "E"}  # B-flat, not A#
+    assert not [p for p in notes if p.accidental and p.accidental.displayStatus]
+    check_measures_fill_their_bars(score)
+
+
+def test_a_melody_in_the_treble_range_keeps_one_staff(tmp_path):
+    score = written(tmp_path, [(b, 1, p, 80) for b, p in enumerate([67, 69, 71, 72, 74, 72])])
+    assert clefs(score) == ["G"]
+
+
+def test_four_voices_print_as_a_hymnal_does(tmp_path):
+    # soprano, alto, tenor (up to E4), bass: the tenor stays on the bass staff
+    chords = [(76, 72, 64, 48), (77, 72, 65, 53), (79, 71, 62, 55), (76, 72, 64, 48)]
+    notes = [(2 * b, 2, p, 80) for b, chord in enumerate(chords) for p in chord]
+    score = written(tmp_path, notes)
+    treble, bass = ([p.midi for n in part.flatten().notes for p in n.pitches]
+                    for part in score.parts)  # fmt: skip
+    assert sorted(treble) == sorted(p for c in chords for p in c[:2])
+    assert sorted(bass) == sorted(p for c in chords for p in c[2:])
+    # chords whose notes start and end together share a stem: one chord per staff and beat
+    assert [len(n.pitches) for n in score.parts[0].flatten().notes] == [2, 2, 2, 2]
+
+
+@pytest.mark.slow
+def test_a_bach_chorale_reads_cleanly(tmp_path):
+    """A chorale from music21's corpus through the midi plugin: two staves, the key music21
+    finds as the key signature, no note over three ledger lines off its staff."""
+    from music21 import corpus
+
+    from generator.corpora import music21_io
+
+    plugin = get_corpus("midi")
+    mid = music21_io.to_midi(corpus.parse("bach/bwv66.6"))
+    mid.save(tmp_path / "in.mid")
+    out = tmp_path / "chorale.musicxml"
+    plugin.write(plugin.encode_file(tmp_path / "in.mid"), out)
+    score = converter.parse(out)
+    assert clefs(score) == ["G", "F"]
+    found = score.analyze("key")
+    for part in score.parts:
+        assert part.getElementsByClass("Measure").first().keySignature.sharps == found.sharps
+        sign = part.flatten().getElementsByClass("Clef").first().sign
+        assert max(ledger_lines(p, sign) for n in part.flatten().notes for p in n.pitches) <= 3
+    check_measures_fill_their_bars(score)
