@@ -266,7 +266,9 @@ class Writer:
             write_piano_roll(plugin, self.head, tokens, target)
         else:
             gap = b"" if not k or target else (b"\n" if self.last_byte == b"\n" else b"\n\n")
-            self.last_byte = write_output(plugin, self.head + tokens, target, gap)
+            origin = f"gen: {Path(self.ckpt.path).name}, seed {self.seed}"
+            origin += f", output {k + 1}" if request.num > 1 else ""
+            self.last_byte = write_output(plugin, self.head + tokens, target, gap, origin)
         if target:
             self.log(f"wrote {target} ({len(tokens)} {plugin.token_name}s)")
         if request.plot and not draws_piano_roll(plugin, target):

@@ -91,9 +91,19 @@ def _check_free(out: str, num: int, plugin, force: bool, plot: bool) -> None:
         raise GenError(f"output folder '{folder}' is not writable")
 
 
-def write_output(plugin, tokens: list[str], path: Path | None, gap: bytes = b"") -> bytes:
+def write_output(
+    plugin, tokens: list[str], path: Path | None, gap: bytes = b"", subtitle: str | None = None
+) -> bytes:
     """Write through a temporary file beside `path`; None: standard output, after `gap`.
-    Returns the last byte written (for the gap before the next output on standard output)."""
+    Returns the last byte written (for the gap before the next output on standard output).
+    Sheet music is titled by `path`'s name, with `subtitle` (where it came from) beneath."""
+    from generator.corpora.notation import heading
+
+    with heading(Path(path).stem if path else None, subtitle):
+        return _write_output(plugin, tokens, path, gap)
+
+
+def _write_output(plugin, tokens: list[str], path: Path | None, gap: bytes) -> bytes:
     if path is None:
         with tempfile.TemporaryDirectory() as folder:
             tmp = Path(folder) / f"out{plugin.suffix}"

@@ -14,24 +14,43 @@ own (music21's `makeVoices`). Drums keep their own part with a percussion clef.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
 TREBLE_LOWEST = 55  # G3: three ledger lines below the treble staff (F3) is as far as it goes
 BASS_HIGHEST = 65  # F4: a bass-staff note above this would need more than three ledger lines
 MIDDLE_C = 60  # where a note with no neighbours to tell by goes up
+ONE_TREBLE, ONE_BASS = 57, 62  # one staff only where no note needs over two ledger lines
+# (title, subtitle) of the score being written: set by whoever knows the output's name and
+# origin (`gen sample`), so that a plugin's `write(tokens, path)` needs no more arguments
+HEADING: ContextVar[tuple[str | None, str | None]] = ContextVar("heading", default=(None, None))
+
+
+@contextmanager
+def heading(title: str | None, subtitle: str | None = None):
+    """Scores written inside are titled `title`, with `subtitle` beneath."""
+    token = HEADING.set((title, subtitle))
+    try:
+        yield
+    finally:
+        HEADING.reset(token)
 
 
 def readable(score, title: str, key=None):
     """A new music21 Score of `score`'s notes laid out for reading, in `key` (a music21 Key;
-    default: the key music21 finds), titled `title`."""
+    default: the key music21 finds), titled `title` unless a `heading` is in force."""
     from music21 import layout, metadata, stream
 
     key = key or score.analyze("key")
     spelling = _spelling(key)
     sheet = stream.Score()
+    named, subtitle = HEADING.get()
     sheet.metadata = metadata.Metadata()
-    sheet.metadata.title = title
+    sheet.metadata.title = named or title
+    sheet.metadata.movementName = subtitle or named or title
+    sheet.metadata.composer = "gen"
     meter, tempo = _meter_and_tempo(score)
     end = float(score.highestTime)
     for part in score.parts:
@@ -45,11 +64,11 @@ def readable(score, title: str, key=None):
         if tempo is not None and not sheet.parts:  # the tempo, once, above the first staff
             staves[0].insert(0, tempo)
         name = _name(part)
-        for staff in staves:
-            staff.partName = name
+        for staff, label in zip(staves, (name, "")):  # a grand staff is named once
+            staff.partName = label
             sheet.insert(0, staff)
         if len(staves) == 2:
-            sheet.insert(0, layout.StaffGroup(staves, name=name, symbol="brace", barTogether=True))
+            sheet.insert(0, layout.StaffGroup(staves, symbol="brace", barTogether=True))
     sheet = sheet.makeNotation()
     sheet.splitAtDurations(recurse=True)  # durations no single note value writes: tied notes
     return sheet
@@ -69,9 +88,9 @@ def _split(notes) -> list[tuple[list, str]]:
     """The notes as one staff ([(notes, clef)]) when they fit one clef, else two: treble
     and bass."""
     pitches = np.array([n[2] for n in notes])
-    if pitches.min() >= TREBLE_LOWEST:
+    if pitches.min() >= ONE_TREBLE:
         return [(notes, "treble")]
-    if pitches.max() <= BASS_HIGHEST:
+    if pitches.max() <= ONE_BASS:
         return [(notes, "bass")]
     upper = _upper(notes)
     return [([n for n, u in zip(notes, upper) if u], "treble"),
@@ -100,7 +119,7 @@ def _staff(notes, clef_name: str, key, spelling: dict, meter, end: float):
     start and length, voices where they overlap, rests to the end of the piece."""
     from music21 import chord, clef, note, stream
 
-    staff = stream.PartStaff()
+    staff = stream.Part()  # one <part> per staff: engravers read joined staves poorly
     staff.insert(0, clef.TrebleClef() if clef_name == "treble" else clef.BassClef())
     staff.insert(0, key.__class__(key.tonic, key.mode))
     staff.insert(0, meter.__class__(meter.ratioString))
@@ -116,6 +135,9 @@ def _staff(notes, clef_name: str, key, spelling: dict, meter, end: float):
     if last < end:
         staff.insert(last, note.Rest(quarterLength=end - last))
     staff.makeVoices(inPlace=True, fillGaps=True)
+    for voice in staff.voices[1:]:  # a lower voice's gaps are silent, not printed rests
+        for rest in voice.getElementsByClass("Rest"):
+            rest.style.hideObjectOnPrint = True
     return staff
 
 
