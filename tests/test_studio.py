@@ -85,10 +85,44 @@ def test_names_that_lead_elsewhere_are_refused(root, path):
     assert response.status_code == 404, response.text
 
 
+def test_names_in_requests_cannot_reach_a_run_or_result_outside(root, tmp_path):
+    """A real run and a real result lie outside the checkpoint folder; no name a request can
+    give (in the address or in its JSON) reaches them."""
+    import shutil
+
+    outside = tmp_path / "outside"
+    shutil.copytree(root / "music", outside / "music")
+    made = places.Results(outside / "music").new({"seed": 1})[1]
+    (made / "sample.mid").write_bytes(b"MThd secret")
+    studio = client(root)
+    escapes = ["../outside/music", "..%2Foutside%2Fmusic", str(outside / "music")]
+    for name in escapes:
+        assert studio.post("/api/train/resume", json={"run": name}).status_code == 409
+        assert (
+            studio.post("/api/runs/music/generate", json={"primer_upload": name}).status_code == 400
+        )
+        far = f"../../../outside/music/studio/{made.name}/sample.mid"
+        exported = studio.post(f"/api/runs/music/results/{made.name}/export",
+                               json={"file": far, "format": "wav"})  # fmt: skip
+        assert exported.status_code == 400
+    (root / "linked").symlink_to(outside / "music")
+    assert studio.get("/api/runs/linked").status_code == 404
+    assert studio.get(f"/files/linked/{made.name}/sample.mid").status_code == 404
+    folder = root / "music" / places.RESULTS
+    folder.mkdir()
+    (folder / made.name).symlink_to(made)
+    assert studio.get(f"/files/music/{made.name}/sample.mid").status_code == 404
+    assert studio.get(f"/api/runs/music/results/{made.name}").status_code == 404
+    (folder / "20990101-000000000-abcdef").mkdir()
+    (folder / "20990101-000000000-abcdef" / places.RECORD).write_text("[1, 2]")
+    assert studio.get("/api/runs/music/results").json()["results"] == []  # not a record
+
+
 def test_symlinks_out_of_the_checkpoint_folder_are_refused(root, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("not yours")
+    (outside / places.RECORD).write_text('{"id": "r1", "settings": {}}')
     (root / "escape").symlink_to(outside)
     with pytest.raises(GenError, match="leads outside"):
         places.inside(root, "escape")
@@ -198,6 +232,13 @@ def test_wrong_values_get_the_command_line_s_message(root):
         assert answer.status_code == 400
         assert f"Error: {answer.json()['error']}" in said.output
     assert studio.post("/api/runs/music/generate", json={"seed": "x"}).status_code == 400
+    for form, said in (({"top_k": 1.5}, "top-k must be a whole number"),
+                       ({"seed": 1e300}, "seed must be in"), ({"num_outputs": 0}, "num-outputs"),
+                       ({"weights": "x"}, "weights must be one of")):  # fmt: skip
+        answer = studio.post("/api/runs/music/generate", json=form)
+        assert answer.status_code == 400 and said in answer.json()["error"], answer.text
+    huge = studio.post("/api/runs/music/generate", content=b"{" + b" " * 300_000 + b"}")
+    assert huge.status_code == 400 and "over 256 KB" in huge.json()["error"]
     assert studio.post("/api/runs/music/generate", content=b"[1]").status_code == 400
     assert studio.post("/api/runs/nope/generate", json={}).status_code == 400
     assert not (root / "music" / places.RESULTS).exists() or not os.listdir(
@@ -286,7 +327,10 @@ def test_gen_studio_prints_its_address_with_a_token_and_stops_on_ctrl_c(tmp_path
     command += ["--checkpoint-dir", str(tmp_path / "ck")]
     server = subprocess.Popen(command, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True)
     try:
-        line = server.stdout.readline()
+        line = ""
+        while not line.startswith("gen studio: "):  # after any warning an import prints
+            line = server.stdout.readline()
+            assert line, "gen studio ended before printing its address"
         assert line.startswith("gen studio: http://127.0.0.1:") and "/?token=" in line, line
         url = line.split(": ", 1)[1].strip()
         assert b"gen studio" in urllib.request.urlopen(url, timeout=30).read()

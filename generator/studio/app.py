@@ -19,7 +19,7 @@ from generator import info
 from generator.checkpoint import load_checkpoint
 from generator.errors import GenError
 from generator.studio import catalog, generate, places
-from generator.studio.guard import COOKIE, TokenGuard
+from generator.studio.guard import TokenGuard, cookie_name
 from generator.studio.jobs import Busy, Models, Queue
 from generator.studio.training import Training
 from generator.studio.uploads import receive_upload
@@ -50,7 +50,7 @@ class Studio:
                     "corpora": catalog.corpora(), "root": str(self.root.resolve())}  # fmt: skip
         page = page.replace("{{settings}}", json.dumps(settings).replace("</", "<\\/"))
         response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
-        response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
+        response.set_cookie(cookie_name(request), self.token, httponly=True, samesite="strict")
         return response
 
     async def static(self, request: Request) -> Response:
@@ -79,13 +79,15 @@ class Studio:
             folder = places.run_dir(self.root, request.path_params["run"])
         except GenError as exc:
             return error(exc, 404)
-        found = [self._as_now(record) for record in places.Results(folder).all()]
+        active = set(self.active)
+        found = [self._as_now(r, r.get("id") in active) for r in places.Results(folder).all()]
         return JSONResponse({"results": found, "busy": self.queue.load})
 
     async def result(self, request: Request) -> Response:
         try:
-            results = self._results(request)
-            return JSONResponse(self._as_now(results.record(request.path_params["id"])))
+            results, name = self._results(request), request.path_params["id"]
+            active = name in self.active
+            return JSONResponse(self._as_now(results.record(name), active))
         except GenError as exc:
             return error(exc, 404)
 
@@ -115,8 +117,11 @@ class Studio:
         return JSONResponse({"id": name, "status": "queued"})
 
     async def delete(self, request: Request) -> Response:
+        name = request.path_params["id"]
+        if name in self.active:
+            return error(GenError("it is still being generated; delete it when it is done"), 409)
         try:
-            self._results(request).delete(request.path_params["id"])
+            self._results(request).delete(name)
         except GenError as exc:
             return error(exc, 404)
         return JSONResponse({"deleted": request.path_params["id"]})
@@ -152,10 +157,11 @@ class Studio:
         finally:
             self.active.discard(job[-1])
 
-    def _as_now(self, record: dict) -> dict:
+    def _as_now(self, record: dict, active: bool) -> dict:
         """A result as it stands: one left queued or running by a server that stopped is
-        shown as failed, with why."""
-        if record.get("status") in ("queued", "running") and record.get("id") not in self.active:
+        shown as failed, with why. `active` is read before the record: a job writes its last
+        record before it leaves the active set, so a finished one is never taken for lost."""
+        if record.get("status") in ("queued", "running") and not active:
             why = "not finished: the studio stopped before it was done; generate it again"
             return record | {"status": "failed", "error": why}
         return record
@@ -260,9 +266,14 @@ def make_app(root: Path, token: str, queue: Queue | None = None) -> TokenGuard:
 
 
 async def _json(request: Request) -> dict:
-    body = await request.body()
-    if len(body) > FORM_BYTES:
-        raise GenError(f"the request is over {FORM_BYTES // 1024} KB; forms are smaller")
+    too_big = GenError(f"the request is over {FORM_BYTES // 1024} KB; forms are smaller")
+    if int(request.headers.get("content-length") or 0) > FORM_BYTES:
+        raise too_big
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_BYTES:
+            raise too_big
     try:
         data = json.loads(body or b"{}")
     except ValueError:

@@ -9,6 +9,7 @@ cannot drift apart.
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 from generator import checkpoint as ckpt_io
@@ -22,6 +23,7 @@ NUMBERS = {  # the page's numeric fields and the type each takes
 }  # fmt: skip
 TEXTS = ("key", "programs", "words", "form", "rhyme", "syllables", "metre", "feet", "weights")
 PRIMERS = ("primer", "primer_upload")  # verse: text; music: an uploaded file
+EXPORTING = threading.Lock()  # files written on request, one at a time
 
 
 def sample_options() -> dict:
@@ -47,13 +49,21 @@ def _value(form: dict, name: str):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     kind = NUMBERS.get(name)
-    if kind is None:
-        return str(value)
+    return str(value) if kind is None else number(name, value, kind)
+
+
+def number(name: str, value, kind: type):
+    """`value` as a number of `kind` (a whole number for int), else the one-line error a
+    mistyped option gets."""
+    option = name.replace("_", "-")
     try:
-        number = float(value)
-        return int(number) if kind is int and number.is_integer() else kind(value)
-    except (TypeError, ValueError):
-        option = name.replace("_", "-")
+        found = float(value)
+        if kind is int:
+            if not found.is_integer():
+                raise GenError(f"{option} must be a whole number, got {value}")
+            return int(found)
+        return found
+    except (TypeError, ValueError, OverflowError):
         raise GenError(f"{option} must be a number, got {value!r}") from None
 
 
@@ -61,6 +71,7 @@ def read_form(form: dict, primer_path: Path | None = None):
     """(SampleConfig, VerseOptions, OutputRequest keywords) of the page's form, built and
     checked as `gen sample` builds them; a `GenError` with its message if a value is wrong."""
     from generator.config import SampleConfig, parse_programs
+    from generator.outputs import OutputRequest
     from generator.verse.forms import VerseOptions
 
     defaults = {name: field["default"] for name, field in sample_options().items()}
@@ -80,6 +91,7 @@ def read_form(form: dict, primer_path: Path | None = None):
     )  # fmt: skip
     primer = str(primer_path) if primer_path else value["primer"]
     request = {"num": value["num_outputs"], "primer": primer, "weights": value["weights"]}
+    OutputRequest(out="-", **request)  # its checks, now
     return config, verse, request
 
 
@@ -140,10 +152,12 @@ def export(run: Path, folder: Path, filename: str, suffix: str) -> Path:
         raise GenError("only music is written as sheet music or audio")
     if suffix == ".wav":
         target = (folder / filename).with_suffix(suffix)
-        return target if target.exists() else audio.synthesize(folder / filename, target)
+        with EXPORTING:
+            return target if target.exists() else audio.synthesize(folder / filename, target)
     if plugin.output_suffixes is not None and suffix not in plugin.output_suffixes:
         raise GenError(f"corpus '{plugin.name}' cannot write {suffix} files")
     target = (folder / filename).with_suffix(suffix)
-    if not target.exists():
-        write_output(plugin, plugin.encode_primer(str(folder / filename)), target)
+    with EXPORTING:  # two requests for one file must not write it at once
+        if not target.exists():
+            write_output(plugin, plugin.encode_primer(str(folder / filename)), target)
     return target

@@ -30,5 +30,11 @@ class TokenGuard:
     def allowed(self, request: Request) -> bool:
         given = request.headers.get("x-gen-token")
         if request.method in ("GET", "HEAD") and not given:
-            given = request.query_params.get("token") or request.cookies.get(COOKIE)
+            given = request.query_params.get("token") or request.cookies.get(cookie_name(request))
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+def cookie_name(request: Request) -> str:
+    """The token's cookie, one per port: browsers share cookies across the ports of a host,
+    and two studios there have two tokens."""
+    return f"{COOKIE}-{request.url.port or 0}"

@@ -49,8 +49,11 @@ def run_dir(root: Path, run: str) -> Path:
 
 
 def new_id() -> str:
-    """A result or upload name: sortable by time, unguessable by the rest."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    """A result or upload name: sortable by time (to the millisecond), unguessable by the
+    rest."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    return f"{stamp}{int(now * 1000) % 1000:03d}-{secrets.token_hex(3)}"
 
 
 def own_folder(root: Path, *names: str) -> Path:
@@ -83,7 +86,13 @@ class Results:
         return folder
 
     def record(self, name: str) -> dict:
-        return json.loads((self.path(name) / RECORD).read_text())
+        try:
+            record = json.loads((self.path(name) / RECORD).read_text())
+        except (OSError, ValueError):
+            record = None
+        if not isinstance(record, dict):
+            raise GenError(f"result '{name}' cannot be read")
+        return record
 
     @staticmethod
     def save(folder: Path, record: dict) -> None:
@@ -102,9 +111,11 @@ class Results:
         found = []
         for folder in sorted(self.folder.iterdir(), reverse=True):
             try:
-                found.append(json.loads((folder / RECORD).read_text()))
-            except (OSError, ValueError):  # half-made or foreign: not a result
+                record = json.loads((inside(self.folder, folder.name) / RECORD).read_text())
+            except (OSError, ValueError, GenError):  # half-made, foreign or leading out
                 continue
+            if isinstance(record, dict) and isinstance(record.get("settings"), dict):
+                found.append(record)
         return found
 
     def delete(self, name: str) -> None:

@@ -111,16 +111,14 @@ class Training:
 def _options(form: dict) -> dict:
     """The page's training settings as `gen train` options, checked like the command's."""
     from generator.config import TrainConfig
+    from generator.studio.generate import number
 
     options = {}
     for name, kind in FIELDS.items():
         value = form.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        try:
-            options[name] = kind(float(value)) if kind is int else kind(value)
-        except (TypeError, ValueError):
-            raise GenError(f"{name.replace('_', '-')} must be a number, got {value!r}") from None
+        options[name] = str(value) if kind is str else number(name, value, kind)
     fields = TrainConfig.__dataclass_fields__
     TrainConfig(**{k: v for k, v in options.items() if k in fields})  # its range errors
     if options.get("path") and not Path(options["path"]).exists():

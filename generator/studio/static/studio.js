@@ -4,7 +4,7 @@
 const GEN = window.GEN;
 const $ = (id) => document.getElementById(id);
 let current = null; // the run picked, as /api/runs/NAME gives it
-let polling = null;
+let picking = 0; // the latest pick: an answer to an earlier one is dropped
 
 async function api(path, body) {
   const options = { headers: { "X-Gen-Token": GEN.token } };
@@ -51,12 +51,15 @@ async function loadRuns(pick) {
     list.append(item);
   }
   if (pick) await pickRun(pick);
-  else if (!current && runs.length && !runs[0].error) await pickRun(runs[0].name);
+  else if (!current && !picking && runs.length && !runs[0].error) await pickRun(runs[0].name);
 }
 
 async function pickRun(name) {
+  const mine = ++picking;
   $("generate-form").removeAttribute("data-run");
-  current = await api(`/api/runs/${encodeURIComponent(name)}`);
+  const picked = await api(`/api/runs/${encodeURIComponent(name)}`);
+  if (mine !== picking) return; // another run was picked meanwhile
+  current = picked;
   for (const item of $("runs").children) item.classList.toggle("picked", item.dataset.run === name);
   $("run-name").textContent = current.name;
   const info = $("run-info");
@@ -77,7 +80,7 @@ async function pickRun(name) {
   buildFields();
   for (const id of ["run", "generate", "results-section"]) $(id).hidden = false;
   await loadResults();
-  $("generate-form").dataset.run = name; // ready: what a test or a user fills stays filled
+  if (mine === picking) $("generate-form").dataset.run = name; // ready: fields stay as filled
 }
 
 // -- the loss curve -----------------------------------------------------------------------------
@@ -165,7 +168,10 @@ async function upload(files) {
   let folder = null;
   const names = [];
   for (const file of files) {
-    const name = file.name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "") || "upload";
+    const dot = file.name.lastIndexOf(".");
+    const suffix = dot > 0 ? file.name.slice(dot).toLowerCase().replace(/[^a-z0-9.]/g, "") : "";
+    const stem = file.name.slice(0, dot > 0 ? dot : undefined).replace(/[^A-Za-z0-9_-]/g, "_").replace(/^[_-]+/, "").slice(0, 80);
+    const name = `${stem || "upload"}-${names.length + 1}${suffix}`;
     const query = `name=${encodeURIComponent(name)}` + (folder ? `&folder=${encodeURIComponent(folder)}` : "");
     const done = await api(`/api/uploads?${query}`, file);
     folder = done.folder;
@@ -182,8 +188,7 @@ async function submitGenerate(event) {
     const values = await formValues($("generate-form"));
     await startGenerate(values);
   } catch (error) {
-    status.textContent = error.message;
-    status.className = "error";
+    showError(error);
   }
 }
 
@@ -201,7 +206,7 @@ function watch(id) {
   const tick = async () => {
     if (!current || current.name !== run) return;
     const result = await api(`/api/runs/${encodeURIComponent(run)}/results/${id}`).catch(() => null);
-    if (!result) return;
+    if (!result) return setTimeout(tick, 1000); // the server may be busy: ask again
     if (result.status === "queued" || result.status === "running") return setTimeout(tick, 300);
     $("generate-status").textContent = result.status === "done" ? "done" : result.error;
     $("generate-status").className = result.status === "done" ? "" : "error";
@@ -267,13 +272,18 @@ async function exportAs(result, output, format, button) {
   }
 }
 
+function showError(error) {
+  $("generate-status").textContent = error.message;
+  $("generate-status").className = "error";
+}
+
 async function again(result) {
-  await startGenerate({ ...result.settings, seed: result.seed ?? result.settings.seed });
+  await startGenerate({ ...result.settings, seed: result.seed ?? result.settings.seed }).catch(showError);
 }
 
 async function remove(result) {
-  await api(`/api/runs/${encodeURIComponent(current.name)}/results/${result.id}/delete`, {});
-  await loadResults();
+  await api(`/api/runs/${encodeURIComponent(current.name)}/results/${result.id}/delete`, {})
+    .then(loadResults).catch(showError);
 }
 
 // -- training ------------------------------------------------------------------------------------
@@ -288,8 +298,10 @@ function showTraining(status) {
   $("train-curve").hidden = status.state === "idle";
   if (status.state !== "idle") drawCurve($("train-curve"), status.history, status.loss_unit);
   const epochs = (status.history || []).length;
-  if (status.state !== "running" || epochs !== showTraining.epochs) loadRuns().catch(() => {});
+  const changed = status.state !== showTraining.state || epochs !== showTraining.epochs;
+  if (changed && status.state !== "idle") loadRuns().catch(() => {}); // its run, listed anew
   showTraining.epochs = epochs;
+  showTraining.state = status.state;
 }
 
 async function startTraining(event) {
