@@ -346,3 +346,24 @@ def test_a_port_out_of_range_is_one_line():
     result = run("studio", "--port", "70000")
     assert result.exit_code == 1
     assert result.output.strip() == "Error: port must be in [0, 65,535], got 70000"
+
+
+@pytest.mark.slow
+def test_a_training_left_by_a_killed_studio_is_adopted_and_stopped_by_the_next(root, tmp_path):
+    from generator.studio.training import Training
+
+    corpus = scale_corpus(tmp_path / "scales", files=6)
+    options = dict(zip(*[iter(tiny(epochs=500, epoch_steps=2))] * 2))
+    form = {k.lstrip("-").replace("-", "_"): v for k, v in options.items()}
+    first = Training(root)
+    first.start(form | {"path": str(corpus), "run": "left"})
+    wait(lambda: len(first.status()["history"]) >= 1)
+    later = Training(root)  # a new studio over the same folder: the first one is gone
+    assert later.status()["state"] == "running" and later.status()["run"] == "left"
+    later.stop()
+    assert first.process.wait(timeout=120) != 0
+    stopped = wait(
+        lambda: (lambda s: None if s["state"] in ("running", "stopping") else s)(later.status())
+    )
+    assert stopped["state"] == "stopped" and stopped["error"] is None
+    assert Training(root).status() == {"state": "idle"}  # nothing left to adopt

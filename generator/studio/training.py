@@ -10,6 +10,7 @@ the command's own one-line `Error:`.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,6 +28,8 @@ FIELDS = {
     "learning_rate": float, "seed": int, "epoch_steps": int,
 }  # fmt: skip
 TAIL = 20  # lines of the process's output the page sees
+CURRENT = "training.json"  # in .studio/logs: the process training now, for a later studio
+ENDED = "ended"  # what an adopted process's poll gives once it has ended (its status unknown)
 
 
 class Training:
@@ -34,12 +37,26 @@ class Training:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | _Adopted | None = None
         self.run: str | None = None
         self.log: Path | None = None
         self.started = 0.0
         self.stopping = False
         self.lock = threading.Lock()
+        self._adopt()
+
+    def _adopt(self) -> None:
+        """Take over a training an earlier studio started and did not stop (killed, or its
+        terminal closed): it shows on the page again, and Stop stops it."""
+        try:
+            known = json.loads((self.root / places.OWN / "logs" / CURRENT).read_text())
+            process = _Adopted(int(known["pid"]))
+            run, started = places.plain(known["run"]), float(known["started"])
+        except (OSError, ValueError, KeyError, TypeError, GenError):
+            return
+        if process.poll() is None:
+            self.process, self.run, self.started = process, run, started
+            self.log = places.own_folder(self.root, "logs") / f"{run}.log"
 
     def start(self, form: dict, upload: Path | None = None) -> str:
         """Start `gen train` with the page's settings; the run's name. Settings are checked
@@ -70,6 +87,8 @@ class Training:
                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 )  # fmt: skip
             self.run, self.started, self.stopping = run, time.time(), False
+            known = {"pid": self.process.pid, "run": run, "started": self.started}
+            (self.log.parent / CURRENT).write_text(json.dumps(known))
             return run
 
     @property
@@ -90,8 +109,12 @@ class Training:
             return {"state": "idle"}
         code = self.process.poll()
         lines = _tail(self.log)
-        state = "running" if code is None else "done" if code == 0 else "stopped"
         error = next((line[7:] for line in reversed(lines) if line.startswith("Error: ")), None)
+        if code is ENDED:  # an adopted process: its end is read from what it said
+            saved = any("gen train --resume" in line for line in lines[-3:])
+            code = 1 if error else 143 if saved else 0
+            self.stopping = self.stopping or saved
+        state = "running" if code is None else "done" if code == 0 else "stopped"
         if code not in (None, 0) and not self.stopping:
             state = "failed"
             error = error or (lines[-1] if lines else f"gen train exited with status {code}")
@@ -106,6 +129,27 @@ class Training:
         """When the server stops: the training saves and stops, to be resumed later."""
         if self.running:
             self.stop()
+
+
+class _Adopted:
+    """A training process an earlier studio started: not this one's child, so watched by its
+    process id (and its command line, in case the id was reused)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def poll(self):
+        try:
+            command = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return ENDED
+        return None if b"generator" in command and b"train" in command else ENDED
+
+    def send_signal(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except OSError:  # it ended meanwhile
+            pass
 
 
 def _options(form: dict) -> dict:
