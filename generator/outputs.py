@@ -44,6 +44,7 @@ class OutputRequest:
     force: bool = False  # overwrite existing files
     report: bool = True  # measure how much of the outputs copies the training corpus
     weights: str = "best"
+    title: str | None = None  # sheet music: the title (default: the output's name)
 
     def __post_init__(self):
         check_range("num-outputs", self.num, 1, MAX_OUTPUTS)
@@ -266,9 +267,8 @@ class Writer:
             write_piano_roll(plugin, self.head, tokens, target)
         else:
             gap = b"" if not k or target else (b"\n" if self.last_byte == b"\n" else b"\n\n")
-            origin = f"gen: {Path(self.ckpt.path).name}, seed {self.seed}"
-            origin += f", output {k + 1}" if request.num > 1 else ""
-            self.last_byte = write_output(plugin, self.head + tokens, target, gap, origin)
+            heading = self.heading(k, key)
+            self.last_byte = write_output(plugin, self.head + tokens, target, gap, heading)
         if target:
             self.log(f"wrote {target} ({len(tokens)} {plugin.token_name}s)")
         if request.plot and not draws_piano_roll(plugin, target):
@@ -281,6 +281,14 @@ class Writer:
         if self.keep:
             self.summaries.append(summary)
         return summary
+
+    def heading(self, k: int, key: str | None) -> tuple:
+        """(title, subtitle, key) of output `k` as sheet music: --title (numbered with -n),
+        where it came from, and the key it was drawn in."""
+        title, num = self.request.title, self.request.num
+        origin = f"gen: {Path(self.ckpt.path).name}, seed {self.seed}"
+        origin += f", output {k + 1}" if num > 1 else ""
+        return (f"{title} {k + 1}" if title and num > 1 else title), origin, key
 
     def finish(self) -> list[dict]:
         """The summaries; logs where the outputs came from and the copy rate."""

@@ -92,14 +92,15 @@ def _check_free(out: str, num: int, plugin, force: bool, plot: bool) -> None:
 
 
 def write_output(
-    plugin, tokens: list[str], path: Path | None, gap: bytes = b"", subtitle: str | None = None
+    plugin, tokens: list[str], path: Path | None, gap: bytes = b"", heading=(None, None, None)
 ) -> bytes:
     """Write through a temporary file beside `path`; None: standard output, after `gap`.
     Returns the last byte written (for the gap before the next output on standard output).
-    Sheet music is titled by `path`'s name, with `subtitle` (where it came from) beneath."""
-    from generator.corpora.notation import heading
+    Sheet music is headed by `heading`: (title, default `path`'s name; subtitle; key)."""
+    from generator.corpora import notation
 
-    with heading(Path(path).stem if path else None, subtitle):
+    title, subtitle, key = heading
+    with notation.heading(title or (Path(path).stem if path else None), subtitle, key):
         return _write_output(plugin, tokens, path, gap)
 
 

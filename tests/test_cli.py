@@ -289,3 +289,16 @@ def test_pdf_is_engraved_where_an_engraver_is_installed(trained, tmp_path):
     result = run("sample", "--checkpoint", trained[0], "--out", song, "--seconds", 4, "--seed", 1)
     assert result.exit_code == 0, result.output
     assert song.read_bytes().startswith(b"%PDF") and not list(tmp_path.glob(".song*"))
+
+
+def test_sheet_music_is_titled_by_the_output_or_title_with_its_origin_beneath(trained, tmp_path):
+    from music21 import converter
+
+    run_dir, _ = trained
+    for extra, title in (([], "song"), (["--title", "Evening hymn"], "Evening hymn")):
+        out = tmp_path / "song.musicxml"
+        args = ["--checkpoint", run_dir, "--out", out, "--seed", 4, "--force", *extra]
+        assert run("sample", *args, "--length", 60).exit_code == 0
+        score = converter.parse(out)
+        assert score.metadata.bestTitle == title
+        assert score.metadata.movementName == "gen: tiny, seed 4"

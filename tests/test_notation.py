@@ -93,3 +93,33 @@ def test_a_bach_chorale_reads_cleanly(tmp_path):
         sign = part.flatten().getElementsByClass("Clef").first().sign
         assert max(ledger_lines(p, sign) for n in part.flatten().notes for p in n.pitches) <= 3
     check_measures_fill_their_bars(score)
+
+
+def test_the_heading_gives_title_subtitle_and_the_key_asked_for(tmp_path):
+    from generator.corpora import notation
+
+    plugin = get_corpus("midi")
+    tokens = plugin.encode_file(write_midi(tmp_path / "in.mid", [(0, 4, 60, 80), (4, 4, 62, 80)]))
+    with notation.heading("Evening", "gen: chorales, seed 3", "Bb major"):
+        plugin.write(tokens, tmp_path / "out.musicxml")
+    score = converter.parse(tmp_path / "out.musicxml")
+    assert score.metadata.bestTitle == "Evening"
+    assert score.metadata.movementName == "gen: chorales, seed 3"
+    assert score.parts[0].getElementsByClass("Measure").first().keySignature.sharps == -2
+
+
+def test_every_instrument_gets_its_named_staff_and_drums_a_percussion_staff(tmp_path):
+    from test_metrical import band
+
+    plugin = get_corpus("remi")
+    plugin.write(plugin.encode_file(band(tmp_path / "band.mid")), tmp_path / "band.musicxml")
+    score = converter.parse(tmp_path / "band.musicxml")
+    staves = {part.partName: clefs_of(part) for part in score.parts}
+    assert staves == {"Acoustic Grand Piano": "G", "Electric Bass (finger)": "F",
+                      "Drums": "percussion"}  # fmt: skip
+    assert sorted(p.getInstrument().midiProgram for p in score.parts[:2]) == [0, 33]
+    check_measures_fill_their_bars(score)
+
+
+def clefs_of(part) -> str:
+    return part.flatten().getElementsByClass("Clef").first().sign

@@ -135,6 +135,10 @@ from generator.verse.metre import METRES
     is_flag=True,
     help="Music: also draw each output as a piano roll, NAME.png beside it (primer in orange).",
 )
+@click.option(
+    "--title",
+    help="Sheet music: the title printed above it (default: the output's name; numbered with -n).",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option(
     "--report/--no-report",
@@ -190,6 +194,7 @@ def sample(**options):
         force=options["force"],
         report=options["report"],
         weights=options["weights"],
+        title=options["title"],
     )
     run = run_folder(options["checkpoint"], options["checkpoint_dir"])
     log = reporter(err=out == "-" or as_json)

@@ -13,6 +13,7 @@ own (music21's `makeVoices`). Drums keep their own part with a percussion clef.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,13 +26,14 @@ MIDDLE_C = 60  # where a note with no neighbours to tell by goes up
 ONE_TREBLE, ONE_BASS = 57, 62  # one staff only where no note needs over two ledger lines
 # (title, subtitle) of the score being written: set by whoever knows the output's name and
 # origin (`gen sample`), so that a plugin's `write(tokens, path)` needs no more arguments
-HEADING: ContextVar[tuple[str | None, str | None]] = ContextVar("heading", default=(None, None))
+HEADING: ContextVar[tuple] = ContextVar("heading", default=(None, None, None))
 
 
 @contextmanager
-def heading(title: str | None, subtitle: str | None = None):
-    """Scores written inside are titled `title`, with `subtitle` beneath."""
-    token = HEADING.set((title, subtitle))
+def heading(title: str | None, subtitle: str | None = None, key: str | None = None):
+    """Scores written inside are titled `title`, with `subtitle` beneath, and in `key` ("Bb
+    major", as `gen` names keys) where given, rather than the key music21 finds."""
+    token = HEADING.set((title, subtitle, key))
     try:
         yield
     finally:
@@ -43,10 +45,10 @@ def readable(score, title: str, key=None):
     default: the key music21 finds), titled `title` unless a `heading` is in force."""
     from music21 import layout, metadata, stream
 
-    key = key or score.analyze("key")
+    named, subtitle, asked = HEADING.get()
+    key = key or (_key(asked) if asked else score.analyze("key"))
     spelling = _spelling(key)
     sheet = stream.Score()
-    named, subtitle = HEADING.get()
     sheet.metadata = metadata.Metadata()
     sheet.metadata.title = named or title
     sheet.metadata.movementName = subtitle or named or title
@@ -55,7 +57,7 @@ def readable(score, title: str, key=None):
     end = float(score.highestTime)
     for part in score.parts:
         if _is_drums(part):
-            sheet.insert(0, part)
+            sheet.insert(0, _drums(part, meter))
             continue
         notes = _notes(part)
         if not notes:
@@ -63,8 +65,10 @@ def readable(score, title: str, key=None):
         staves = [_staff(group, clef, key, spelling, meter, end) for group, clef in _split(notes)]
         if tempo is not None and not sheet.parts:  # the tempo, once, above the first staff
             staves[0].insert(0, tempo)
-        name = _name(part)
+        instrument, name = _instrument(part)
         for staff, label in zip(staves, (name, "")):  # a grand staff is named once
+            if instrument is not None:  # its General MIDI program, for notation programs
+                staff.insert(0, copy.deepcopy(instrument))
             staff.partName = label
             sheet.insert(0, staff)
         if len(staves) == 2:
@@ -141,6 +145,14 @@ def _staff(notes, clef_name: str, key, spelling: dict, meter, end: float):
     return staff
 
 
+def _key(name: str):
+    """The music21 Key of a key as `gen` names it ("Bb major", "F# minor")."""
+    from music21 import key
+
+    tonic, mode = name.split()
+    return key.Key(tonic[0] + tonic[1:].replace("b", "-"), mode)
+
+
 def _spelling(key) -> dict[int, str]:
     """Pitch class -> note name in `key`: its scale (and in minor, the raised sixth and
     seventh), then sharps in sharp keys and flats in flat keys."""
@@ -180,10 +192,23 @@ def _meter_and_tempo(score):
 
 
 def _is_drums(part) -> bool:
-    instrument = part.getInstrument(returnDefault=False)
-    return instrument is not None and instrument.midiChannel == 9
+    """Whether `part` is MIDI channel 10's: music21 reads its notes as unpitched."""
+    return bool(part.flatten().getElementsByClass(("Unpitched", "PercussionChord")))
 
 
-def _name(part) -> str:
-    instrument = part.getInstrument(returnDefault=False)
-    return (instrument.instrumentName if instrument else None) or part.partName or "Piano"
+def _drums(part, meter):
+    """The drum part on a percussion staff in the piece's metre, named."""
+    from music21 import clef
+
+    drums = part.flatten().notesAndRests.stream()
+    drums.insert(0, clef.PercussionClef())
+    drums.insert(0, meter.__class__(meter.ratioString))
+    drums.partName = "Drums"
+    return drums
+
+
+def _instrument(part):
+    """(the instrument music21 read for `part` or None, the name its staff shows)."""
+    found = part.flatten().getElementsByClass("Instrument").first()
+    name = (found.instrumentName if found else None) or part.partName or "Piano"
+    return found, name

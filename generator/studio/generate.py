@@ -21,7 +21,8 @@ NUMBERS = {  # the page's numeric fields and the type each takes
     "seconds": float, "lines": int, "stanzas": int, "key_bias": float, "time_limit": float,
     "num_outputs": int,
 }  # fmt: skip
-TEXTS = ("key", "programs", "words", "form", "rhyme", "syllables", "metre", "feet", "weights")
+TEXTS = ("key", "programs", "words", "form", "rhyme", "syllables", "metre", "feet", "weights",
+         "title")  # fmt: skip
 PRIMERS = ("primer", "primer_upload")  # verse: text; music: an uploaded file
 EXPORTING = threading.Lock()  # files written on request, one at a time
 
@@ -90,7 +91,8 @@ def read_form(form: dict, primer_path: Path | None = None):
         feet=value["feet"], time_limit=value["time_limit"],
     )  # fmt: skip
     primer = str(primer_path) if primer_path else value["primer"]
-    request = {"num": value["num_outputs"], "primer": primer, "weights": value["weights"]}
+    request = {"num": value["num_outputs"], "primer": primer, "weights": value["weights"],
+               "title": value["title"]}  # fmt: skip
     OutputRequest(out="-", **request)  # its checks, now
     return config, verse, request
 

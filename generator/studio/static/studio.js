@@ -115,11 +115,11 @@ function drawCurve(canvas, history, unit) {
 }
 
 // -- the generate form ---------------------------------------------------------------------------
-const MUSIC = ["seconds", "key", "key_bias", "programs", "primer_upload"];
+const MUSIC = ["seconds", "key", "key_bias", "programs", "title", "primer_upload"];
 const VERSE = ["form", "rhyme", "syllables", "metre", "feet", "lines", "stanzas", "words", "time_limit", "primer"];
 const COMMON = ["temperature", "top_k", "top_p", "seed", "length", "num_outputs", "weights"];
 const LABELS = { top_k: "top-k", top_p: "top-p", key_bias: "key bias", num_outputs: "outputs",
-  time_limit: "time limit (s)", primer_upload: "primer (MIDI file)", seconds: "seconds" };
+  time_limit: "time limit (s)", primer_upload: "primer (MIDI file)", seconds: "seconds", title: "score title" };
 
 function buildFields() {
   const box = $("fields");
@@ -144,7 +144,7 @@ function field(name) {
   } else if (name === "primer") {
     input = element("textarea", { name, rows: 2, placeholder: "text the poem continues" });
   } else {
-    const numeric = ["rhyme", "syllables", "feet", "programs", "key"].indexOf(name) < 0;
+    const numeric = ["rhyme", "syllables", "feet", "programs", "key", "title"].indexOf(name) < 0;
     input = element("input", { name, type: numeric ? "number" : "text", step: "any",
       value: spec.default ?? "", placeholder: name === "seed" ? "random" : "" });
   }
