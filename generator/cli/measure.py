@@ -39,10 +39,24 @@ from generator.errors import GenError
     show_default=True,
     help="Longest n-gram baseline (orders 1 to this are measured).",
 )
+@click.option(
+    "--context",
+    is_flag=True,
+    help="Instead: the held-out loss by how much history the model has (state carried through "
+    "whole pieces against training's windows), and with the distant history scrambled.",
+)
+@click.option(
+    "--plot",
+    "plot_file",
+    type=click.Path(path_type=Path),
+    help="With --context: also draw the curve as this PNG.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as_json):
-    """Measure a trained model: held-out loss next to n-gram baselines, or statistics of
-    generated samples next to the training corpus."""
+def evaluate(
+    checkpoint, checkpoint_dir, path, samples, weights, ngram_order, context, plot_file, as_json
+):
+    """Measure a trained model: held-out loss next to n-gram baselines, statistics of
+    generated samples next to the training corpus, or (--context) how far back it listens."""
     import json
 
     from generator import checkpoint as ckpt_io
@@ -50,10 +64,20 @@ def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as
 
     if path is not None and samples is not None:
         raise GenError("give --path (loss on files) or --samples (sample statistics), not both")
+    if context and samples is not None:
+        raise GenError("--context measures held-out files, not --samples")
+    if plot_file is not None:
+        from generator.atomic import check_target
+
+        if not context or plot_file.suffix.lower() != ".png":
+            raise GenError("--plot draws the --context curve: give --context and a .png file")
+        check_target(plot_file)
     check_range("ngram-order", ngram_order, 1, MAX_NGRAM_ORDER)  # before any run is read
     ckpt = ckpt_io.load_checkpoint(run_folder(checkpoint, checkpoint_dir))
     plugin = ckpt_io.plugin_of(ckpt)
     log = reporter(err=as_json)
+    if context:
+        return _context(ckpt, plugin, path, weights, plot_file, as_json, log)
     if samples is not None:
         result = ev.sample_stats(ckpt, samples, log)
     else:
@@ -62,6 +86,27 @@ def evaluate(checkpoint, checkpoint_dir, path, samples, weights, ngram_order, as
         click.echo(json.dumps(result, indent=1))
     else:
         for line in ev.report(result, plugin.token_name):
+            click.echo(line)
+
+
+def _context(ckpt, plugin, path, weights, plot_file, as_json, log) -> None:
+    """`gen evaluate --context`: the context curve and the scrambled history."""
+    import json
+
+    from generator import context
+    from generator import evaluate as ev
+
+    _, held, where = ev.split_ids(ckpt, plugin, path, log)
+    log(f"scoring {where}")
+    result = context.measure(ckpt, held, which=weights)
+    unit = f"nats/{plugin.token_name}"
+    if plot_file is not None:
+        context.plot(result, plot_file, unit)
+        log(f"wrote {plot_file}")
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        for line in context.report(result, unit):
             click.echo(line)
 
 
@@ -83,6 +128,27 @@ def plot(midi_file, out, force):
     check_target(out, force)
     notes = pianoroll.plot_file(midi_file, out)
     reporter()(f"wrote {out} ({notes} notes)")
+
+
+def _context(ckpt, plugin, path, weights, plot_file, as_json, log) -> None:
+    """`gen evaluate --context`: the context curve and the scrambled history."""
+    import json
+
+    from generator import context
+    from generator import evaluate as ev
+
+    _, held, where = ev.split_ids(ckpt, plugin, path, log)
+    log(f"scoring {where}")
+    result = context.measure(ckpt, held, which=weights)
+    unit = f"nats/{plugin.token_name}"
+    if plot_file is not None:
+        context.plot(result, plot_file, unit)
+        log(f"wrote {plot_file}")
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        for line in context.report(result, unit):
+            click.echo(line)
 
 
 @click.command()

@@ -1,0 +1,57 @@
+"""How far back a model listens (`gen evaluate --context`): a known answer on a stream with a
+long-range rule, and the command."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+from conftest import copy_runs, run, trained_run
+
+from generator import checkpoint as ckpt_io
+from generator import context
+from generator import evaluate as ev
+from generator.progress import Reporter
+
+
+@pytest.mark.slow
+def test_the_curve_falls_once_the_history_holds_what_repeats_and_scrambling_it_hurts(tmp_path):
+    # each line: four random letters of abcd, '=', the same four again; a piece is 20 lines
+    rng = random.Random(0)
+    corpus = tmp_path / "copies"
+    corpus.mkdir()
+    for k in range(100):
+        words = ["".join(rng.choice("abcd") for _ in range(4)) for _ in range(20)]
+        (corpus / f"p{k:03d}.txt").write_text("".join(f"{w}={w}\n" for w in words))
+    shape = ["--layers", 1, "--units", 64, "--embed-dim", 16, "--dropout", 0, "--seq-len", 32,
+             "--batch-size", 16, "--epochs", 60]  # fmt: skip
+    folder = trained_run(tmp_path, ["--corpus", "text", "--path", corpus], "copies", *shape)
+    ckpt = ckpt_io.load_checkpoint(folder)
+    _, held, _ = ev.split_ids(ckpt, ckpt_io.plugin_of(ckpt), None, Reporter(quiet=True))
+    # the text plugin's lead-in is two line breaks: the first line's letters have 3 to 6 tokens
+    # before them, its '=', copies and line break 7 to 12
+    result = context.measure(ckpt, held, near=3, edges=(6, 12))
+    letters, copies = result["curve"][:2]
+    assert abs(letters["carried"] - math.log(4)) < 0.15  # random: nothing to learn
+    assert copies["carried"] < 0.2  # each copy is five tokens after its original
+    mixed = result["scrambled"]
+    assert mixed["scrambled"] - mixed["real"] > 0.2  # copies of shuffled letters are lost
+
+
+def test_gen_evaluate_context_prints_the_curve_draws_it_and_gives_json(two_runs, tmp_path):
+    root = copy_runs(two_runs, tmp_path / "checkpoints")
+    plot = tmp_path / "context.png"
+    args = ["evaluate", "--checkpoint", root / "verse", "--context"]
+    shown = run(*args, "--plot", plot)
+    assert shown.exit_code == 0, shown.output
+    assert "carried  windowed" in shown.output and "scrambled history" in shown.output
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    result = json.loads(run(*args, "--json").stdout)
+    assert result["seq_len"] == 16 and result["curve"][0]["from"] == 1
+    assert sum(b["tokens"] for b in result["curve"]) > 0
+    first = result["curve"][0]
+    assert first["carried"] == pytest.approx(first["windowed"])  # within one window: the same
+    refused = run("evaluate", "--checkpoint", root / "verse", "--plot", tmp_path / "x.png")
+    assert refused.exit_code == 1 and "--plot draws the --context curve" in refused.output
