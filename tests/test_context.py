@@ -16,19 +16,25 @@ from generator import evaluate as ev
 from generator.progress import Reporter
 
 
-@pytest.mark.slow
-def test_the_curve_falls_once_the_history_holds_what_repeats_and_scrambling_it_hurts(tmp_path):
-    # each line: four random letters of abcd, '=', the same four again; a piece is 20 lines
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    """A small model trained on lines of four random letters of abcd, '=', the same four
+    again (20 lines a piece): it learns to count to the '=' and the line break, and to copy."""
+    root = tmp_path_factory.mktemp("copies")
     rng = random.Random(0)
-    corpus = tmp_path / "copies"
+    corpus = root / "copies"
     corpus.mkdir()
     for k in range(100):
         words = ["".join(rng.choice("abcd") for _ in range(4)) for _ in range(20)]
         (corpus / f"p{k:03d}.txt").write_text("".join(f"{w}={w}\n" for w in words))
     shape = ["--layers", 1, "--units", 64, "--embed-dim", 16, "--dropout", 0, "--seq-len", 32,
              "--batch-size", 16, "--epochs", 60]  # fmt: skip
-    folder = trained_run(tmp_path, ["--corpus", "text", "--path", corpus], "copies", *shape)
-    ckpt = ckpt_io.load_checkpoint(folder)
+    return trained_run(root, ["--corpus", "text", "--path", corpus], "copies", *shape)
+
+
+@pytest.mark.slow
+def test_the_curve_falls_once_the_history_holds_what_repeats_and_scrambling_it_hurts(copies):
+    ckpt = ckpt_io.load_checkpoint(copies)
     _, held, _ = ev.split_ids(ckpt, ckpt_io.plugin_of(ckpt), None, Reporter(quiet=True))
     # the text plugin's lead-in is two line breaks: the first line's letters have 3 to 6 tokens
     # before them, its '=', copies and line break 7 to 12
@@ -55,3 +61,36 @@ def test_gen_evaluate_context_prints_the_curve_draws_it_and_gives_json(two_runs,
     assert first["carried"] == pytest.approx(first["windowed"])  # within one window: the same
     refused = run("evaluate", "--checkpoint", root / "verse", "--plot", tmp_path / "x.png")
     assert refused.exit_code == 1 and "--plot draws the --context curve" in refused.output
+
+
+@pytest.mark.slow
+def test_gen_inspect_finds_the_cell_that_counts_the_line(copies, tmp_path):
+    out = tmp_path / "cells.png"
+    shown = run("inspect", "--checkpoint", copies, "--out", out, "--length", 400)
+    assert shown.exit_code == 0, shown.output
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert "<span" in out.with_suffix(".html").read_text()
+    found = json.loads(run("inspect", "--checkpoint", copies, "--json").stdout)
+    counting = next(r for r in found["tracking"] if r["feature"] == "position in line")
+    assert abs(counting["r"]) > 0.8  # the model must count to place '=' and the line break
+    assert 0 < found["layers"][0]["median_forget"] < 1
+
+
+def test_the_plain_forward_pass_is_keras_step_model(two_runs):
+    """`cells.activity`'s NumPy pass gives the outputs Keras' cells give, step by step."""
+    import numpy as np
+
+    from generator import cells
+    from generator.model import StepModel
+
+    ckpt = ckpt_io.load_checkpoint(two_runs / "music")
+    model = ckpt.load_model()
+    ids = np.random.default_rng(0).integers(0, len(ckpt.vocab), 40).astype(np.int32)
+    layers = cells.activity(model, ids)
+    step = StepModel(model, ckpt.model_config)
+    states = step.zero_states(1)
+    for t, token in enumerate(ids):
+        _, states = step(np.array([token]), states)
+        for k, layer in enumerate(layers):
+            np.testing.assert_allclose(layer["hidden"][t], states[2 * k][0], atol=1e-5)
+            np.testing.assert_allclose(layer["cell"][t], states[2 * k + 1][0], atol=1e-5)

@@ -1,10 +1,10 @@
 """The `gen` command line: thin click commands over the library; no ML code here.
 
 Each command lives in a module of this package by what it does (`runs`: corpora and info;
-`train`: train and encode; `sample`; `measure`: evaluate, plot, render; `studio`) and is added
-to the group here. Library code raises `GenError` for problems a user can fix; the group prints
-those as one `Error: ...` line and exits 1. TensorFlow is imported only inside the commands
-that need it.
+`train`: train and encode; `sample`; `measure`: evaluate, inspect, plot, render; `studio`)
+and is added to the group here. Library code raises `GenError` for problems a user can fix; the
+group prints those as one `Error: ...` line and exits 1. TensorFlow is imported only inside the
+commands that need it.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ for command in (
     measure.evaluate,
     measure.plot,
     measure.render,
+    measure.inspect,
     studio.studio,
 ):
     cli.add_command(command)

@@ -111,6 +111,78 @@ def _context(ckpt, plugin, path, weights, plot_file, as_json, log) -> None:
 
 
 @click.command()
+@checkpoint_option("inspect")
+@checkpoint_dir_option("Where to look for the latest run.")
+@weights_option
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    help="A file to run the model over (default: a piece the model draws).",
+)
+@click.option("--length", default=600, show_default=True, help="Tokens to draw.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the drawn piece.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="NAME.png: the stream and the best cells' states; for verse also NAME.html, the text "
+    "coloured by each cell.",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def inspect(checkpoint, checkpoint_dir, weights, path, length, seed, out, force, as_json):
+    """Show what the LSTM's cells track: for each layer, the cell that best follows each
+    feature of the stream (verse: place in the line, syllables, quotes; music: place in the
+    bar, time since a note, notes sounding, distance from the tonic) and its forget gate."""
+    import json
+
+    from generator import cells, cellviews
+    from generator import checkpoint as ckpt_io
+    from generator.config import SEED_MAX
+
+    check_range("length", length, 1, 100_000)
+    check_range("seed", seed, 0, SEED_MAX)
+    ckpt = ckpt_io.load_checkpoint(run_folder(checkpoint, checkpoint_dir))
+    plugin = ckpt_io.plugin_of(ckpt)
+    targets = _inspect_targets(out, force, plugin.kind == "verse")
+    ids, tokens, head = cells.stream_of(ckpt, path, length, seed, weights)
+    layers = cells.activity(ckpt.load_model(weights), ids)
+    rows = cells.tracking(layers, cells.features(plugin, tokens), skip=head)
+    held = cells.holding(layers)
+    best = {}  # the best cell of each feature, over the layers
+    for r in sorted(rows, key=lambda r: abs(r["r"])):
+        best[r["feature"]] = r
+    chosen, seen = [], set()
+    for r in sorted(best.values(), key=lambda r: -abs(r["r"])):
+        if (r["layer"], r["cell"]) not in seen:  # one cell may follow several features
+            seen.add((r["layer"], r["cell"]))
+            chosen.append((r["layer"], r["cell"], f"{r['feature']}: r {r['r']:+.2f}"))
+    log = reporter(err=as_json)
+    if targets:
+        cellviews.plot(targets[0], plugin, tokens, layers, chosen)
+        if len(targets) > 1:
+            cellviews.page(targets[1], plugin, tokens, layers, chosen[: cellviews.MAX_TRACES])
+        log(f"wrote {', '.join(str(t) for t in targets)}")
+    if as_json:
+        click.echo(json.dumps({"steps": len(ids), "tracking": rows, "layers": held}, indent=1))
+    else:
+        for line in cells.report(rows, held, len(ids), plugin.token_name):
+            click.echo(line)
+
+
+def _inspect_targets(out: Path | None, force: bool, verse: bool) -> list[Path]:
+    """The PNG (and for verse the HTML beside it) `gen inspect --out` writes, checked before
+    any work."""
+    from generator.atomic import check_target
+
+    if out is None:
+        return []
+    if out.suffix.lower() != ".png":
+        raise GenError(f"--out '{out}': gen inspect writes NAME.png (and NAME.html for verse)")
+    return [check_target(p, force) for p in (out, out.with_suffix(".html"))[: 1 + verse]]
+
+
+@click.command()
 @click.argument("midi_file", metavar="FILE.mid", type=click.Path(path_type=Path))
 @click.option(
     "--out", "-o", type=click.Path(path_type=Path), help="PNG to write (default: FILE.png)."
@@ -128,27 +200,6 @@ def plot(midi_file, out, force):
     check_target(out, force)
     notes = pianoroll.plot_file(midi_file, out)
     reporter()(f"wrote {out} ({notes} notes)")
-
-
-def _context(ckpt, plugin, path, weights, plot_file, as_json, log) -> None:
-    """`gen evaluate --context`: the context curve and the scrambled history."""
-    import json
-
-    from generator import context
-    from generator import evaluate as ev
-
-    _, held, where = ev.split_ids(ckpt, plugin, path, log)
-    log(f"scoring {where}")
-    result = context.measure(ckpt, held, which=weights)
-    unit = f"nats/{plugin.token_name}"
-    if plot_file is not None:
-        context.plot(result, plot_file, unit)
-        log(f"wrote {plot_file}")
-    if as_json:
-        click.echo(json.dumps(result, indent=1))
-    else:
-        for line in context.report(result, unit):
-            click.echo(line)
 
 
 @click.command()
