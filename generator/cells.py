@@ -15,6 +15,7 @@ holds.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +26,7 @@ VERSE_FEATURES = ("position in line", "words in line", "syllables in line",
                   "inside quotes or brackets")  # fmt: skip
 MUSIC_FEATURES = ("position in bar", "seconds since a note began", "notes sounding",
                   "semitones above the tonic")  # fmt: skip
-OPEN, CLOSE = '"“([', '"”)]'  # a straight quote opens or closes, by what came before
+OPEN, CLOSE = "“([", "”)]"  # and a straight quote, which opens or closes by turns
 
 
 def _sigmoid(x):
@@ -70,23 +71,26 @@ def verse_features(plugin, tokens: list[str]) -> dict[str, np.ndarray]:
     from generator.verse import prosody
 
     found = {name: np.zeros(len(tokens), np.float32) for name in VERSE_FEATURES}
-    line, depth = "", 0
+    length = depth = words = syllables = 0
+    word, quoted = "", False  # the word being spelt; inside straight quotes
     for t, token in enumerate(tokens):
         for char in "" if token in SPECIALS else plugin.text([token]):
-            if char == "\n":
-                line = ""
+            if char.isalpha() or (char == "'" and word):
+                word += char
+                length += 1
                 continue
-            line += char
-            if char in CLOSE and depth:
-                depth -= 1
-            elif char in OPEN:
-                depth += 1
-        words = prosody.words(line)
-        done = words[:-1] if line[-1:].isalpha() else words  # a word still being spelt
-        found["position in line"][t] = len(line)
-        found["words in line"][t] = len(words)
-        found["syllables in line"][t] = sum(prosody.rule_syllables(w) for w in done)
-        found["inside quotes or brackets"][t] = depth > 0
+            if word:  # a word ends: counted, with its syllables
+                words, syllables, word = words + 1, syllables + prosody.rule_syllables(word), ""
+            if char == "\n":
+                length = words = syllables = 0
+                continue
+            length += 1
+            quoted ^= char == '"'
+            depth = max(0, depth + (char in OPEN) - (char in CLOSE))
+        found["position in line"][t] = length
+        found["words in line"][t] = words + bool(word)
+        found["syllables in line"][t] = syllables
+        found["inside quotes or brackets"][t] = depth > 0 or quoted
     return found
 
 
@@ -96,19 +100,11 @@ def music_features(plugin, tokens: list[str]) -> dict[str, np.ndarray]:
     times = np.cumsum(steps)
     played = [t for t, p in zip(tokens, plain) if p]
     notes = [n for n in plugin.notes(played) if not n.drum]
-    bars = np.array([0.0, *plugin.bar_seconds(played)])
-    bar = np.diff(bars).mean() if len(bars) > 1 else 2.0
-    last_bar = bars[np.searchsorted(bars, times, side="right") - 1]
-    found = {"position in bar": (times - last_bar) / bar}
     # a note has begun once its token is read, not when the time it starts at is reached
-    onsets = [p and plugin.token_pitch(t) is not None for t, p in zip(tokens, plain)]
-    since, sounding, began, now_on = [], [], None, 0
-    for k, (time, onset) in enumerate(zip(times, onsets)):
-        now_on = (now_on if k and time == times[k - 1] else 0) + onset
-        began = time if onset else began
-        since.append(time - began if began is not None else time)
-        sounding.append(sum(n.start < time < n.end for n in notes) + now_on)
-    found["seconds since a note began"], found["notes sounding"] = since, sounding
+    onsets = np.array([p and plugin.token_pitch(t) is not None for t, p in zip(tokens, plain)])
+    found = {}
+    if _timed(times[onsets], notes):
+        found = _timing(times, onsets, notes, np.array([0.0, *plugin.bar_seconds(played)]))
     key = next((keys.key_of_token(t) for t in tokens if keys.key_of_token(t)), None)
     if key is not None:
         tonic = keys.TONICS.index(key.split()[0])
@@ -119,6 +115,40 @@ def music_features(plugin, tokens: list[str]) -> dict[str, np.ndarray]:
             above.append(0 if last is None else (last - tonic) % 12)
         found["semitones above the tonic"] = np.array(above)
     return {name: np.asarray(value, np.float32) for name, value in found.items()}
+
+
+def _timed(onset_times: np.ndarray, notes) -> bool:
+    """Whether the tokens' own lengths place each note where the plugin's decoder does: true of
+    streams timed in seconds (`midi`); not of those timed by bar, position and tempo (`remi`,
+    `tsd`), whose timing features are then left out rather than measured wrong."""
+    starts = np.sort([n.start for n in notes])
+    return bool(len(starts)) and _near(starts, onset_times) and _near(onset_times, starts)
+
+
+def _near(these: np.ndarray, those: np.ndarray, within: float = 0.02) -> bool:
+    """Whether every one of `these` times lies within `within` of one of `those`."""
+    those = np.sort(those)
+    if not len(those):
+        return not len(these)
+    after = np.clip(np.searchsorted(those, these), 0, len(those) - 1)
+    before = np.clip(after - 1, 0, len(those) - 1)
+    gaps = np.minimum(np.abs(these - those[after]), np.abs(these - those[before]))
+    return bool((gaps <= within).all())
+
+
+def _timing(times: np.ndarray, onsets: np.ndarray, notes, bars: np.ndarray) -> dict:
+    """Position in the bar, seconds since a note began and notes sounding, after each token."""
+    bar = np.diff(bars).mean() if len(bars) > 1 else 2.0
+    found = {"position in bar": (times - bars[np.searchsorted(bars, times, "right") - 1]) / bar}
+    starts, ends = np.array([n.start for n in notes]), np.array([n.end for n in notes])
+    since, sounding, began, now_on = [], [], None, 0
+    for k, (time, onset) in enumerate(zip(times, onsets)):
+        now_on = (now_on if k and time == times[k - 1] else 0) + onset
+        began = time if onset else began
+        since.append(time - began if began is not None else time)
+        sounding.append(int(((starts < time) & (ends > time)).sum()) + now_on)
+    found["seconds since a note began"], found["notes sounding"] = since, sounding
+    return found
 
 
 def correlations(states: np.ndarray, feature: np.ndarray) -> np.ndarray:
@@ -160,7 +190,8 @@ def holding(layers: list[dict]) -> list[dict]:
     out = []
     for number, layer in enumerate(layers, 1):
         per_cell = layer["forget"].mean(axis=0)
-        long = float(np.mean([(half_life(f) or math.inf) > 100 for f in per_cell]))
+        lives = [half_life(float(f)) for f in per_cell]
+        long = float(np.mean([life is None or life > 100 for life in lives]))
         out.append({"layer": number, "median_forget": float(np.median(per_cell)),
                     "half_life": half_life(float(np.median(per_cell))),
                     "long_memory_cells": long})  # fmt: skip
@@ -177,7 +208,7 @@ def stream_of(ckpt, path=None, length: int = 600, seed: int = 0, which: str = "b
 
     sampler = Sampler(ckpt, which)
     if path is not None:
-        tokens = ckpt_io.plugin_of(ckpt).encode_primer(str(path))
+        tokens = _read(ckpt_io.plugin_of(ckpt), Path(path))
         head = sampler.start([])
         ids = np.concatenate([head, ckpt.vocab.encode(tokens)]).astype(np.int32)
     else:
@@ -188,6 +219,18 @@ def stream_of(ckpt, path=None, length: int = 600, seed: int = 0, which: str = "b
         rows, _, _ = sampler.draw(head[None], config, want_logp=False, controls=controls)
         ids = np.concatenate([head, rows[0]]).astype(np.int32)
     return ids, [ckpt.vocab.tokens[i] for i in ids], len(head)
+
+
+def _read(plugin, path: Path) -> list[str]:
+    """The tokens of the file at `path` as the run's plugin reads a corpus file."""
+    from generator.errors import GenError
+
+    if not path.is_file():
+        raise GenError(f"--path '{path}' is not a file")
+    try:
+        return plugin.encode_file(path)
+    except (GenError, OSError) as exc:
+        raise GenError(f"'{path}': {exc}") from None
 
 
 def report(rows: list[dict], held: list[dict], steps: int, unit: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Training shows a model windows of `seq_len` tokens from a zero state, while sampling runs
 thousands of tokens from one carried state. `curve` scores every held-out piece from its start
-with the state carried through (pieces longer than `LONGEST` are run in parts of that length),
+with the state carried through (pieces longer than `LONGEST` on that many tokens),
 and the same tokens in training's windows from a zero state, and gives the mean loss of each by
 how many tokens come before a token in its piece (1-16, 17-64, 65-128, 129-512, 513+).
 
@@ -21,7 +21,7 @@ import numpy as np
 from generator import keys
 
 EDGES = (16, 64, 128, 512)  # bucket ends: 1-16, 17-64, 65-128, 129-512, 513+
-LONGEST = 2048  # tokens run with carried state in one go
+LONGEST = 8192  # tokens of a piece scored: a longer one is scored on its first 8,192
 BATCH = 64  # rows scored at once
 BLOCKS = 4  # scrambled blocks per piece: scored blocks 2 to 5 (0-based) of `near` tokens
 RECALL = 4  # tokens ending at a target that must occur in the distant part to recall it
@@ -63,10 +63,10 @@ def log_probs(score, rows: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def pieces(ids: np.ndarray, start_id: int) -> list[np.ndarray]:
-    """The pieces of an id stream, each with its `<start>`, in parts of at most `LONGEST`."""
+    """The pieces of an id stream, each with its `<start>`, cut after `LONGEST` tokens (the
+    rest of a piece would start again from a zero state, which is not the history it has)."""
     starts = [*np.flatnonzero(ids == start_id), len(ids)]
-    whole = [ids[a:b] for a, b in zip([0, *starts[:-1]], starts) if b - a > 1]
-    return [piece[k : k + LONGEST] for piece in whole for k in range(0, len(piece), LONGEST)]
+    return [ids[a:b][:LONGEST] for a, b in zip([0, *starts[:-1]], starts) if b - a > 1]
 
 
 def _scored(piece: np.ndarray, head: int, controls: set[int]) -> np.ndarray:
@@ -160,6 +160,10 @@ def measure(ckpt, stream, which: str = "best", near: int | None = None, edges=ED
     head = 1 + len([t for t in plugin.lead_in if t in ckpt.vocab.index])
     controls = keys.control_ids(ckpt.vocab)
     near = near or ckpt.train.seq_len
+    if not rows:
+        from generator.errors import GenError
+
+        raise GenError("no held-out piece has two tokens to score")
     return {
         "pieces": len(rows),
         "seq_len": ckpt.train.seq_len,

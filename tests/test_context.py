@@ -94,3 +94,28 @@ def test_the_plain_forward_pass_is_keras_step_model(two_runs):
         for k, layer in enumerate(layers):
             np.testing.assert_allclose(layer["hidden"][t], states[2 * k][0], atol=1e-5)
             np.testing.assert_allclose(layer["cell"][t], states[2 * k + 1][0], atol=1e-5)
+
+
+def test_verse_features_count_what_a_reader_counts():
+    from generator import cells
+    from generator.corpora import get_corpus
+
+    text = 'He said ("go home")\n"Yes" and\n'
+    found = cells.verse_features(get_corpus("text"), list(text))
+    as_text = {name: "".join(str(int(v)) for v in values) for name, values in found.items()}
+    assert as_text["inside quotes or brackets"] == "0000000011111111110" + "01111000000"
+    assert as_text["words in line"] == "1112222222333444444" + "00111112220"
+    assert as_text["syllables in line"] == "0011111222223333344" + "00000111110"
+    assert found["position in line"][:3].tolist() == [1, 2, 3] and found["position in line"][19] == 0
+
+
+def test_music_features_follow_the_notes_as_their_tokens_are_read():
+    from generator import cells
+    from generator.corpora import get_corpus
+
+    tokens = ["vel:20", "on:60", "shift:50", "on:64", "shift:50", "off:60", "off:64"]
+    found = cells.music_features(get_corpus("midi"), tokens)
+    assert found["position in bar"].tolist() == [0, 0, 0.25, 0.25, 0.5, 0.5, 0.5]
+    assert found["seconds since a note began"].tolist() == [0, 0, 0.5, 0, 0.5, 0.5, 0.5]
+    assert found["notes sounding"].tolist() == [0, 1, 1, 2, 0, 0, 0]
+    assert "semitones above the tonic" not in found  # no key token: no tonic to measure from

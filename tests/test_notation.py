@@ -123,3 +123,38 @@ def test_every_instrument_gets_its_named_staff_and_drums_a_percussion_staff(tmp_
 
 def clefs_of(part) -> str:
     return part.flatten().getElementsByClass("Clef").first().sign
+
+
+@pytest.mark.parametrize(
+    "key, pitches, names",
+    [("F major", [65, 71, 63, 72], ["F", "B", "E-", "C"]),  # B natural, E flat: out of key
+     ("G major", [67, 63, 70, 74], ["G", "D#", "A#", "D"]),
+     ("Eb major", [63, 69, 67, 70], ["E-", "A", "G", "B-"])],
+)  # fmt: skip
+def test_notes_out_of_the_key_are_spelt_towards_its_side(tmp_path, key, pitches, names):
+    from generator.corpora import notation
+
+    plugin = get_corpus("midi")
+    song = write_midi(tmp_path / "in.mid", [(b, 1, p, 80) for b, p in enumerate(pitches)])
+    with notation.heading("t", None, key):
+        plugin.write(plugin.encode_file(song), tmp_path / "out.musicxml")
+    score = converter.parse(tmp_path / "out.musicxml")
+    assert [n.pitch.name for n in score.flatten().notes] == names
+
+
+def test_a_note_held_over_the_bar_line_is_tied_not_struck_again(tmp_path):
+    # a bass C held for two bars under a melody that moves
+    notes = [(0, 8, 48, 70)] + [(b, 1, p, 80) for b, p in enumerate([72, 74, 76, 77] * 2)]
+    score = written(tmp_path, notes)
+    bass = [n for n in score.parts[1].flatten().notes]
+    struck = [n for n in bass if n.tie is None or n.tie.type == "start"]
+    assert len(struck) == 1 and struck[0].pitch.midi == 48
+    assert sum(n.quarterLength for n in bass) == 8
+
+
+def test_rests_between_notes_are_printed(tmp_path):
+    plugin = get_corpus("midi")
+    song = write_midi(tmp_path / "in.mid", [(0, 1, 72, 80), (2, 1, 74, 80), (3.5, 0.5, 76, 80)])
+    plugin.write(plugin.encode_file(song), tmp_path / "out.musicxml")
+    xml = (tmp_path / "out.musicxml").read_text()
+    assert 'print-object="no"' not in xml and xml.count("<rest") >= 2

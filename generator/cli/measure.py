@@ -51,9 +51,19 @@ from generator.errors import GenError
     type=click.Path(path_type=Path),
     help="With --context: also draw the curve as this PNG.",
 )
+@click.option("--force", is_flag=True, help="With --plot: overwrite an existing PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def evaluate(
-    checkpoint, checkpoint_dir, path, samples, weights, ngram_order, context, plot_file, as_json
+    checkpoint,
+    checkpoint_dir,
+    path,
+    samples,
+    weights,
+    ngram_order,
+    context,
+    plot_file,
+    force,
+    as_json,
 ):
     """Measure a trained model: held-out loss next to n-gram baselines, statistics of
     generated samples next to the training corpus, or (--context) how far back it listens."""
@@ -71,7 +81,7 @@ def evaluate(
 
         if not context or plot_file.suffix.lower() != ".png":
             raise GenError("--plot draws the --context curve: give --context and a .png file")
-        check_target(plot_file)
+        check_target(plot_file, force)
     check_range("ngram-order", ngram_order, 1, MAX_NGRAM_ORDER)  # before any run is read
     ckpt = ckpt_io.load_checkpoint(run_folder(checkpoint, checkpoint_dir))
     plugin = ckpt_io.plugin_of(ckpt)

@@ -46,7 +46,7 @@ def readable(score, title: str, key=None):
     from music21 import layout, metadata, stream
 
     named, subtitle, asked = HEADING.get()
-    key = key or (_key(asked) if asked else score.analyze("key"))
+    key = key or (_key(asked) if asked else _analysed(score))
     spelling = _spelling(key)
     sheet = stream.Score()
     sheet.metadata = metadata.Metadata()
@@ -56,20 +56,10 @@ def readable(score, title: str, key=None):
     meter, tempo = _meter_and_tempo(score)
     end = float(score.highestTime)
     for part in score.parts:
-        if _is_drums(part):
-            sheet.insert(0, _drums(part, meter))
-            continue
-        notes = _notes(part)
-        if not notes:
-            continue
-        staves = [_staff(group, clef, key, spelling, meter, end) for group, clef in _split(notes)]
-        if tempo is not None and not sheet.parts:  # the tempo, once, above the first staff
+        staves = _staves(part, key, spelling, meter, end)
+        if staves and tempo is not None and not sheet.parts:  # once, above the first staff
             staves[0].insert(0, tempo)
-        instrument, name = _instrument(part)
-        for staff, label in zip(staves, (name, "")):  # a grand staff is named once
-            if instrument is not None:  # its General MIDI program, for notation programs
-                staff.insert(0, copy.deepcopy(instrument))
-            staff.partName = label
+        for staff in staves:
             sheet.insert(0, staff)
         if len(staves) == 2:
             sheet.insert(0, layout.StaffGroup(staves, symbol="brace", barTogether=True))
@@ -78,13 +68,41 @@ def readable(score, title: str, key=None):
     return sheet
 
 
+def _staves(part, key, spelling: dict, meter, end: float) -> list:
+    """The staves of one part: drums on a percussion staff; other notes on one staff or a
+    grand staff, named once, with the part's instrument."""
+    if _is_drums(part):
+        return [_drums(part, meter)]
+    notes = _notes(part)
+    if not notes:
+        return []
+    staves = [_staff(group, clef, key, spelling, meter, end) for group, clef in _split(notes)]
+    instrument, name = _instrument(part)
+    for staff, label in zip(staves, (name, "")):
+        if instrument is not None:  # its General MIDI program, for notation programs
+            staff.insert(0, copy.deepcopy(instrument))
+        staff.partName = label
+    return staves
+
+
 def _notes(part) -> list[tuple[float, float, int]]:
-    """(offset, quarter length, MIDI pitch) of every note of `part`, chords broken up."""
-    found = {
-        (float(el.offset), float(el.quarterLength), p.midi)
-        for el in part.flatten().notes
-        for p in el.pitches
-    }
+    """(offset, quarter length, MIDI pitch) of every note of `part`, chords broken up, and a
+    note music21 split at a bar line (tied halves) whole again: the layout ties it anew."""
+    found, held = set(), {}  # held: MIDI pitch -> [offset, length] of a note tied onwards
+    for element in part.flatten().notes:
+        start, length = float(element.offset), float(element.quarterLength)
+        for head in element.notes if element.isChord else [element]:
+            tie, midi = head.tie or element.tie, head.pitch.midi
+            kind = tie.type if tie is not None else None
+            if kind in ("stop", "continue") and midi in held and sum(held[midi]) == start:
+                held[midi][1] += length
+                if kind == "stop":
+                    found.add((*held.pop(midi), midi))
+            elif kind == "start":
+                held[midi] = [start, length]
+            else:
+                found.add((start, length, midi))
+    found |= {(offset, length, midi) for midi, (offset, length) in held.items()}
     return sorted(n for n in found if n[1] > 0)
 
 
@@ -139,10 +157,23 @@ def _staff(notes, clef_name: str, key, spelling: dict, meter, end: float):
     if last < end:
         staff.insert(last, note.Rest(quarterLength=end - last))
     staff.makeVoices(inPlace=True, fillGaps=True)
+    if not staff.hasVoices():  # makeVoices leaves a staff without overlaps as it was
+        staff.makeRests(refStreamOrTimeRange=(0.0, end), fillGaps=True, inPlace=True)
     for voice in staff.voices[1:]:  # a lower voice's gaps are silent, not printed rests
         for rest in voice.getElementsByClass("Rest"):
             rest.style.hideObjectOnPrint = True
     return staff
+
+
+def _analysed(score):
+    """The key music21 finds in `score`; C major where it finds none (drums alone)."""
+    from music21 import key
+    from music21.analysis.discrete import DiscreteAnalysisException
+
+    try:
+        return score.analyze("key")
+    except DiscreteAnalysisException:
+        return key.Key("C")
 
 
 def _key(name: str):
@@ -164,9 +195,9 @@ def _spelling(key) -> dict[int, str]:
             raised = key.tonic.transpose(step)
             names.setdefault(raised.pitchClass, raised.name)
     for pc in range(12):
-        plain = pitch.Pitch(pc)  # music21 names the black keys as sharps
-        if key.sharps < 0 and plain.accidental is not None:
-            plain = plain.getEnharmonic()
+        plain = pitch.Pitch(pc)  # music21's own name: naturals, sharps and two flats
+        if key.sharps and plain.alter and (plain.alter > 0) == (key.sharps < 0):
+            plain = plain.getEnharmonic()  # a black key, spelt towards the key's side
         names.setdefault(pc, plain.name)
     return names
 
@@ -198,9 +229,11 @@ def _is_drums(part) -> bool:
 
 def _drums(part, meter):
     """The drum part on a percussion staff in the piece's metre, named."""
-    from music21 import clef
+    from music21 import clef, stream
 
-    drums = part.flatten().notesAndRests.stream()
+    flat, drums = part.flatten(), stream.Part()
+    for element in flat.notesAndRests:
+        drums.insert(flat.elementOffset(element), element)
     drums.insert(0, clef.PercussionClef())
     drums.insert(0, meter.__class__(meter.ratioString))
     drums.partName = "Drums"
