@@ -11,7 +11,9 @@ of a block are scored once with the real history and once with everything older 
 before it shuffled (the same tokens in a random order), so each scored token keeps at least
 `near` tokens of its real recent past. The loss gained by the shuffle is what the model took
 from further back. It is also given for the tokens that could be recalled: those whose four
-tokens ending at them (the token and its three predecessors) occur in that distant part.
+tokens ending at them (the token and its three predecessors) occur in that distant part. For
+verse, `rhymes` scores the words that end a line and rhyme with a line two or more up, with
+everything before the line above them shuffled: the partner taken away, the near past kept.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from __future__ import annotations
 import numpy as np
 
 from generator import keys
+from generator.vocab import SPECIALS
 
 EDGES = (16, 64, 128, 512)  # bucket ends: 1-16, 17-64, 65-128, 129-512, 513+
 LONGEST = 8192  # tokens of a piece scored: a longer one is scored on its first 8,192
 BATCH = 64  # rows scored at once
 BLOCKS = 4  # scrambled blocks per piece: scored blocks 2 to 5 (0-based) of `near` tokens
 RECALL = 4  # tokens ending at a target that must occur in the distant part to recall it
+RHYMES = 400  # distant rhymes scored at most (spread over the held-out pieces)
+BEFORE = 512  # tokens kept before the line above a rhyme, the part that is shuffled
 
 
 def compile_token_scorer(step_model):
@@ -137,6 +142,39 @@ def scrambled(score, rows: list[np.ndarray], near: int, head: int, controls, see
     return figures
 
 
+def rhymes(score, rows: list[np.ndarray], text_of, head: int, most: int = RHYMES):
+    """The loss of the characters of line-end words whose rhyme partner is two or more lines
+    up (`verse.partners`), with their real history and with all before the line above shuffled.
+    `text_of(row)` is a row's text, one character per id (None where it is not). None where
+    no such rhyme is found."""
+    from generator.verse.partners import distant_rhymes
+
+    rng = np.random.default_rng(0)
+    real, mixed, spans = [], [], []
+    for row in rows:
+        text = text_of(row)
+        for above, first, end in distant_rhymes(text) if text else []:
+            if above - head < RECALL:  # nothing before the line above to take away
+                continue
+            cut = max(head, above - BEFORE)  # what lies further back is forgotten anyway
+            kept = np.concatenate([row[:head], row[cut:end]])
+            shuffled, above = kept.copy(), above - cut + head
+            shuffled[head:above] = rng.permutation(kept[head:above])
+            real.append(kept)
+            mixed.append(shuffled)
+            spans.append((first - cut + head, end - cut + head))
+    if not real:
+        return None
+    keep = np.linspace(0, len(real) - 1, min(most, len(real))).astype(int)  # spread evenly
+    figures = {"words": len(keep)}
+    for name, batch in (("real", real), ("scrambled", mixed)):
+        logps = log_probs(score, [batch[k] for k in keep])
+        nats = [-logp[spans[k][0] - 1 : spans[k][1] - 1] for k, logp in zip(keep, logps)]
+        figures[name] = float(np.concatenate(nats).mean())
+    figures["characters"] = int(sum(spans[k][1] - spans[k][0] for k in keep))
+    return figures
+
+
 def _recallable(row: np.ndarray, head: int, cut: int, first: int, end: int) -> np.ndarray:
     """For targets `first` to `end`: whether the `RECALL` tokens ending at each occur in the
     distant part `row[head:cut]`."""
@@ -169,7 +207,22 @@ def measure(ckpt, stream, which: str = "best", near: int | None = None, edges=ED
         "seq_len": ckpt.train.seq_len,
         "curve": curve(score, rows, ckpt.train.seq_len, head, controls, edges),
         "scrambled": scrambled(score, rows, near, head, controls),
+        "rhymes": rhymes(score, rows, _text_of(plugin, ckpt.vocab), head)
+        if plugin.kind == "verse"
+        else None,
     }
+
+
+def _text_of(plugin, vocab):
+    """A row's text, where every id is one character of it (else None): offsets in the text
+    are then offsets in the row."""
+    chars = [plugin.text([t]) if t not in SPECIALS else "\0" for t in vocab.tokens]
+    single = np.array([len(c) == 1 for c in chars])
+
+    def text(row: np.ndarray) -> str | None:
+        return "".join(chars[i] for i in row) if single[row].all() else None
+
+    return text
 
 
 def _span(bucket: dict) -> str:
@@ -186,6 +239,7 @@ def report(result: dict, unit: str) -> list[str]:
     for b in result["curve"]:
         lines.append(f"{_span(b):>10}  {b['tokens']:>8,}  {b['carried']:>8.4f}  "
                      f"{b['windowed']:>8.4f}")  # fmt: skip
+    lines += _rhyme_lines(result.get("rhymes"))
     mixed = result["scrambled"]
     if mixed is None:
         return lines + ["scrambled history: no piece is long enough (three blocks)"]
@@ -203,6 +257,18 @@ def report(result: dict, unit: str) -> list[str]:
             f"scrambled, gap {gap:+.4f}"
         )
     return lines
+
+
+def _rhyme_lines(found: dict | None) -> list[str]:
+    if not found:
+        return []
+    gap = found["scrambled"] - found["real"]
+    return [
+        f"rhymes with their partner two or more lines up: {found['words']:,} words "
+        f"({found['characters']:,} characters), {found['real']:.4f} with their history, "
+        f"{found['scrambled']:.4f} with the {BEFORE} tokens before the line above shuffled, "
+        f"gap {gap:+.4f}"
+    ]
 
 
 def plot(result: dict, path, unit: str) -> None:

@@ -57,6 +57,7 @@ def test_gen_evaluate_context_prints_the_curve_draws_it_and_gives_json(two_runs,
     result = json.loads(run(*args, "--json").stdout)
     assert result["seq_len"] == 16 and result["curve"][0]["from"] == 1
     assert sum(b["tokens"] for b in result["curve"]) > 0
+    assert "rhymes" in result  # verse: none here, the corpus's line ends repeat one word
     first = result["curve"][0]
     assert first["carried"] == pytest.approx(first["windowed"])  # within one window: the same
     refused = run("evaluate", "--checkpoint", root / "verse", "--plot", tmp_path / "x.png")
@@ -106,7 +107,8 @@ def test_verse_features_count_what_a_reader_counts():
     assert as_text["inside quotes or brackets"] == "0000000011111111110" + "01111000000"
     assert as_text["words in line"] == "1112222222333444444" + "00111112220"
     assert as_text["syllables in line"] == "0011111222223333344" + "00000111110"
-    assert found["position in line"][:3].tolist() == [1, 2, 3] and found["position in line"][19] == 0
+    position = found["position in line"]
+    assert position[:3].tolist() == [1, 2, 3] and position[19] == 0
 
 
 def test_music_features_follow_the_notes_as_their_tokens_are_read():
@@ -119,3 +121,17 @@ def test_music_features_follow_the_notes_as_their_tokens_are_read():
     assert found["seconds since a note began"].tolist() == [0, 0, 0.5, 0, 0.5, 0.5, 0.5]
     assert found["notes sounding"].tolist() == [0, 1, 1, 2, 0, 0, 0]
     assert "semitones above the tonic" not in found  # no key token: no tonic to measure from
+
+
+def test_rhymes_with_a_partner_two_or_more_lines_up_are_found():
+    from generator.verse.partners import distant_rhymes
+
+    alternate = ("The cat sat on the mat\nA dog ran in the fog\nI saw a big fat rat\n"
+                 "It lay upon a log\n")  # fmt: skip
+    found = distant_rhymes(alternate)
+    assert [alternate[first:end] for _, first, end in found] == ["rat", "log"]
+    assert [alternate[above:].split("\n")[0] for above, _, _ in found] == [
+        "A dog ran in the fog", "I saw a big fat rat"]  # fmt: skip
+    couplets = ("The cat sat on the mat\nI saw a big fat rat\nA dog ran in the fog\n"
+                "It lay on a log\n")  # fmt: skip
+    assert distant_rhymes(couplets) == []  # each partner is the line just above
