@@ -78,9 +78,12 @@ def _staves(part, key, spelling: dict, meter, end: float) -> list:
         return []
     staves = [_staff(group, clef, key, spelling, meter, end) for group, clef in _split(notes)]
     instrument, name = _instrument(part)
-    for staff, label in zip(staves, (name, "")):
+    for staff, label in zip(staves, (name, "")):  # a grand staff is named once
         if instrument is not None:  # its General MIDI program, for notation programs
-            staff.insert(0, copy.deepcopy(instrument))
+            own = copy.deepcopy(instrument)
+            if not label:  # the lower staff of a grand staff: no name of its own
+                own.instrumentName = own.instrumentAbbreviation = None
+            staff.insert(0, own)
         staff.partName = label
     return staves
 
