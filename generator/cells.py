@@ -4,12 +4,12 @@ features of it.
 `activity` runs the model's LSTM layers over a stream in NumPy, one token at a time, and keeps
 each layer's cell state and forget gate at every step: a plain forward pass whose output a test
 holds to Keras' step model. `features` gives, per token, what a reader would count: for verse
-the position in the line, words and syllables so far in it, and whether inside quotation marks
-or brackets; for music the position in the bar, seconds since the last
-note began, the notes sounding and the last note's distance from the key's tonic. `tracking`
-finds, for each layer and feature, the cell whose state follows it best (Pearson's r), and
-`holding` turns each layer's forget gates into how many tokens a cell keeps half of what it
-holds.
+the position in the line, words and syllables so far in it, whether inside quotation marks or
+brackets, and how many lines up the line's rhyme partner is; for music the position in the bar,
+seconds since the last note began, the notes sounding and the last note's distance from the
+key's tonic. `tracking` finds, for each layer and feature, the cell whose state follows it best
+(Pearson's r), and `holding` turns each layer's forget gates into how many tokens a cell keeps
+half of what it holds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from generator import keys
 from generator.vocab import SPECIALS
 
 VERSE_FEATURES = ("position in line", "words in line", "syllables in line",
-                  "inside quotes or brackets")  # fmt: skip
+                  "inside quotes or brackets", "lines up to the rhyme partner")  # fmt: skip
 MUSIC_FEATURES = ("position in bar", "seconds since a note began", "notes sounding",
                   "semitones above the tonic")  # fmt: skip
 OPEN, CLOSE = "“([", "”)]"  # and a straight quote, which opens or closes by turns
@@ -91,6 +91,25 @@ def verse_features(plugin, tokens: list[str]) -> dict[str, np.ndarray]:
         found["words in line"][t] = words + bool(word)
         found["syllables in line"][t] = syllables
         found["inside quotes or brackets"][t] = depth > 0 or quoted
+    found["lines up to the rhyme partner"] = _partner_lines(plugin, tokens)
+    return found
+
+
+def _partner_lines(plugin, tokens: list[str]) -> np.ndarray:
+    """Per token, how many lines up its line's rhyme partner is (the nearest line, up to
+    `partners.LOOKBACK` up, whose last word rhymes with this line's; 0 for none)."""
+    from generator.verse import prosody
+    from generator.verse.partners import LOOKBACK
+
+    texts = ["" if t in SPECIALS else plugin.text([t]) for t in tokens]
+    ends = [prosody.last_word(line) for line in "".join(texts).split("\n")]
+    distance = [next((d for d in range(1, LOOKBACK + 1)
+                      if i >= d and prosody.rhymes(end, ends[i - d])), 0)
+                for i, end in enumerate(ends)]  # fmt: skip
+    found, line = np.zeros(len(tokens), np.float32), 0
+    for t, text in enumerate(texts):
+        found[t] = distance[line]  # a line break belongs to the line it ends
+        line += text.count("\n")
     return found
 
 

@@ -111,6 +111,17 @@ def test_verse_features_count_what_a_reader_counts():
     assert position[:3].tolist() == [1, 2, 3] and position[19] == 0
 
 
+def test_the_rhyme_partner_is_counted_in_lines_up():
+    from generator import cells
+    from generator.corpora import get_corpus
+
+    quatrain = "The cat sat on the mat\nA dog ran in the fog\nI saw a big fat rat\nA log\n"
+    found = cells.verse_features(get_corpus("text"), list(quatrain))
+    found = found["lines up to the rhyme partner"]
+    lines = [23, 21, 20, 6]  # characters of each line, its line break included
+    assert found.tolist() == [0] * lines[0] + [0] * lines[1] + [2] * lines[2] + [2] * lines[3]
+
+
 def test_music_features_follow_the_notes_as_their_tokens_are_read():
     from generator import cells
     from generator.corpora import get_corpus
