@@ -265,6 +265,6 @@ def report(rows: list[dict], held: list[dict], steps: int, unit: str) -> list[st
         )
         for row in (r for r in rows if r["layer"] == layer["layer"]):
             kept = "ever" if row["half_life"] is None else f"{row['half_life']:.1f}"
-            lines.append(f"  {row['feature']:<28} cell {row['cell']:>4}  r {row['r']:+.2f}  "
+            lines.append(f"  {row['feature']:<30} cell {row['cell']:>4}  r {row['r']:+.2f}  "
                          f"half-life {kept}")  # fmt: skip
     return lines
