@@ -68,6 +68,14 @@ def write_text(path: Path | str, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_figure(figure, path: Path | str) -> None:
+    """Lay out a matplotlib figure and save it to `path` atomically, in the format its suffix
+    names."""
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
+
+
 def remove_leftovers(folder: Path | str) -> list[Path]:
     """Remove the temporary files that processes killed mid-write (kill -9, power loss) left
     in `folder`; files of processes still running are kept. Returns what was removed."""

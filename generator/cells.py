@@ -124,7 +124,7 @@ def music_features(plugin, tokens: list[str]) -> dict[str, np.ndarray]:
     found = {}
     if _timed(times[onsets], notes):
         found = _timing(times, onsets, notes, np.array([0.0, *plugin.bar_seconds(played)]))
-    key = next((keys.key_of_token(t) for t in tokens if keys.key_of_token(t)), None)
+    key = next(filter(None, map(keys.key_of_token, tokens)), None)
     if key is not None:
         tonic = keys.TONICS.index(key.split()[0])
         last, above = None, []
@@ -194,6 +194,20 @@ def tracking(layers: list[dict], found: dict[str, np.ndarray], skip: int = 0) ->
             rows.append({"layer": number, "feature": name, "cell": best, "r": float(r[best]),
                          "half_life": half_life(forget)})  # fmt: skip
     return rows
+
+
+def chosen(rows: list[dict]) -> list[tuple[int, int, str]]:
+    """The cells worth drawing, strongest first: the best cell of each feature over the layers
+    (one cell may follow several features: drawn once), as (layer, cell, label)."""
+    best = {}
+    for row in sorted(rows, key=lambda r: abs(r["r"])):
+        best[row["feature"]] = row
+    found, seen = [], set()
+    for row in sorted(best.values(), key=lambda r: -abs(r["r"])):
+        if (row["layer"], row["cell"]) not in seen:
+            seen.add((row["layer"], row["cell"]))
+            found.append((row["layer"], row["cell"], f"{row['feature']}: r {row['r']:+.2f}"))
+    return found
 
 
 def half_life(forget: float) -> float | None:

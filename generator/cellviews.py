@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.atomic import atomic_path, write_text
+from generator.atomic import write_figure, write_text
 from generator.vocab import SPECIALS
 
 MAX_TRACES = 4
@@ -30,9 +30,7 @@ def plot(path: Path, plugin, tokens: list[str], layers: list[dict], chosen: list
         ax.set_ylabel(f"L{layer} #{cell}", rotation=0, ha="right")
         ax.set_title(label, fontsize=9, loc="left")
     axes[-1].set_xlabel(f"{plugin.token_name}s")
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp)
+    write_figure(figure, path)
 
 
 def _stream(ax, plugin, tokens: list[str]) -> None:

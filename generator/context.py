@@ -189,19 +189,18 @@ def measure(ckpt, stream, which: str = "best", near: int | None = None, edges=ED
     from generator.model import StepModel
     from generator.tf_setup import import_tensorflow
 
-    import_tensorflow()
-    plugin = ckpt_io.plugin_of(ckpt)
-    step_model = StepModel(ckpt.load_model(which), ckpt.model_config)
-    score = compile_token_scorer(step_model)
     rows = pieces(stream.array() if hasattr(stream, "array") else np.asarray(stream),
                   ckpt.vocab.start_id)  # fmt: skip
-    head = 1 + len([t for t in plugin.lead_in if t in ckpt.vocab.index])
-    controls = keys.control_ids(ckpt.vocab)
-    near = near or ckpt.train.seq_len
-    if not rows:
+    if not rows:  # refused before the model loads
         from generator.errors import GenError
 
         raise GenError("no held-out piece has two tokens to score")
+    import_tensorflow()
+    plugin = ckpt_io.plugin_of(ckpt)
+    score = compile_token_scorer(StepModel(ckpt.load_model(which), ckpt.model_config))
+    head = 1 + len([t for t in plugin.lead_in if t in ckpt.vocab.index])
+    controls = keys.control_ids(ckpt.vocab)
+    near = near or ckpt.train.seq_len
     return {
         "pieces": len(rows),
         "seq_len": ckpt.train.seq_len,
@@ -275,7 +274,7 @@ def plot(result: dict, path, unit: str) -> None:
     """The context curve as a PNG: loss by history, carried and windowed."""
     from matplotlib.figure import Figure
 
-    from generator.atomic import atomic_path
+    from generator.atomic import write_figure
 
     figure = Figure(figsize=(6, 3.5), dpi=100)
     axes = figure.add_subplot()
@@ -288,6 +287,4 @@ def plot(result: dict, path, unit: str) -> None:
     axes.set_ylabel(f"held-out loss ({unit})")
     axes.legend()
     axes.grid(alpha=0.3)
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp)
+    write_figure(figure, path)

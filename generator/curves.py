@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from generator.atomic import atomic_path, write_text
+from generator.atomic import write_figure, write_text
 
 CSV, PNG = "loss.csv", "loss.png"
 COLUMNS = ("epoch", "loss", "val_loss", "seconds")
@@ -39,6 +39,4 @@ def _plot(path: Path, history: list[dict], unit: str) -> None:
     axes.set_title(f"best validation {best['val_loss']:.4f} at epoch {best['epoch']}")
     axes.legend()
     axes.grid(alpha=0.3)
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp)
+    write_figure(figure, path)

@@ -158,15 +158,7 @@ def inspect(checkpoint, checkpoint_dir, weights, path, length, seed, out, force,
     ids, tokens, head = cells.stream_of(ckpt, path, length, seed, weights)
     layers = cells.activity(ckpt.load_model(weights), ids)
     rows = cells.tracking(layers, cells.features(plugin, tokens), skip=head)
-    held = cells.holding(layers)
-    best = {}  # the best cell of each feature, over the layers
-    for r in sorted(rows, key=lambda r: abs(r["r"])):
-        best[r["feature"]] = r
-    chosen, seen = [], set()
-    for r in sorted(best.values(), key=lambda r: -abs(r["r"])):
-        if (r["layer"], r["cell"]) not in seen:  # one cell may follow several features
-            seen.add((r["layer"], r["cell"]))
-            chosen.append((r["layer"], r["cell"], f"{r['feature']}: r {r['r']:+.2f}"))
+    held, chosen = cells.holding(layers), cells.chosen(rows)
     log = reporter(err=as_json)
     if targets:
         cellviews.plot(targets[0], plugin, tokens, layers, chosen)

@@ -24,8 +24,8 @@ TREBLE_LOWEST = 55  # G3: three ledger lines below the treble staff (F3) is as f
 BASS_HIGHEST = 65  # F4: a bass-staff note above this would need more than three ledger lines
 MIDDLE_C = 60  # where a note with no neighbours to tell by goes up
 ONE_TREBLE, ONE_BASS = 57, 62  # one staff only where no note needs over two ledger lines
-# (title, subtitle) of the score being written: set by whoever knows the output's name and
-# origin (`gen sample`), so that a plugin's `write(tokens, path)` needs no more arguments
+# (title, subtitle, key) of the score being written: set by whoever knows the output's name,
+# origin and key (`gen sample`), so that a plugin's `write(tokens, path)` needs no more arguments
 HEADING: ContextVar[tuple] = ContextVar("heading", default=(None, None, None))
 
 
@@ -40,13 +40,13 @@ def heading(title: str | None, subtitle: str | None = None, key: str | None = No
         HEADING.reset(token)
 
 
-def readable(score, title: str, key=None):
-    """A new music21 Score of `score`'s notes laid out for reading, in `key` (a music21 Key;
-    default: the key music21 finds), titled `title` unless a `heading` is in force."""
+def readable(score, title: str):
+    """A new music21 Score of `score`'s notes laid out for reading, titled `title` and in the
+    key music21 finds, unless a `heading` gives others."""
     from music21 import layout, metadata, stream
 
     named, subtitle, asked = HEADING.get()
-    key = key or (_key(asked) if asked else _analysed(score))
+    key = _key(asked) if asked else _analysed(score)
     spelling = _spelling(key)
     sheet = stream.Score()
     sheet.metadata = metadata.Metadata()

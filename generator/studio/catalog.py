@@ -13,11 +13,13 @@ def runs(root: Path) -> list[dict]:
     """Every run, newest first, with the kind of its corpus."""
     if not root.is_dir():
         return []
-    found = info.list_runs(root)[::-1]
+    from generator.corpora import discover
+
+    found, plugins = info.list_runs(root)[::-1], discover()
     for entry in found:
         entry["name"] = Path(entry["run"]).name
         if "error" not in entry:
-            entry["kind"] = kind(entry["corpus"]["name"])
+            entry["kind"] = kind(entry["corpus"]["name"], plugins)
     return found
 
 
@@ -29,11 +31,12 @@ def more(folder: Path, about: dict) -> dict:
             "history": ckpt.metrics().history}  # fmt: skip
 
 
-def kind(corpus: str) -> str:
-    """The kind an installed plugin declares ("music", "verse"); "" if none or not installed."""
+def kind(corpus: str, plugins: dict | None = None) -> str:
+    """The kind an installed plugin declares ("music", "verse"); "" if none or not installed.
+    `plugins`: what `discover` found, where the caller has it already."""
     from generator.corpora import discover
 
-    found = discover().get(corpus)
+    found = (plugins if plugins is not None else discover()).get(corpus)
     return getattr(found.cls, "kind", "") if found and found.cls else ""
 
 
