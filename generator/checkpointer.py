@@ -171,6 +171,11 @@ class Checkpointer:
             m.update(best_val_loss=val, best_epoch=epoch + 1)
         m.update(epochs=epoch + 1, train_seconds=seconds)
         m.pop("stopped", None)
+        if self._stale(s.epoch) and s.epoch < self.config.epochs:
+            best, patience = m["best_epoch"], self.config.patience
+            m["early_stop"] = (
+                f"no better validation loss in the {patience} epochs after epoch {best}"
+            )
         self._write_metrics()
         self.save()
         if self.chief:
@@ -186,3 +191,12 @@ class Checkpointer:
             self._interrupted()
         budget = self.config.max_minutes  # the chief's clock decides for every worker
         self.done = self.agree(self.chief and budget is not None and seconds >= budget * 60) > 0
+        if m.get("early_stop"):
+            self.log(f"stopping: {m['early_stop']}")
+            self.done = True
+
+    def _stale(self, epoch: int) -> bool:
+        """Whether `--patience` epochs have passed since the best one (every worker has the
+        same validation loss, so they agree)."""
+        patience, best = self.config.patience, self.state.metrics.get("best_epoch")
+        return patience is not None and best is not None and epoch - best >= patience

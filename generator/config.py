@@ -66,6 +66,7 @@ class TrainConfig:
     augment: bool = True  # use the plugin's augmentations (transposition for music)
     seed: int = 0  # seeds the split, window order, augmentation and initial weights
     max_minutes: float | None = None  # stop after the epoch that passes this budget
+    patience: int | None = None  # stop after this many epochs without a better validation loss
     epoch_steps: int | None = None  # steps per epoch; None: one pass over the training split
     save_minutes: float | None = 10.0  # also write resume.h5 this often during an epoch
     strategy: str = "auto"  # tf.distribute strategy (see generator/distribute.py)
@@ -83,6 +84,8 @@ class TrainConfig:
         check_range("seed", self.seed, 0, SEED_MAX)
         if self.max_minutes is not None:
             check_range("max-minutes", self.max_minutes, 0, 1e7)  # 0: stop after one epoch
+        if self.patience is not None:
+            check_range("patience", self.patience, 1, 1_000_000)
         if self.epoch_steps is not None:
             check_range("epoch-steps", self.epoch_steps, 1, 10**9)
         if self.save_minutes is not None:

@@ -218,6 +218,11 @@ def resume(run_dir: Path, log: Reporter | None = None, overrides: dict | None = 
     config = replace(ckpt.train, **overrides)
     config.check_tools()
     state = RunState.from_json(resume_file.resume_state(run_dir))
+    if state.metrics.get("early_stop"):
+        raise GenError(
+            f"'{run_dir}' stopped early ({state.metrics['early_stop']}); nothing to resume. "
+            f"Train further from its weights with --init-from {run_dir}"
+        )
     if state.epoch >= config.epochs:
         raise GenError(
             f"'{run_dir}' finished all {config.epochs} epochs; nothing to resume. Train "

@@ -325,3 +325,23 @@ def test_init_from_really_starts_from_the_weights(finished, tmp_path):
     assert result.exit_code == 0, result.output
     for a, b in zip(weights(finished, "best"), weights(finished.parent / "still"), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)  # a learning rate of 1e-12 moved nothing
+
+
+def test_patience_stops_when_validation_stops_improving(corpus, monkeypatch):
+    import generator.fitting
+
+    losses = iter([3.0, 2.0, 2.5, 2.1, 2.6, 1.0])  # best at epoch 2; epochs 3 and 4 no better
+
+    def scorer(*args, **kwargs):
+        return lambda stream: (next(losses), len(stream))
+
+    monkeypatch.setattr(generator.fitting, "loss_scorer", scorer)
+    result = run("train", "--path", corpus, "--run", "p", *TINY, "--epochs", 6, "--patience", 2)
+    assert result.exit_code == 0, result.output
+    assert "stopping: no better validation loss in the 2 epochs after epoch 2" in result.output
+    run_dir = corpus.parent / "work" / "checkpoints" / "p"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert [e["val_loss"] for e in metrics["history"]] == [3.0, 2.0, 2.5, 2.1]
+    assert metrics["best_epoch"] == 2
+    result = run("train", "--resume", run_dir)
+    assert result.exit_code == 1 and "stopped early" in result.output

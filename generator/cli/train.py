@@ -62,6 +62,12 @@ from generator.errors import GenError
     "whole run, resumed sessions included).",
 )
 @click.option(
+    "--patience",
+    type=int,
+    help="Stop when the validation loss has not improved for this many epochs (--epochs is "
+    "then the most); the best epoch's weights are kept.",
+)
+@click.option(
     "--epoch-steps",
     type=int,
     help="Training steps per epoch, i.e. between checkpoints (default: one pass over the "
