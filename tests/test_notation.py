@@ -158,3 +158,20 @@ def test_rests_between_notes_are_printed(tmp_path):
     plugin.write(plugin.encode_file(song), tmp_path / "out.musicxml")
     xml = (tmp_path / "out.musicxml").read_text()
     assert 'print-object="no"' not in xml and xml.count("<rest") >= 2
+
+
+def test_a_lower_voice_hides_its_gaps_but_not_a_rest_inside_a_triplet():
+    from music21 import key, meter
+
+    from generator.corpora import notation
+
+    # a held E over a lower voice that enters on beat 2 with a triplet whose middle is silent
+    notes = [(0.0, 4.0, 76), (1.0, 1 / 3, 72), (5 / 3, 1 / 3, 72), (2.0, 2.0, 72)]
+    c_major = key.Key("C")
+    staff = notation._staff(
+        notes, "treble", c_major, notation._spelling(c_major), meter.TimeSignature("4/4"), 4.0
+    )
+    rests = [(r.quarterLength, r.style.hideObjectOnPrint) for r in staff.voices[1].notesAndRests
+             if r.isRest]  # fmt: skip
+    # the gap before beat 2 is hidden; the triplet's rest is printed, or its bracket is lost
+    assert rests == [(1.0, True), (pytest.approx(1 / 3), False)]

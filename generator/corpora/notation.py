@@ -164,7 +164,8 @@ def _staff(notes, clef_name: str, key, spelling: dict, meter, end: float):
         staff.makeRests(refStreamOrTimeRange=(0.0, end), fillGaps=True, inPlace=True)
     for voice in staff.voices[1:]:  # a lower voice's gaps are silent, not printed rests
         for rest in voice.getElementsByClass("Rest"):
-            rest.style.hideObjectOnPrint = True
+            # a rest inside a tuplet stays: engravers lose the bracket of a hidden one
+            rest.style.hideObjectOnPrint = not rest.duration.tuplets
     return staff
 
 
