@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument("--max-minutes", type=float, help="training budget (gen train's)")
     parser.add_argument("--sonnets", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -102,6 +103,7 @@ def main() -> None:
         args.batch_size,
         "--learning-rate",
         args.learning_rate,
+        *(["--max-minutes", args.max_minutes] if args.max_minutes else []),
     )
     train_minutes = (time.time() - start) / 60
     ckpt = args.work / "checkpoints" / run

@@ -53,14 +53,19 @@ def check_choice(name: str, value, choices) -> None:
         raise GenError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
+# settings that runs made before they were stored had, where the default has changed since
+LEGACY = {"lr_floor": 0.05}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training settings; stored in the checkpoint beside the model config."""
 
     seq_len: int = 128  # tokens per training window (truncated back-propagation length)
-    batch_size: int = 32  # windows per step (on a CPU, more small steps beat fewer big ones)
-    epochs: int = 36  # passes over the training split
+    batch_size: int = 16  # windows per step (more small steps learn faster: BENCHMARKS.md)
+    epochs: int = 22  # passes over the training split
     learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
+    lr_floor: float = 0.4  # the learning rate at the end, as a share of the peak
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     val_fraction: float = 0.1  # share of files held out for validation
     augment: bool = True  # use the plugin's augmentations (transposition for music)
@@ -79,6 +84,7 @@ class TrainConfig:
         check_range("batch-size", self.batch_size, 1, 1_000_000)
         check_range("epochs", self.epochs, 1, 1_000_000)
         check_range("learning-rate", self.learning_rate, 0, 1.0, above=True)
+        check_range("lr-floor", self.lr_floor, 0.0, 1.0)
         check_range("clip-norm", self.clip_norm, 0, 1e6, above=True)
         check_range("val-fraction", self.val_fraction, 0.0, 0.99)
         check_range("seed", self.seed, 0, SEED_MAX)
@@ -103,7 +109,8 @@ class TrainConfig:
         lock a finished run out of sampling, evaluation and `gen info`."""
         config = object.__new__(cls)
         for field in fields(cls):
-            object.__setattr__(config, field.name, data.get(field.name, field.default))
+            default = LEGACY.get(field.name, field.default)
+            object.__setattr__(config, field.name, data.get(field.name, default))
         return config
 
     def check_tools(self) -> None:

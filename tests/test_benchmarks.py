@@ -23,6 +23,7 @@ from benchmarks import common, encoding, memory, sampling, training  # noqa: E40
 
 sonnets = script("benchmarks/sonnets.py")
 music = script("benchmarks/music.py")
+time_to_quality = script("benchmarks/time_to_quality.py")
 
 
 def test_train_flops_count_every_multiply_add_of_two_layers_by_hand():
@@ -275,3 +276,17 @@ def test_classifier_tells_scales_from_chromatic_runs_but_not_two_halves_of_one_k
     more_scales = [piece(60 + rng.choice(major, 40)) for _ in range(20)]
     assert music.classifier_accuracy(scales, chromatic) >= 0.9
     assert music.classifier_accuracy(scales, more_scales) <= 0.75
+
+
+def test_time_to_quality_finds_the_first_epoch_at_the_target():
+    history = [
+        {"epoch": 1, "val_loss": 2.0, "seconds": 10.0},
+        {"epoch": 2, "val_loss": 1.5, "seconds": 21.0},
+        {"epoch": 3, "val_loss": 1.4, "seconds": 30.0},
+    ]
+    assert time_to_quality.reached(history, 1.5) == (2, 21.0)
+    assert time_to_quality.reached(history, 1.0) is None
+    run = {"label": "b16", "options": ["--batch-size", "16"], "wall_s": 40.0, "history": history,
+           "best_val_loss": 1.4, "best_epoch": 3, "train_seconds": 30.0}  # fmt: skip
+    row = time_to_quality.table([run], 1.45, "nats/event").splitlines()[-1]
+    assert row == "| b16 | `--batch-size 16` | 1.4000 (epoch 3) | 3 | 30 | 40 | 3, 30 |"

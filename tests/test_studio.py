@@ -367,3 +367,18 @@ def test_a_training_left_by_a_killed_studio_is_adopted_and_stopped_by_the_next(r
     )
     assert stopped["state"] == "stopped" and stopped["error"] is None
     assert Training(root).status() == {"state": "idle"}  # nothing left to adopt
+
+
+def test_the_training_form_starts_from_gen_train_s_defaults():
+    import re
+
+    from generator.cli.train import train as train_command
+    from generator.studio.training import FIELDS
+
+    page = (Path(places.__file__).parent / "static" / "index.html").read_text()
+    shown = dict(re.findall(r'<input name="(\w+)" type="number"[^>]*value="([^"]+)"', page))
+    defaults = {p.name: p.default for p in train_command.params}
+    assert shown and set(shown) <= set(FIELDS)
+    assert {name: float(value) for name, value in shown.items()} == {
+        name: float(defaults[name]) for name in shown
+    }

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from generator.cli.common import checkpoint_dir_option, corpus_option, given_options, reporter
-from generator.config import PRECISIONS, STRATEGIES
+from generator.config import PRECISIONS, STRATEGIES, TrainConfig
 from generator.errors import GenError
 
 
@@ -35,22 +35,33 @@ from generator.errors import GenError
 )
 @click.option(
     "--seq-len",
-    default=128,
+    default=TrainConfig.seq_len,
     show_default=True,
     help="Tokens per training window (how far back gradients flow).",
 )
 @click.option(
     "--batch-size",
-    default=32,
+    default=TrainConfig.batch_size,
     show_default=True,
     help="Windows per training step (at most the training split's windows).",
 )
-@click.option("--epochs", default=36, show_default=True, help="Passes over the training split.")
+@click.option(
+    "--epochs",
+    default=TrainConfig.epochs,
+    show_default=True,
+    help="Passes over the training split (the learning rate decays over them).",
+)
 @click.option(
     "--learning-rate",
-    default=1e-2,
+    default=TrainConfig.learning_rate,
     show_default=True,
     help="Peak learning rate (warm-up, then cosine decay).",
+)
+@click.option(
+    "--lr-floor",
+    default=TrainConfig.lr_floor,
+    show_default=True,
+    help="The learning rate at the last step, as a share of the peak.",
 )
 @click.option(
     "--val-fraction", default=0.1, show_default=True, help="Share of files held out for validation."
@@ -141,7 +152,6 @@ def train(**options):
 
     Checkpoints are written after every epoch and every --save-minutes; Ctrl-C or SIGTERM
     saves one and stops, and --resume continues the run exactly where it stood."""
-    from generator.config import TrainConfig
     from generator.train import SHAPE_OPTIONS, resume
     from generator.train import train as run_training
 

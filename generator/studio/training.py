@@ -25,7 +25,7 @@ from generator.studio import places
 FIELDS = {
     "corpus": str, "path": str, "run": str, "epochs": int, "max_minutes": float,
     "layers": int, "units": int, "embed_dim": int, "batch_size": int, "seq_len": int,
-    "learning_rate": float, "seed": int, "epoch_steps": int,
+    "learning_rate": float, "seed": int, "epoch_steps": int, "patience": int,
 }  # fmt: skip
 TAIL = 20  # lines of the process's output the page sees
 CURRENT = "training.json"  # in .studio/logs: the process training now, for a later studio
