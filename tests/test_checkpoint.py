@@ -134,3 +134,13 @@ def test_a_folder_that_is_no_checkpoint(tmp_path):
     (tmp_path / "file").write_text("")
     assert "is not a folder" in sample_error(tmp_path / "file")
     assert "is incomplete: config.json is missing" in sample_error(tmp_path)
+
+
+def test_a_run_stored_before_the_learning_rate_floor_keeps_the_floor_it_trained_with():
+    from generator.config import TrainConfig
+
+    stored = TrainConfig().to_dict()
+    assert stored["lr_floor"] == 0.4
+    del stored["lr_floor"]  # as runs made before the setting stored it
+    assert TrainConfig.from_dict(stored).lr_floor == 0.05  # so --resume goes on exactly
+    assert TrainConfig.from_dict(TrainConfig(lr_floor=0.2).to_dict()).lr_floor == 0.2
