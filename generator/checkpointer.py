@@ -1,6 +1,6 @@
 """What happens after each training step and epoch: checks that the loss is finite, saves
 checkpoints (after every epoch, every `save_minutes`, and on a signal), keeps the metrics and
-loss curves, and decides when to stop (the epochs, the time budget, a signal).
+loss curves, and decides when to stop (the epochs, the time budget, `--patience`, a signal).
 
 `RunState` is where a run stands; it is saved in resume.h5, so that a resumed run goes on
 exactly where it stopped.

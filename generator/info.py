@@ -52,6 +52,9 @@ def _resumable(run_dir: Path, planned: int) -> tuple[bool, str]:
     except (GenError, OSError, ValueError, KeyError) as exc:
         return False, f"{resume_file.RESUME} is unreadable ({exc})"
     epoch = int(state.get("epoch", 0))
+    early = (state.get("metrics") or {}).get("early_stop")
+    if early:
+        return False, f"stopped early: {early}"
     if epoch >= planned:
         return False, f"all {planned} epochs done"
     return True, f"stopped after epoch {epoch}, step {state.get('step', 0)}"
@@ -96,6 +99,7 @@ def _describe(run_dir: Path, ckpt) -> dict:
         "loss_unit": metrics.loss_unit,
         "train_seconds": metrics.train_seconds,
         "stopped": metrics.stopped,  # a signal or a non-finite loss, if that ended it
+        "early_stop": metrics.early_stop,  # --patience, if that ended it
         "resumable": resumable,
         "resume_note": why,
         "init_from": sources.init_from,

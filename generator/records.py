@@ -38,6 +38,7 @@ class RunMetrics:
     loss_unit: str | None = None
     train_seconds: float | None = None
     stopped: str | None = None  # a signal or a non-finite value, if that ended the run
+    early_stop: str | None = None  # why --patience ended the run, if it did
     files_used: int | None = None
     files_skipped: int | None = None
     pieces_used: int | None = None  # pieces read from the files used (tunes of a book)

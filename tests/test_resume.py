@@ -345,3 +345,6 @@ def test_patience_stops_when_validation_stops_improving(corpus, monkeypatch):
     assert metrics["best_epoch"] == 2
     result = run("train", "--resume", run_dir)
     assert result.exit_code == 1 and "stopped early" in result.output
+    described = json.loads(run("info", run_dir, "--json").stdout)
+    assert described["resumable"] is False and "stopped early" in described["resume_note"]
+    assert described["early_stop"] == "no better validation loss in the 2 epochs after epoch 2"
