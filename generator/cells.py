@@ -99,13 +99,10 @@ def _partner_lines(plugin, tokens: list[str]) -> np.ndarray:
     """Per token, how many lines up its line's rhyme partner is (the nearest line, up to
     `partners.LOOKBACK` up, whose last word rhymes with this line's; 0 for none)."""
     from generator.verse import prosody
-    from generator.verse.partners import LOOKBACK
+    from generator.verse.partners import distances
 
     texts = ["" if t in SPECIALS else plugin.text([t]) for t in tokens]
-    ends = [prosody.last_word(line) for line in "".join(texts).split("\n")]
-    distance = [next((d for d in range(1, LOOKBACK + 1)
-                      if i >= d and prosody.rhymes(end, ends[i - d])), 0)
-                for i, end in enumerate(ends)]  # fmt: skip
+    distance = distances([prosody.last_word(line) for line in "".join(texts).split("\n")])
     found, line = np.zeros(len(tokens), np.float32), 0
     for t, text in enumerate(texts):
         found[t] = distance[line]  # a line break belongs to the line it ends

@@ -11,22 +11,25 @@ from generator.verse import prosody
 LOOKBACK = 4  # lines up that a partner may be (ABAB's partners are two up, ABBA's three)
 
 
+def distances(ends: list[str | None], lookback: int = LOOKBACK) -> list[int]:
+    """Per line, given each line's last word (None for none): how many lines up the nearest
+    line whose last word rhymes with it is, up to `lookback`; 0 for none."""
+    return [
+        next((d for d in range(1, lookback + 1) if i >= d and prosody.rhymes(end, ends[i - d])), 0)
+        for i, end in enumerate(ends)
+    ]
+
+
 def distant_rhymes(text: str, lookback: int = LOOKBACK) -> list[tuple[int, int, int]]:
     """(where the line above begins, where the last word begins, where it ends), as offsets
     into `text`, for each line whose last word rhymes with the last word of a line two to
     `lookback` lines up, and not with the line just above."""
-    lines, start = [], 0
+    starts, spans, ends, start = [], [], [], 0
     for line in text.split("\n"):
         found = list(prosody.WORD.finditer(line))
-        last = found[-1] if found else None
-        lines.append((start, last and (start + last.start(), start + last.end(), last[0].lower())))
+        starts.append(start)
+        spans.append(found and (start + found[-1].start(), start + found[-1].end()))
+        ends.append(found[-1][0].lower() if found else None)
         start += len(line) + 1
-    spans = []
-    for i in range(2, len(lines)):
-        end_word, above = lines[i][1], lines[i - 1]
-        if not end_word or not above[1] or prosody.rhymes(end_word[2], above[1][2]):
-            continue
-        earlier = [lines[j][1] for j in range(max(0, i - lookback), i - 1) if lines[j][1]]
-        if any(prosody.rhymes(end_word[2], word[2]) for word in earlier):
-            spans.append((above[0], end_word[0], end_word[1]))
-    return spans
+    far = distances(ends, lookback)
+    return [(starts[i - 1], *spans[i]) for i in range(len(ends)) if far[i] >= 2 and ends[i - 1]]
