@@ -59,7 +59,7 @@ def bench_encoding(args, work: Path) -> list[dict]:
 
     plugin = MidiCorpus()
     log("encoding: the Bach chorales as MIDI (converted once into the cache) ...")
-    chorales = bach.chorale_midi_files(cache_dir(), Reporter(quiet=True), args.chorales)
+    chorales = bach.chorale_midi_files(cache_dir(), args.chorales)
     synthetic = synthetic_midi(work / "synthetic", args.synthetic_files)
     rows = []
     saved = os.environ.get("GEN_CACHE_DIR")

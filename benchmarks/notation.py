@@ -112,7 +112,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     from generator.corpora import bach, get_corpus
-    from generator.progress import Reporter
 
     plugin = get_corpus("midi")
     print("| pieces | written | staves | accidentals | ledger lines per note | most | "
@@ -125,7 +124,7 @@ def main() -> None:
                    str(args.seed), "--no-report"]  # fmt: skip
         subprocess.run(command, check=True)
         samples = [plugin.encode_file(p) for p in sorted(folder.glob("sample-*.mid"))]
-        real_files = bach.chorale_midi_files(folder / "cache", Reporter(quiet=True), args.samples)
+        real_files = bach.chorale_midi_files(folder / "cache", args.samples)
         real = [plugin.encode_file(p) for p in real_files]
         for name, streams in (("samples", samples), ("real chorales", real)):
             for how in ("now", "before"):

@@ -29,12 +29,11 @@ def timed(cmd, env=None, until: str | None = None) -> float:
 
 
 def linked_chorales(args, work: Path) -> Path:
-    """A folder of links to the Bach chorales' MIDI files (converted once into the cache)."""
+    """A folder of links to the Bach chorales' MIDI files (extracted once into the cache)."""
     from generator.cache import cache_dir
     from generator.corpora import bach
-    from generator.progress import Reporter
 
-    corpus = bach.chorale_midi_files(cache_dir(), Reporter(quiet=True), args.chorales)
+    corpus = bach.chorale_midi_files(cache_dir(), args.chorales)
     folder = work / "chorales"
     folder.mkdir(exist_ok=True)
     for f in corpus:

@@ -257,9 +257,8 @@ def test_real_chorales_round_trip():
     pytest.importorskip("music21")
     from generator.cache import cache_dir
     from generator.corpora import bach
-    from generator.progress import Reporter
 
-    files = bach.chorale_midi_files(cache_dir(), Reporter(quiet=True), limit=3)
+    files = bach.chorale_midi_files(cache_dir(), limit=3)
     assert len(files) == 3
     for path in files:
         events = MidiCorpus().encode_file(path)

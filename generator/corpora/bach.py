@@ -1,8 +1,10 @@
 """The embedded default music corpus: the Bach chorales that ship inside music21.
 
-They are MusicXML (and a few kern) files; the first use converts each to MIDI with music21, in
-parallel, into the cache folder, so that the default corpus goes through exactly the same MIDI
-path as a user's files. Later uses find the converted files there.
+music21 has them as MusicXML (and a few kern) files. `tools/build_chorale_midi.py` converts
+each to MIDI with music21 into `data/bach-chorales-midi.zip`, which ships inside the package
+(converting them takes most of a minute on 2 cores); the first use extracts it into the cache
+folder, so that the default corpus goes through exactly the same MIDI path as a user's files.
+The hymn texts are extracted from music21's scores on first use.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import os
 from pathlib import Path
 
 from generator.atomic import atomic_path, write_text
-from generator.corpora import music21_io
+from generator.corpora import music21_io, shipped
 from generator.errors import GenError
 
+MIDI_ARCHIVE = Path(__file__).with_name("data") / "bach-chorales-midi.zip"
 SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")  # not the .rntxt harmonic analyses
 
 
@@ -40,7 +43,12 @@ def chorale_paths() -> list[Path]:
     return paths
 
 
-def _convert(job: tuple[str, str]) -> str | None:
+def midi_name(score: Path) -> str:
+    """The converted file's name: bwv66.6.mxl -> bwv66_6.mid."""
+    return score.stem.replace(".", "_") + ".mid"
+
+
+def convert(job: tuple[str, str]) -> str | None:
     """Write one score as MIDI; returns an error message or None. Runs in a worker process."""
     source, target = job
     try:
@@ -114,6 +122,7 @@ def chorale_text_files(cache_dir: Path, log, limit: int | None = None) -> list[P
     return _converted(cache_dir, "texts", ".txt", _lyrics, log, limit)
 
 
-def chorale_midi_files(cache_dir: Path, log, limit: int | None = None) -> list[Path]:
-    """MIDI versions of the chorales, converted on first use into `cache_dir`."""
-    return _converted(cache_dir, "midi", ".mid", _convert, log, limit)
+def chorale_midi_files(cache_dir: Path, limit: int | None = None) -> list[Path]:
+    """MIDI versions of the chorales (the first `limit`, in the order of music21's scores),
+    extracted on first use into `cache_dir`."""
+    return shipped.extracted(MIDI_ARCHIVE, cache_dir, "Bach chorale")[:limit]

@@ -8,36 +8,16 @@ files for validation.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import zipfile
-from hashlib import sha256
 from pathlib import Path
 
-from generator.errors import GenError
+from generator.corpora import shipped
 
 ARCHIVE = Path(__file__).with_name("data") / "english-verse.zip"
 
 
 def english_verse_files(cache_dir: Path, limit: int | None = None) -> list[Path]:
-    """The corpus's text files (the first `limit` of them), extracted on first use into a
-    cache folder named by the archive's digest, so a rebuilt archive is extracted anew."""
-    from generator.cache import writable_folder
-
-    if not ARCHIVE.exists():
-        raise GenError(f"the built-in English verse corpus is missing ({ARCHIVE}); reinstall gen")
-    digest = sha256(ARCHIVE.read_bytes()).hexdigest()[:12]
-    folder = Path(cache_dir) / f"english-verse-{digest}"
-    if not folder.is_dir():
-        parent = writable_folder(Path(cache_dir))
-        work = Path(tempfile.mkdtemp(prefix=".english-verse-", dir=parent))
-        try:
-            with zipfile.ZipFile(ARCHIVE) as archive:
-                archive.extractall(work)
-            work.rename(folder)  # whole or not at all, even with two runs starting at once
-        except (OSError, zipfile.BadZipFile) as exc:
-            if not folder.is_dir():  # not another run's extraction that came first
-                raise GenError(f"cannot extract the built-in English verse: {exc}") from None
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return sorted(folder.glob("*.txt"))[:limit]
+    """The corpus's text files (the first `limit` of them), extracted on first use."""
+    files = sorted(
+        f for f in shipped.extracted(ARCHIVE, cache_dir, "English verse") if f.suffix == ".txt"
+    )
+    return files[:limit]

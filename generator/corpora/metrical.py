@@ -76,7 +76,7 @@ class MetricalCorpus(MusicCorpus):
         return {k: v for k, v in self.__dict__.items() if k != "_tokenizer"}
 
     def default_files(self, cache_dir: Path, log) -> list[Path]:
-        return bach.chorale_midi_files(cache_dir, log, bach.default_limit())
+        return bach.chorale_midi_files(cache_dir, bach.default_limit())
 
     # -- files <-> tokens -------------------------------------------------------------------
     def encode_file(self, path: Path) -> list[str]:

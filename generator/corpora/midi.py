@@ -142,7 +142,7 @@ class MidiCorpus(MusicCorpus):
         return identity == version_1
 
     def default_files(self, cache_dir: Path, log) -> list[Path]:
-        return bach.chorale_midi_files(cache_dir, log, bach.default_limit())
+        return bach.chorale_midi_files(cache_dir, bach.default_limit())
 
     def encode_file(self, path: Path) -> list[str]:
         return events_of(read_midi(path))
