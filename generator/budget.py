@@ -1,6 +1,7 @@
-"""What a job will hold in memory, said before it starts: a batch clipped to the windows there
-are, an estimate printed when it is large, a job refused when it cannot fit, and an
-out-of-memory inside TensorFlow turned into one line that names the setting to lower.
+"""What a job will take, said before it starts: a batch clipped to the windows there are, the
+epochs a corpus of its size needs, a memory estimate printed when it is large, a job refused
+when it cannot fit, and an out-of-memory inside TensorFlow turned into one line that names the
+setting to lower.
 
 The estimates count the float32 arrays that dominate (parameters with their gradients and
 Adam's moments; per window position, each layer's gate activations kept for the backward
@@ -19,6 +20,11 @@ from generator.errors import GenError
 
 FLOAT = 4  # bytes of a float32
 SAY_ABOVE = 2**30  # estimates above this are printed before the job starts
+# the epochs chosen when none are given: at least MIN_EPOCHS, and on a small corpus enough of
+# them for MIN_STEPS steps, which is what learning needs (BENCHMARKS.md), up to MAX_EPOCHS
+MIN_EPOCHS = 22
+MIN_STEPS = 2_800
+MAX_EPOCHS = 250
 FLOATS_PER_UNIT = 12  # kept per layer, window position and unit: 4 gates, tanh(c), c, h, ...
 
 
@@ -52,6 +58,20 @@ def fit_batch(config, train_tokens: int, log):
         )
         return replace(config, batch_size=windows)
     return config
+
+
+def fit_epochs(config, steps_per_epoch: int, train_tokens: int, log):
+    """`config` with its epochs chosen from the training split's size where none were given
+    (a small corpus takes more passes, so that training takes as many steps as a large one),
+    saying what it chose."""
+    if config.epochs is not None:
+        return config
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, -(-MIN_STEPS // steps_per_epoch)))
+    log(
+        f"{epochs} epochs of {steps_per_epoch:,} steps, chosen for {train_tokens:,} training "
+        f"tokens (at least {MIN_EPOCHS} epochs and {MIN_STEPS:,} steps); --epochs sets them"
+    )
+    return replace(config, epochs=epochs)
 
 
 def training_bytes(model_config, batch_size: int, seq_len: int) -> tuple[int, int]:

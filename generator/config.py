@@ -63,7 +63,7 @@ class TrainConfig:
 
     seq_len: int = 128  # tokens per training window (truncated back-propagation length)
     batch_size: int = 16  # windows per step (more small steps learn faster: BENCHMARKS.md)
-    epochs: int = 22  # passes over the training split
+    epochs: int | None = None  # passes over the training split; None: `budget.fit_epochs`
     learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
     lr_floor: float = 0.4  # the learning rate at the end, as a share of the peak
     clip_norm: float = 1.0  # gradients are clipped to this global norm
@@ -82,7 +82,8 @@ class TrainConfig:
     def __post_init__(self):
         check_range("seq-len", self.seq_len, 1, 1_000_000)
         check_range("batch-size", self.batch_size, 1, 1_000_000)
-        check_range("epochs", self.epochs, 1, 1_000_000)
+        if self.epochs is not None:
+            check_range("epochs", self.epochs, 1, 1_000_000)
         check_range("learning-rate", self.learning_rate, 0, 1.0, above=True)
         check_range("lr-floor", self.lr_floor, 0.0, 1.0)
         check_range("clip-norm", self.clip_norm, 0, 1e6, above=True)

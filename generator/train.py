@@ -145,7 +145,10 @@ def train(
     config = budget.fit_batch(config, len(train_ids), log)
     budget.check_training(model_config, config, log)
     aug_maps = tokenmaps.augmentation_maps(plugin, vocab) if config.augment else None
-    data.WindowBatches(train_ids, config.seq_len, config.batch_size)  # long enough?
+    batches = data.WindowBatches(
+        train_ids, config.seq_len, config.batch_size, epoch_steps=config.epoch_steps
+    )
+    config = budget.fit_epochs(config, batches.steps_per_epoch, len(train_ids), log)
     run_dir = _new_run_dir(root, plugin, run, model_config, config.strategy)
     sources = replace(stores, corpus_path=source)
     if start is not None:

@@ -7,12 +7,17 @@ hang as a failure (it is not a speed target)."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import run, scale_corpus, tiny
+
+from generator import budget
+from generator.config import TrainConfig
 
 HANG = 120  # seconds after which a case that should be refused at once counts as hung
 
@@ -104,6 +109,32 @@ def test_a_batch_larger_than_the_corpus_is_clipped_and_trains(tmp_path):
     assert result.exit_code == 0, result.output
     assert "batch-size 1,000,000 is more than the " in result.output
     assert "training with batches of " in result.output
+
+
+@pytest.mark.parametrize("steps, epochs", [(1000, 22), (130, 22), (35, 80), (1, 250)])
+def test_epochs_not_given_are_chosen_for_the_corpus_size(steps, epochs):
+    said = []
+    chosen = budget.fit_epochs(TrainConfig(), steps, 68_467, said.append)
+    assert chosen.epochs == epochs
+    assert said == [
+        f"{epochs} epochs of {steps:,} steps, chosen for 68,467 training tokens (at least 22 "
+        "epochs and 2,800 steps); --epochs sets them"
+    ]
+    assert budget.fit_epochs(TrainConfig(epochs=3), steps, 68_467, said.append).epochs == 3
+
+
+def test_a_small_corpus_trains_for_more_epochs_and_says_so(tmp_path):
+    corpus = scale_corpus(tmp_path / "midi", files=4)
+    root = tmp_path / "checkpoints"
+    args = ("--path", corpus, "--checkpoint-dir", root, "--run", "small")
+    result = run("train", *args, *tiny(epochs=None), "--max-minutes", 0)  # one epoch, then stop
+    assert result.exit_code == 0, result.output
+    epochs, steps = map(
+        int, re.search(r"(\d+) epochs of (\d+) steps, chosen", result.output).groups()
+    )
+    assert (epochs, steps) == (250, 1)  # 7 windows: one step an epoch, and the most epochs
+    info = json.loads(run("info", root / "small", "--json").output)
+    assert info["epochs_planned"] == epochs and info["epochs"] == 1
 
 
 def test_a_model_too_big_for_the_memory_is_refused_with_its_estimate(tmp_path):

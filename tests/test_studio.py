@@ -382,3 +382,6 @@ def test_the_training_form_starts_from_gen_train_s_defaults():
     assert {name: float(value) for name, value in shown.items()} == {
         name: float(defaults[name]) for name in shown
     }
+    unset = re.findall(r'<input name="(\w+)" type="number"(?![^>]*value=)', page)
+    given_none = train_command.make_context("train", []).params  # what an empty field means
+    assert "epochs" in unset and all(given_none[name] is None for name in unset)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from generator import budget
 from generator.cli.common import checkpoint_dir_option, corpus_option, given_options, reporter
 from generator.config import PRECISIONS, STRATEGIES, TrainConfig
 from generator.errors import GenError
@@ -47,9 +48,11 @@ from generator.errors import GenError
 )
 @click.option(
     "--epochs",
+    type=int,
     default=TrainConfig.epochs,
-    show_default=True,
-    help="Passes over the training split (the learning rate decays over them).",
+    help="Passes over the training split (the learning rate decays over them). Default: "
+    f"{budget.MIN_EPOCHS}, or on a small corpus as many as {budget.MIN_STEPS:,} steps take "
+    f"(at most {budget.MAX_EPOCHS}).",
 )
 @click.option(
     "--learning-rate",
