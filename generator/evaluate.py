@@ -21,13 +21,11 @@ from generator.config import MAX_NGRAM_ORDER, check_range
 from generator.errors import GenError
 from generator.progress import Reporter
 
-SCORE_BATCH = 64  # windows scored at once
-
 
 def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, int]:
     """Mean nats per token of the checkpoint's model on an id stream (an array or a
     `data.SegmentedStream`), and the tokens scored."""
-    from generator.loss import loss_scorer
+    from generator.loss import loss_scorer, score_batch
     from generator.tf_setup import import_tensorflow
 
     import_tensorflow()
@@ -36,7 +34,8 @@ def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, in
     if not isinstance(stream, data.SegmentedStream):
         stream = data.SegmentedStream.of(stream)
     ignored = keys.control_ids(ckpt.vocab)  # keys are given, never predicted
-    scorer = loss_scorer(ckpt.load_model(which), ckpt.train.seq_len, SCORE_BATCH, ignored)
+    seq_len = ckpt.train.seq_len
+    scorer = loss_scorer(ckpt.load_model(which), seq_len, score_batch(seq_len), ignored)
     return scorer(stream)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from generator import data, resume_file
 from generator.checkpointer import Checkpointer
 from generator.errors import GenError
-from generator.loss import loss_scorer, scored_loss
+from generator.loss import loss_scorer, score_batch, scored_loss
 from generator.signals import caught_signals
 from generator.tf_setup import first_notes_caught
 
@@ -138,7 +138,9 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
     model = _model(plan, where, batches.steps_per_epoch, resume, init_weights)
     score = None  # every worker scores every validation window (no partial batch dropped)
     if len(plan.val_ids) >= 2:
-        scorer = loss_scorer(model, config.seq_len, config.batch_size, plan.ignored)
+        scorer = loss_scorer(
+            model, config.seq_len, score_batch(config.seq_len, config.batch_size), plan.ignored
+        )
         score = lambda: scorer(plan.val_ids)[0]  # noqa: E731
     stop = threading.Event()  # ends the data generator when training ends, however it ends
     try:

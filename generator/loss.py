@@ -100,6 +100,14 @@ def _compiled_cross_entropy(targets, logits):
     return loss(logits)
 
 
+SCORE_TOKENS = 8192  # scored at once, at least: on a CPU a third faster than 2048
+
+
+def score_batch(seq_len: int, batch_size: int = 1) -> int:
+    """Windows a scorer takes at once: the training batch, or more where it is small."""
+    return max(batch_size, SCORE_TOKENS // seq_len, 1)
+
+
 def loss_scorer(model, seq_len: int, batch_size: int, ignored=()):
     """A function: id stream -> (mean nats per token of `model` over the stream's
     non-overlapping windows, tokens scored; targets in `ignored` are not scored). Training

@@ -11,9 +11,22 @@ import numpy as np
 import pytest
 from conftest import run, scale_corpus, tiny, write_midi
 
-from generator import stats
+from generator import data, stats
 from generator.metrics import CopyIndex, copy_rate
 from generator.ngram import NGram, baselines
+
+
+def test_the_validation_score_does_not_depend_on_how_many_windows_go_at_once():
+    from generator.loss import loss_scorer, score_batch
+    from generator.model import ModelConfig, build_model
+
+    model = build_model(ModelConfig(vocab_size=7, embed_dim=4, units=8, layers=2, dropout=0))
+    stream = np.random.default_rng(0).integers(0, 7, 16 * 37 + 1).astype(np.int32)
+    stream = data.SegmentedStream.of(stream)
+    one, many = (loss_scorer(model, 16, batch)(stream) for batch in (1, score_batch(16)))
+    assert score_batch(16) == 512 and score_batch(128, 16) == 64 and score_batch(128, 96) == 96
+    assert one[1] == many[1] == 16 * 37  # every window scored, none dropped
+    assert one[0] == pytest.approx(many[0], rel=1e-6)
 
 
 def test_loss_matches_a_hand_computed_value():
