@@ -21,9 +21,10 @@ from generator.errors import GenError
 FLOAT = 4  # bytes of a float32
 SAY_ABOVE = 2**30  # estimates above this are printed before the job starts
 # the epochs chosen when none are given: at least MIN_EPOCHS, and on a small corpus enough of
-# them for MIN_STEPS steps, which is what learning needs (BENCHMARKS.md), up to MAX_EPOCHS
+# them to read MIN_TOKENS (the default chorales' 22 epochs), which is what learning needs
+# (BENCHMARKS.md), up to MAX_EPOCHS
 MIN_EPOCHS = 22
-MIN_STEPS = 2_800
+MIN_TOKENS = 5_700_000
 MAX_EPOCHS = 250
 FLOATS_PER_UNIT = 12  # kept per layer, window position and unit: 4 gates, tanh(c), c, h, ...
 
@@ -62,14 +63,15 @@ def fit_batch(config, train_tokens: int, log):
 
 def fit_epochs(config, steps_per_epoch: int, train_tokens: int, log):
     """`config` with its epochs chosen from the training split's size where none were given
-    (a small corpus takes more passes, so that training takes as many steps as a large one),
-    saying what it chose."""
+    (a small corpus takes more passes, so that training reads as many tokens as on a large
+    one), saying what it chose."""
     if config.epochs is not None:
         return config
-    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, -(-MIN_STEPS // steps_per_epoch)))
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, -(-MIN_TOKENS // max(1, train_tokens))))
     log(
         f"{epochs} epochs of {steps_per_epoch:,} steps, chosen for {train_tokens:,} training "
-        f"tokens (at least {MIN_EPOCHS} epochs and {MIN_STEPS:,} steps); --epochs sets them"
+        f"tokens (at least {MIN_EPOCHS} epochs and {MIN_TOKENS:,} tokens in all); --epochs "
+        "sets them"
     )
     return replace(config, epochs=epochs)
 

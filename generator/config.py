@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from generator.errors import GenError
 
@@ -54,20 +54,22 @@ def check_choice(name: str, value, choices) -> None:
 
 
 # settings that runs made before they were stored had, where the default has changed since
-LEGACY = {"lr_floor": 0.05}
+LEGACY = {"lr_floor": 0.05, "val_len": None}
+VAL_LEN = 128  # validation windows are at least this long, whatever the training windows
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Training settings; stored in the checkpoint beside the model config."""
 
-    seq_len: int = 128  # tokens per training window (truncated back-propagation length)
+    seq_len: int | None = None  # tokens per training window; None: the plugin's `seq_len`
     batch_size: int = 16  # windows per step (more small steps learn faster: BENCHMARKS.md)
     epochs: int | None = None  # passes over the training split; None: `budget.fit_epochs`
     learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
     lr_floor: float = 0.4  # the learning rate at the end, as a share of the peak
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     val_fraction: float = 0.1  # share of files held out for validation
+    val_len: int | None = None  # tokens per validation window; None: see `for_corpus`
     augment: bool = True  # use the plugin's augmentations (transposition for music)
     seed: int = 0  # seeds the split, window order, augmentation and initial weights
     max_minutes: float | None = None  # stop after the epoch that passes this budget
@@ -80,7 +82,8 @@ class TrainConfig:
     tensorboard: bool = False  # also write TensorBoard logs into the run folder
 
     def __post_init__(self):
-        check_range("seq-len", self.seq_len, 1, 1_000_000)
+        if self.seq_len is not None:
+            check_range("seq-len", self.seq_len, 1, 1_000_000)
         check_range("batch-size", self.batch_size, 1, 1_000_000)
         if self.epochs is not None:
             check_range("epochs", self.epochs, 1, 1_000_000)
@@ -99,6 +102,18 @@ class TrainConfig:
             check_range("save-minutes", self.save_minutes, 0, 1e7)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("precision", self.precision, PRECISIONS)
+
+    def for_corpus(self, seq_len: int) -> TrainConfig:
+        """These settings with the windows a plugin trains on (`seq_len`) where none were
+        given, and validation windows as long, but no shorter than `VAL_LEN`, so that the
+        held-out loss reads the same whatever the training windows."""
+        seq_len = self.seq_len or seq_len
+        return replace(self, seq_len=seq_len, val_len=self.val_len or max(seq_len, VAL_LEN))
+
+    @property
+    def scored_len(self) -> int:
+        """The validation windows' length (a run stored before `val_len`: its training's)."""
+        return self.val_len or self.seq_len
 
     def to_dict(self) -> dict:
         return asdict(self)

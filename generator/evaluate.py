@@ -34,8 +34,8 @@ def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, in
     if not isinstance(stream, data.SegmentedStream):
         stream = data.SegmentedStream.of(stream)
     ignored = keys.control_ids(ckpt.vocab)  # keys are given, never predicted
-    seq_len = ckpt.train.seq_len
-    scorer = loss_scorer(ckpt.load_model(which), seq_len, score_batch(seq_len), ignored)
+    length = ckpt.train.scored_len  # the windows training validated on
+    scorer = loss_scorer(ckpt.load_model(which), length, score_batch(length), ignored)
     return scorer(stream)
 
 

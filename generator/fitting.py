@@ -139,7 +139,10 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
     score = None  # every worker scores every validation window (no partial batch dropped)
     if len(plan.val_ids) >= 2:
         scorer = loss_scorer(
-            model, config.seq_len, score_batch(config.seq_len, config.batch_size), plan.ignored
+            model,
+            config.scored_len,
+            score_batch(config.scored_len, config.batch_size),
+            plan.ignored,
         )
         score = lambda: scorer(plan.val_ids)[0]  # noqa: E731
     stop = threading.Event()  # ends the data generator when training ends, however it ends

@@ -137,6 +137,7 @@ def train(
     cache = Path(config.cache) if config.cache else None
     corpus = corpus or (None if cache else DEFAULT_CORPUS)
     plugin, source, store = open_corpus(corpus, path, cache, log)
+    config = config.for_corpus(plugin.seq_len)
     start = _init_from(init_from, plugin, store.counts(), log) if init_from else None
     vocab, model_config = _vocab_and_model(plugin, store, model, start)
     train_ids, val_ids, train_files, val_files, stores = _split(
@@ -170,7 +171,10 @@ def train(
     }
     chief = distribute.writes(config.strategy)
     where = f"checkpoints in {run_dir}" if chief else "the chief writes the checkpoints"
-    log(f"training on {len(train_ids):,} tokens, validating on {len(val_ids):,}; {where}")
+    log(
+        f"training on {len(train_ids):,} tokens in windows of {config.seq_len}, validating on "
+        f"{len(val_ids):,} in windows of {config.val_len}; {where}"
+    )
     state = RunState(metrics=metrics)
     plan = Plan(plugin, model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
     plan.ignored = tuple(keys.control_ids(vocab))

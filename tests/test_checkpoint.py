@@ -144,3 +144,15 @@ def test_a_run_stored_before_the_learning_rate_floor_keeps_the_floor_it_trained_
     del stored["lr_floor"]  # as runs made before the setting stored it
     assert TrainConfig.from_dict(stored).lr_floor == 0.05  # so --resume goes on exactly
     assert TrainConfig.from_dict(TrainConfig(lr_floor=0.2).to_dict()).lr_floor == 0.2
+
+
+def test_validation_windows_are_the_training_windows_but_no_shorter_than_128():
+    from generator.config import TrainConfig
+
+    midi = TrainConfig().for_corpus(64)  # the midi plugin's windows
+    assert (midi.seq_len, midi.val_len, midi.scored_len) == (64, 128, 128)
+    long = TrainConfig(seq_len=300).for_corpus(64)  # --seq-len given
+    assert (long.seq_len, long.scored_len) == (300, 300)
+    stored = TrainConfig(seq_len=32).to_dict()
+    del stored["val_len"]  # as runs made before the setting: they validated on their windows
+    assert TrainConfig.from_dict(stored).scored_len == 32

@@ -111,16 +111,18 @@ def test_a_batch_larger_than_the_corpus_is_clipped_and_trains(tmp_path):
     assert "training with batches of " in result.output
 
 
-@pytest.mark.parametrize("steps, epochs", [(1000, 22), (130, 22), (35, 80), (1, 250)])
-def test_epochs_not_given_are_chosen_for_the_corpus_size(steps, epochs):
+@pytest.mark.parametrize(
+    "tokens, epochs", [(1_000_000, 22), (263_501, 22), (68_467, 84), (164, 250)]
+)
+def test_epochs_not_given_are_chosen_for_the_corpus_size(tokens, epochs):
     said = []
-    chosen = budget.fit_epochs(TrainConfig(), steps, 68_467, said.append)
+    chosen = budget.fit_epochs(TrainConfig(), 35, tokens, said.append)
     assert chosen.epochs == epochs
     assert said == [
-        f"{epochs} epochs of {steps:,} steps, chosen for 68,467 training tokens (at least 22 "
-        "epochs and 2,800 steps); --epochs sets them"
+        f"{epochs} epochs of 35 steps, chosen for {tokens:,} training tokens (at least 22 "
+        "epochs and 5,700,000 tokens in all); --epochs sets them"
     ]
-    assert budget.fit_epochs(TrainConfig(epochs=3), steps, 68_467, said.append).epochs == 3
+    assert budget.fit_epochs(TrainConfig(epochs=3), 35, tokens, said.append).epochs == 3
 
 
 def test_a_small_corpus_trains_for_more_epochs_and_says_so(tmp_path):

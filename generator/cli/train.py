@@ -8,7 +8,7 @@ import click
 
 from generator import budget
 from generator.cli.common import checkpoint_dir_option, corpus_option, given_options, reporter
-from generator.config import PRECISIONS, STRATEGIES, TrainConfig
+from generator.config import PRECISIONS, STRATEGIES, VAL_LEN, TrainConfig
 from generator.errors import GenError
 
 
@@ -36,9 +36,11 @@ from generator.errors import GenError
 )
 @click.option(
     "--seq-len",
+    type=int,
     default=TrainConfig.seq_len,
-    show_default=True,
-    help="Tokens per training window (how far back gradients flow).",
+    help="Tokens per training window (how far back gradients flow). Default: the corpus "
+    "plugin's (midi: 64, the others: 128). The held-out loss is scored in windows as long, "
+    f"and no shorter than {VAL_LEN}.",
 )
 @click.option(
     "--batch-size",
@@ -51,8 +53,8 @@ from generator.errors import GenError
     type=int,
     default=TrainConfig.epochs,
     help="Passes over the training split (the learning rate decays over them). Default: "
-    f"{budget.MIN_EPOCHS}, or on a small corpus as many as {budget.MIN_STEPS:,} steps take "
-    f"(at most {budget.MAX_EPOCHS}).",
+    f"{budget.MIN_EPOCHS}, or on a small corpus as many as reading {budget.MIN_TOKENS:,} "
+    f"tokens takes (at most {budget.MAX_EPOCHS}).",
 )
 @click.option(
     "--learning-rate",
