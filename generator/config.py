@@ -62,14 +62,14 @@ VAL_LEN = 128  # validation windows are at least this long, whatever the trainin
 class TrainConfig:
     """Training settings; stored in the checkpoint beside the model config."""
 
-    seq_len: int | None = None  # tokens per training window; None: the plugin's `seq_len`
+    seq_len: int = 128  # tokens per training window (truncated back-propagation length)
     batch_size: int = 16  # windows per step (more small steps learn faster: BENCHMARKS.md)
     epochs: int | None = None  # passes over the training split; None: `budget.fit_epochs`
     learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
     lr_floor: float = 0.4  # the learning rate at the end, as a share of the peak
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     val_fraction: float = 0.1  # share of files held out for validation
-    val_len: int | None = None  # tokens per validation window; None: see `for_corpus`
+    val_len: int | None = None  # tokens per validation window; None: see `resolved`
     augment: bool = True  # use the plugin's augmentations (transposition for music)
     seed: int = 0  # seeds the split, window order, augmentation and initial weights
     max_minutes: float | None = None  # stop after the epoch that passes this budget
@@ -82,8 +82,7 @@ class TrainConfig:
     tensorboard: bool = False  # also write TensorBoard logs into the run folder
 
     def __post_init__(self):
-        if self.seq_len is not None:
-            check_range("seq-len", self.seq_len, 1, 1_000_000)
+        check_range("seq-len", self.seq_len, 1, 1_000_000)
         check_range("batch-size", self.batch_size, 1, 1_000_000)
         if self.epochs is not None:
             check_range("epochs", self.epochs, 1, 1_000_000)
@@ -103,12 +102,11 @@ class TrainConfig:
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("precision", self.precision, PRECISIONS)
 
-    def for_corpus(self, seq_len: int) -> TrainConfig:
-        """These settings with the windows a plugin trains on (`seq_len`) where none were
-        given, and validation windows as long, but no shorter than `VAL_LEN`, so that the
-        held-out loss reads the same whatever the training windows."""
-        seq_len = self.seq_len or seq_len
-        return replace(self, seq_len=seq_len, val_len=self.val_len or max(seq_len, VAL_LEN))
+    def resolved(self) -> TrainConfig:
+        """These settings with validation windows as long as the training windows, but no
+        shorter than `VAL_LEN`, where none were given: the held-out loss of runs with
+        different windows then reads the same."""
+        return replace(self, val_len=self.val_len or max(self.seq_len, VAL_LEN))
 
     @property
     def scored_len(self) -> int:

@@ -137,7 +137,7 @@ def train(
     cache = Path(config.cache) if config.cache else None
     corpus = corpus or (None if cache else DEFAULT_CORPUS)
     plugin, source, store = open_corpus(corpus, path, cache, log)
-    config = config.for_corpus(plugin.seq_len)
+    config = config.resolved()
     start = _init_from(init_from, plugin, store.counts(), log) if init_from else None
     vocab, model_config = _vocab_and_model(plugin, store, model, start)
     train_ids, val_ids, train_files, val_files, stores = _split(

@@ -149,10 +149,10 @@ def test_a_run_stored_before_the_learning_rate_floor_keeps_the_floor_it_trained_
 def test_validation_windows_are_the_training_windows_but_no_shorter_than_128():
     from generator.config import TrainConfig
 
-    midi = TrainConfig().for_corpus(64)  # the midi plugin's windows
-    assert (midi.seq_len, midi.val_len, midi.scored_len) == (64, 128, 128)
-    long = TrainConfig(seq_len=300).for_corpus(64)  # --seq-len given
-    assert (long.seq_len, long.scored_len) == (300, 300)
+    short = TrainConfig(seq_len=64).resolved()
+    assert (short.seq_len, short.val_len, short.scored_len) == (64, 128, 128)
+    assert TrainConfig(seq_len=300).resolved().scored_len == 300
+    assert TrainConfig().resolved().scored_len == 128
     stored = TrainConfig(seq_len=32).to_dict()
     del stored["val_len"]  # as runs made before the setting: they validated on their windows
     assert TrainConfig.from_dict(stored).scored_len == 32

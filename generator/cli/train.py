@@ -36,11 +36,10 @@ from generator.errors import GenError
 )
 @click.option(
     "--seq-len",
-    type=int,
     default=TrainConfig.seq_len,
-    help="Tokens per training window (how far back gradients flow). Default: the corpus "
-    "plugin's (midi: 64, the others: 128). The held-out loss is scored in windows as long, "
-    f"and no shorter than {VAL_LEN}.",
+    show_default=True,
+    help="Tokens per training window (how far back gradients flow). The held-out loss is "
+    f"scored in windows as long, and no shorter than {VAL_LEN}.",
 )
 @click.option(
     "--batch-size",

@@ -78,7 +78,6 @@ class Corpus:
     binary_output: bool = True  # outputs cannot be concatenated on standard output
     lead_in: tuple[str, ...] = ()  # follows <start> in training and sampling, never written
     default_temperature: float = 1.0  # sampling temperature when --temperature is not given
-    seq_len: int = 128  # tokens per training window when --seq-len is not given
     length_units: tuple[str, ...] = ()  # units `token_length` measures ("seconds", "lines")
 
     # -- identity ---------------------------------------------------------------------------

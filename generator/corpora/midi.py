@@ -122,7 +122,6 @@ class MidiCorpus(MusicCorpus):
     input_suffixes = (".mid", ".midi")
     output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES, ".pdf")  # and .png: a piano roll
     default_temperature = 0.8  # at 1.0 sampled chorales drift into clusters (BENCHMARKS.md)
-    seq_len = 64  # twice the steps of 128 in a little more time learn more (BENCHMARKS.md)
     version = "2"  # 2: the sustain pedal applied
     token_name = "event"
 
