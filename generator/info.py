@@ -15,6 +15,7 @@ from pathlib import Path
 from generator import checkpoint as ckpt_io
 from generator import resume_file
 from generator.errors import GenError
+from generator.model import ModelConfig
 from generator.progress import format_duration
 from generator.records import pieces_read
 
@@ -165,11 +166,8 @@ def report(info: dict) -> list[str]:
             + f"{_count(info['train_tokens'])} training tokens, {_count(info['val_tokens'])} "
             "validation"
         )
-    lines.append(
-        f"model      {model['layers']} x {model['units']} LSTM, embedding {model['embed_dim']}, "
-        f"dropout {model['dropout']}, vocabulary {model['vocab_size']}: "
-        f"{model['params']:,} parameters"
-    )
+    shape = {k: v for k, v in model.items() if k != "params"}
+    lines.append(f"model      {ModelConfig.from_dict(shape).describe()}")
     lines.append(f"epochs     {info['epochs']} of {info['epochs_planned']}")
     if info["best_val_loss"] is not None:
         lines.append(f"best       validation {_loss(info)} at epoch {info['best_epoch']}")

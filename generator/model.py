@@ -51,6 +51,13 @@ class ModelConfig:
             raise GenError(f"unknown model settings {unknown}")
         return cls(**data)
 
+    def describe(self) -> str:
+        """The shape as `gen train` and `gen info` print it."""
+        return (
+            f"{self.layers} x {self.units} LSTM, embedding {self.embed_dim}, dropout "
+            f"{self.dropout}, vocabulary {self.vocab_size}: {self.num_params:,} parameters"
+        )
+
     @property
     def num_params(self) -> int:
         """Trainable parameters: embedding, each LSTM's 4 gates, the output layer."""

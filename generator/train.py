@@ -86,6 +86,15 @@ def _vocab_and_model(plugin, store, model: dict, start):
     return vocab, ModelConfig(vocab_size=len(vocab), **model)
 
 
+def _shape_source(model: dict, start) -> str:
+    """Where the model's shape came from, as `gen train` says it."""
+    if start is not None:
+        return f"the shape of {start.path}"
+    if model:
+        return "as given"
+    return f"the default, for any corpus size; {flags(SHAPE_OPTIONS)} change it"
+
+
 def _split(plugin, store, vocab, config: TrainConfig, val_path, log):
     """(training ids, validation ids, training files, validation files, the stores read)."""
     stores = checkpoint.DataSources(store=str(store.folder))  # where resume finds the tokens
@@ -140,16 +149,12 @@ def train(
     config = config.resolved()
     start = _init_from(init_from, plugin, store.counts(), log) if init_from else None
     vocab, model_config = _vocab_and_model(plugin, store, model, start)
+    log(f"model: {model_config.describe()} ({_shape_source(model, start)})")
     train_ids, val_ids, train_files, val_files, stores = _split(
         plugin, store, vocab, config, val_path, log
     )
-    config = budget.fit_batch(config, len(train_ids), log)
-    budget.check_training(model_config, config, log)
+    config = _fitted(config, model_config, train_ids, log)
     aug_maps = tokenmaps.augmentation_maps(plugin, vocab) if config.augment else None
-    batches = data.WindowBatches(
-        train_ids, config.seq_len, config.batch_size, epoch_steps=config.epoch_steps
-    )
-    config = budget.fit_epochs(config, batches.steps_per_epoch, len(train_ids), log)
     run_dir = _new_run_dir(root, plugin, run, model_config, config.strategy)
     sources = replace(stores, corpus_path=source)
     if start is not None:
@@ -158,8 +163,34 @@ def train(
     checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab, key_counts)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
     checkpoint.save_grammar(run_dir, tokenmaps.kind_transitions(plugin, vocab, train_ids))
+    chief = distribute.writes(config.strategy)
+    where = f"checkpoints in {run_dir}" if chief else "the chief writes the checkpoints"
+    log(
+        f"training on {len(train_ids):,} tokens in windows of {config.seq_len}, validating on "
+        f"{len(val_ids):,} in windows of {config.val_len}; {where}"
+    )
+    state = RunState(metrics=_first_metrics(plugin, store, train_ids, val_ids))
+    plan = Plan(plugin, model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
+    plan.ignored = tuple(keys.control_ids(vocab))
+    _run_new(plan, log, start.weights_path("best") if start is not None else None)
+    return run_dir
+
+
+def _fitted(config: TrainConfig, model_config, train_ids, log) -> TrainConfig:
+    """The settings fitted to the training split: a batch no larger than its windows, and
+    epochs for its size; refused if training cannot fit in memory."""
+    config = budget.fit_batch(config, len(train_ids), log)
+    budget.check_training(model_config, config, log)
+    batches = data.WindowBatches(  # also refuses a split shorter than one window
+        train_ids, config.seq_len, config.batch_size, epoch_steps=config.epoch_steps
+    )
+    return budget.fit_epochs(config, batches.steps_per_epoch, len(train_ids), log)
+
+
+def _first_metrics(plugin, store, train_ids, val_ids) -> dict:
+    """A new run's metrics before its first epoch: what it reads."""
     pieces_read, pieces_lost = store.pieces()
-    metrics = {
+    return {
         "history": [],
         "loss_unit": f"nats/{plugin.token_name}",
         "files_used": len(store.usable),
@@ -169,17 +200,6 @@ def train(
         "train_tokens": len(train_ids),
         "val_tokens": len(val_ids),
     }
-    chief = distribute.writes(config.strategy)
-    where = f"checkpoints in {run_dir}" if chief else "the chief writes the checkpoints"
-    log(
-        f"training on {len(train_ids):,} tokens in windows of {config.seq_len}, validating on "
-        f"{len(val_ids):,} in windows of {config.val_len}; {where}"
-    )
-    state = RunState(metrics=metrics)
-    plan = Plan(plugin, model_config, config, train_ids, aug_maps, val_ids, run_dir, state)
-    plan.ignored = tuple(keys.control_ids(vocab))
-    _run_new(plan, log, start.weights_path("best") if start is not None else None)
-    return run_dir
 
 
 def _check_options(config: TrainConfig, model: dict, init_from, path) -> None:

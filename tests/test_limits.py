@@ -135,8 +135,18 @@ def test_a_small_corpus_trains_for_more_epochs_and_says_so(tmp_path):
         int, re.search(r"(\d+) epochs of (\d+) steps, chosen", result.output).groups()
     )
     assert (epochs, steps) == (250, 1)  # 7 windows: one step an epoch, and the most epochs
+    assert "model: 1 x 16 LSTM, embedding 8, dropout 0.0, vocabulary " in result.output
+    assert "parameters (as given)" in result.output
     info = json.loads(run("info", root / "small", "--json").output)
     assert info["epochs_planned"] == epochs and info["epochs"] == 1
+
+
+def test_the_default_shape_is_said_with_the_options_that_change_it():
+    from generator.train import _shape_source
+
+    assert _shape_source({}, None) == (
+        "the default, for any corpus size; --layers, --units, --embed-dim, --dropout change it"
+    )
 
 
 def test_a_model_too_big_for_the_memory_is_refused_with_its_estimate(tmp_path):
