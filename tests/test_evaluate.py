@@ -40,7 +40,7 @@ def test_loss_matches_a_hand_computed_value():
     model.get_layer("logits").bias.assign(np.log(probs).astype(np.float32))
     vocab = SimpleNamespace(tokens=["a", "b", "c"])
     ckpt = SimpleNamespace(
-        train=SimpleNamespace(seq_len=4), vocab=vocab, load_model=lambda which: model
+        train=SimpleNamespace(scored_len=4), vocab=vocab, load_model=lambda which: model
     )
     stream = np.array([0, 1, 2, 0, 0, 1, 1, 2, 0], np.int32)  # two windows of 4
     nats, count = model_nats(ckpt, stream)
