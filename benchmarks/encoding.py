@@ -58,7 +58,7 @@ def bench_encoding(args, work: Path) -> list[dict]:
     from generator.tokenstore import TokenStore, build
 
     plugin = MidiCorpus()
-    log("encoding: the Bach chorales as MIDI (converted once into the cache) ...")
+    log("encoding: the Bach chorales as MIDI (extracted once into the cache) ...")
     chorales = bach.chorale_midi_files(cache_dir(), args.chorales)
     synthetic = synthetic_midi(work / "synthetic", args.synthetic_files)
     rows = []

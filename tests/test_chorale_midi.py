@@ -13,7 +13,7 @@ pytest.importorskip("music21")
 
 def test_one_shipped_file_per_chorale_in_music21s_order(tmp_path):
     files = bach.chorale_midi_files(tmp_path)
-    assert [f.name for f in files] == [bach.midi_name(p) for p in bach.chorale_paths()]
+    assert [f.name for f in files] == [bach.converted_name(p) for p in bach.chorale_paths()]
     assert files[0].name == "bwv1_6.mid" and len(files) > 400
     assert bach.chorale_midi_files(tmp_path, 3) == files[:3]  # extracted once, then found
 
@@ -25,7 +25,7 @@ def test_a_shipped_chorale_is_music21s_conversion(tmp_path, score):
     assert bach.convert((str(source), str(converted))) is None
     shipped = tmp_path / "cache" / "shipped"
     shipped_file = next(
-        f for f in bach.chorale_midi_files(shipped) if f.stem == source.stem.replace(".", "_")
+        f for f in bach.chorale_midi_files(shipped) if f.name == bach.converted_name(source)
     )
     plugin = MidiCorpus()
     assert plugin.encode_file(shipped_file) == plugin.encode_file(converted)

@@ -30,7 +30,7 @@ def main(target: Path = TARGET) -> None:
 
     sources = bach.chorale_paths()
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = [(str(s), str(Path(tmp) / bach.midi_name(s))) for s in sources]
+        jobs = [(str(s), str(Path(tmp) / bach.converted_name(s))) for s in sources]
         with ProcessPoolExecutor() as pool:
             errors = [e for e in pool.map(bach.convert, jobs) if e]
         if errors:

@@ -43,9 +43,9 @@ def chorale_paths() -> list[Path]:
     return paths
 
 
-def midi_name(score: Path) -> str:
-    """The converted file's name: bwv66.6.mxl -> bwv66_6.mid."""
-    return score.stem.replace(".", "_") + ".mid"
+def converted_name(score: Path, suffix: str = ".mid") -> str:
+    """The name of what a score is converted to: bwv66.6.mxl -> bwv66_6.mid."""
+    return score.stem.replace(".", "_") + suffix
 
 
 def convert(job: tuple[str, str]) -> str | None:
@@ -98,7 +98,7 @@ def _converted(cache_dir: Path, kind: str, suffix: str, work, log, limit: int | 
 
     folder = writable_folder(Path(cache_dir) / f"bach-{kind}-music21-{music21.__version__}")
     sources = chorale_paths()[:limit]
-    targets = [folder / (p.stem.replace(".", "_") + suffix) for p in sources]
+    targets = [folder / converted_name(p, suffix) for p in sources]
     todo = [
         (str(s), str(t))
         for s, t in zip(sources, targets)
