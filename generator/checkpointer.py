@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from generator import checkpoint, resume_file
+from generator.averaging import averaged
 from generator.curves import write_curves
 from generator.errors import GenError, Interrupted
 from generator.signals import SIGNAL_NAMES
@@ -91,7 +92,8 @@ class Checkpointer:
         s.seconds = self.elapsed()
         self.last_save = time.monotonic()
         if self.chief:
-            checkpoint.save_weights(self.model, self.run_dir, "last")
+            with averaged(self.model):
+                checkpoint.save_weights(self.model, self.run_dir, "last")
             resume_file.save_resume(self.model, self.run_dir, s.to_json())
         self.saved_at = f"epoch {s.epoch}, step {s.step}"
 
@@ -167,7 +169,8 @@ class Checkpointer:
         m["history"].append({"epoch": epoch + 1, "loss": loss, "val_loss": val, "seconds": seconds})
         if m.get("best_val_loss") is None or val < m["best_val_loss"]:
             if self.chief:
-                checkpoint.save_weights(self.model, self.run_dir, "best")
+                with averaged(self.model):
+                    checkpoint.save_weights(self.model, self.run_dir, "best")
             m.update(best_val_loss=val, best_epoch=epoch + 1)
         m.update(epochs=epoch + 1, train_seconds=seconds)
         m.pop("stopped", None)

@@ -54,7 +54,7 @@ def check_choice(name: str, value, choices) -> None:
 
 
 # settings that runs made before they were stored had, where the default has changed since
-LEGACY = {"lr_floor": 0.05, "val_len": None}
+LEGACY = {"lr_floor": 0.05, "val_len": None, "ema": 0.0}
 VAL_LEN = 128  # validation windows are at least this long, whatever the training windows
 
 
@@ -68,6 +68,7 @@ class TrainConfig:
     learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
     lr_floor: float = 0.4  # the learning rate at the end, as a share of the peak
     clip_norm: float = 1.0  # gradients are clipped to this global norm
+    ema: float = 0.99  # momentum of the weights' moving average, validated and saved (0: off)
     val_fraction: float = 0.1  # share of files held out for validation
     val_len: int | None = None  # tokens per validation window; None: see `resolved`
     augment: bool = True  # use the plugin's augmentations (transposition for music)
@@ -89,6 +90,7 @@ class TrainConfig:
         check_range("learning-rate", self.learning_rate, 0, 1.0, above=True)
         check_range("lr-floor", self.lr_floor, 0.0, 1.0)
         check_range("clip-norm", self.clip_norm, 0, 1e6, above=True)
+        check_range("ema", self.ema, 0.0, 0.9999)
         check_range("val-fraction", self.val_fraction, 0.0, 0.99)
         check_range("seed", self.seed, 0, SEED_MAX)
         if self.max_minutes is not None:

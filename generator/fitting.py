@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from generator import data, resume_file
+from generator import averaging, data, resume_file
 from generator.checkpointer import Checkpointer
 from generator.errors import GenError
 from generator.loss import loss_scorer, score_batch, scored_loss
@@ -24,8 +24,8 @@ from generator.tf_setup import first_notes_caught
 def compile_model(model, config, total_steps: int, peak_rate=None, ignored=()) -> None:
     """Adam with a linear warm-up (100 steps, or a tenth of a short run) to the peak learning
     rate (`config.learning_rate` unless given), cosine decay to `config.lr_floor` of it by
-    `total_steps`, and global gradient-norm clipping; targets in `ignored` (control tokens) are
-    not learned."""
+    `total_steps`, global gradient-norm clipping and the weights' moving average; targets in
+    `ignored` (control tokens) are not learned."""
     import keras
 
     warmup = min(100, total_steps // 10)
@@ -37,7 +37,7 @@ def compile_model(model, config, total_steps: int, peak_rate=None, ignored=()) -
         warmup_steps=warmup,
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.clip_norm),
+        optimizer=averaging.adam(schedule, config),
         loss=scored_loss(list(ignored)),
     )
 
@@ -111,6 +111,23 @@ def _dataset(batches: data.WindowBatches, start: int, where, global_batch: int, 
     return where.strategy.distribute_datasets_from_function(pipeline)
 
 
+def _validation(model, plan):
+    """A function scoring the validation split with the weights a run saves (their moving
+    average); None without one. Every worker scores every validation window."""
+    if len(plan.val_ids) < 2:
+        return None
+    config = plan.config
+    scorer = loss_scorer(
+        model, config.scored_len, score_batch(config.scored_len, config.batch_size), plan.ignored
+    )
+
+    def score() -> float:
+        with averaging.averaged(model):
+            return scorer(plan.val_ids)[0]
+
+    return score
+
+
 def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> None:
     """Train a `train.Plan` from its state (a new run, or one restored from resume.h5 when
     `resume`) to the last epoch or the time budget, under the strategy its config names.
@@ -136,15 +153,7 @@ def fit(plan, log, resume: bool = False, init_weights: Path | None = None) -> No
     )  # fmt: skip
     first_notes_caught()
     model = _model(plan, where, batches.steps_per_epoch, resume, init_weights)
-    score = None  # every worker scores every validation window (no partial batch dropped)
-    if len(plan.val_ids) >= 2:
-        scorer = loss_scorer(
-            model,
-            config.scored_len,
-            score_batch(config.scored_len, config.batch_size),
-            plan.ignored,
-        )
-        score = lambda: scorer(plan.val_ids)[0]  # noqa: E731
+    score = _validation(model, plan)
     stop = threading.Event()  # ends the data generator when training ends, however it ends
     try:
         with caught_signals(log) as caught, where.fitting(model):

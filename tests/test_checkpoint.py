@@ -146,6 +146,15 @@ def test_a_run_stored_before_the_learning_rate_floor_keeps_the_floor_it_trained_
     assert TrainConfig.from_dict(TrainConfig(lr_floor=0.2).to_dict()).lr_floor == 0.2
 
 
+def test_a_run_stored_before_weight_averaging_resumes_without_it():
+    from generator.config import TrainConfig
+
+    stored = TrainConfig().to_dict()
+    assert stored["ema"] == 0.99
+    del stored["ema"]  # as runs made before the setting stored it
+    assert TrainConfig.from_dict(stored).ema == 0.0  # they validated the trained weights
+
+
 def test_validation_windows_are_the_training_windows_but_no_shorter_than_128():
     from generator.config import TrainConfig
 

@@ -37,6 +37,8 @@ TRAIN = [  # option, absurd value, what the one line says
     ("--learning-rate", 0, "learning-rate must be in (0, 1], got 0.0"),
     ("--learning-rate", "inf", "learning-rate must be in (0, 1], got inf"),
     ("--learning-rate", "nan", "learning-rate must be in (0, 1], got nan"),
+    ("--ema", 1, "ema must be in [0, 0.9999], got 1.0"),
+    ("--ema", "nan", "ema must be in [0, 0.9999], got nan"),
     ("--val-fraction", 1, "val-fraction must be in [0, 0.99], got 1.0"),
     ("--val-fraction", -0.1, "val-fraction must be in [0, 0.99], got -0.1"),
     ("--max-minutes", -1, "max-minutes must be in [0, 10,000,000], got -1.0"),

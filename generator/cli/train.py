@@ -68,6 +68,13 @@ from generator.errors import GenError
     help="The learning rate at the last step, as a share of the peak.",
 )
 @click.option(
+    "--ema",
+    default=TrainConfig.ema,
+    show_default=True,
+    help="Validate and save the weights' moving average with this momentum (over about "
+    "1/(1-EMA) steps) instead of the last step's weights; 0: the last step's.",
+)
+@click.option(
     "--val-fraction", default=0.1, show_default=True, help="Share of files held out for validation."
 )
 @click.option(
