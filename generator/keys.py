@@ -117,19 +117,38 @@ def since_last(tokens: list[str]) -> int:
     return len(tokens) - EVERY * ((len(tokens) - 1) // EVERY) if tokens else 0
 
 
-def fitted(plugin, candidates: list[list[str]], key: str) -> list[str]:
+def fitted(plugin, candidates: list[list[str]], key: str, fallback: bool = True):
     """Of pieces written in `key`, the first whose mode music21 finds to be the key's (else
-    the first), moved to the key's tonic where the plugin can transpose: music21 then finds
-    `key` in it whenever its mode matched (the analysis does not change under
-    transposition)."""
+    the first, or None without `fallback`), moved to the key's tonic where the plugin can
+    transpose: music21 then finds `key` in it whenever its mode matched (the analysis does
+    not change under transposition)."""
     tonic, mode = key.split()
     found = [key_of(plugin.notes(c)) for c in candidates]
-    pick = next((i for i, f in enumerate(found) if f and f.split()[1] == mode), 0)
+    pick = next((i for i, f in enumerate(found) if f and f.split()[1] == mode), None)
+    if pick is None and not fallback:
+        return None
+    pick = pick or 0
     if found[pick] is None:
         return candidates[pick]
     shift = (TONICS.index(tonic) - TONICS.index(found[pick].split()[0])) % 12
     moved = plugin.transposed(candidates[pick], shift - 12 if shift > 6 else shift)
     return candidates[pick] if moved is None else moved
+
+
+def in_key(draw, plugin, key: str, size: int, per: int, rounds: int) -> list[list[str]]:
+    """`size` pieces in `key`: each `fitted` from `per` drawn for it, and where none of them
+    is in the key's mode, from `per` more, up to `rounds` draws in all (a corpus with few
+    pieces in that mode). `draw(n, round)` gives n pieces written in `key`."""
+    chosen: list = [None] * size
+    for round_ in range(rounds):
+        todo = [k for k, piece in enumerate(chosen) if piece is None]
+        if not todo:
+            break
+        pieces = draw(len(todo) * per, round_)
+        for j, k in enumerate(todo):
+            mine = pieces[j * per : (j + 1) * per]
+            chosen[k] = fitted(plugin, mine, key, fallback=round_ == rounds - 1)
+    return chosen
 
 
 # the key profiles of music21's `analyze("key")`: Aarden and Essen's weights

@@ -1,15 +1,14 @@
 """From sampling options to files: what `gen sample` runs.
 
 Outputs are drawn in batches of at most `BATCH` streams (verse: one poem at a time) and each is
-written as soon as it is drawn, so memory does not grow with `-n`. Music can also be drawn as a
-piano roll (`.png`, or `plot` for one beside each output) from the notes its plugin reads in the
-tokens, with the primer's notes in their own colour.
+written as soon as it is drawn (`writer.Writer`), so memory does not grow with `-n`. Music can
+also be drawn as a piano roll (`.png`, or `plot` for one beside each output) from the notes its
+plugin reads in the tokens, with the primer's notes in their own colour.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -19,17 +18,13 @@ from generator import keys as keys_module
 from generator.config import MAX_OUTPUTS, SampleConfig, check_choice, check_range
 from generator.errors import GenError
 from generator.progress import Reporter
-from generator.targets import (
-    check_targets,
-    draws_piano_roll,
-    output_path,
-    piano_roll_path,
-    write_output,
-)
+from generator.targets import check_targets
 from generator.verse.forms import VerseOptions
+from generator.writer import Writer
 
 BATCH = 64  # streams drawn at once: -n 1000 is 16 draws, each written as it finishes
 KEY_CANDIDATES = 8  # with --key, pieces drawn per output, to find one in the key's mode
+KEY_ROUNDS = 4  # and as many again, up to this many times, where none was in that mode
 
 
 @dataclass(frozen=True)
@@ -181,24 +176,44 @@ def _with_unit(config: SampleConfig, verse: VerseOptions) -> SampleConfig:
 def _write_streams(sampler, writer, primer: list[str], config: SampleConfig, log) -> None:
     """Draw the outputs in batches of at most `BATCH` streams, writing each batch. With
     `--key` (and no primer to keep in place), each output is chosen from `KEY_CANDIDATES`
-    pieces drawn in that key and moved to its tonic (`keys.fitted`)."""
-    num, plugin = writer.request.num, sampler.plugin
+    pieces drawn in that key and moved to its tonic, and more where none was in its mode
+    (`keys.in_key`)."""
+    num = writer.request.num
     fit = config.key is not None and sampler.key_counts and not primer
     per = KEY_CANDIDATES if fit else 1
     with log.bar(num, "Sampling", "outputs", hide_below=BATCH // per + 1) as bar:
         for first in range(0, num, BATCH // per):
             size = min(BATCH // per, num - first)
-            drawn = replace(config, seed=batch_seed(config.seed, first // (BATCH // per)))
-            keys = sampler.keys(size * per, config.key, drawn.seed)
-            starts = np.stack([sampler.start(primer, key) for key in keys])  # (streams, len)
-            controls = sampler.controls(keys, primer, config.key_bias)
-            rows, _, _ = sampler.draw(starts, drawn, want_logp=False, controls=controls)
-            pieces = [without_controls(sampler.vocab.decode(row)) for row in rows]
-            for k in range(size):
-                mine = pieces[k * per : (k + 1) * per]
-                tokens = keys_module.fitted(plugin, mine, config.key) if fit else mine[0]
-                writer.write(tokens, keys[k * per])
+            seed = batch_seed(config.seed, first // (BATCH // per))
+            if fit:
+                outputs = _in_key(sampler, config, size, seed)
+            else:
+                keys, pieces = _drawn(sampler, primer, config, size, seed)
+                outputs = list(zip(pieces, keys))
+            for tokens, key in outputs:
+                writer.write(tokens, key)
             bar.update(size)
+
+
+def _in_key(sampler, config: SampleConfig, size: int, seed: int) -> list[tuple[list, str]]:
+    """`size` outputs in `config.key` (`keys.in_key`), each with its key."""
+
+    def draw(n: int, round_: int) -> list[list[str]]:
+        return _drawn(sampler, [], config, n, batch_seed(seed, round_))[1]
+
+    chosen = keys_module.in_key(draw, sampler.plugin, config.key, size, KEY_CANDIDATES, KEY_ROUNDS)
+    return [(tokens, config.key) for tokens in chosen]
+
+
+def _drawn(sampler, primer, config, n: int, seed: int) -> tuple[list, list[list[str]]]:
+    """`n` pieces drawn from `seed`: the keys they were given, and their tokens without key
+    tokens."""
+    keys = sampler.keys(n, config.key, seed)
+    starts = np.stack([sampler.start(primer, key) for key in keys])  # (streams, len)
+    controls = sampler.controls(keys, primer, config.key_bias)
+    drawn = replace(config, seed=seed)
+    rows, _, _ = sampler.draw(starts, drawn, want_logp=False, controls=controls)
+    return keys, [without_controls(sampler.vocab.decode(row)) for row in rows]
 
 
 def without_controls(tokens: list[str]) -> list[str]:
@@ -231,87 +246,3 @@ def _write_poems(sampler, writer, primer, verse: VerseOptions, config, log) -> N
             bar.update(1)
     for line in report.lines():
         log(line)
-
-
-class Writer:
-    """Writes outputs one at a time as they are drawn, and keeps a summary of each."""
-
-    def __init__(self, ckpt, plugin, request, *, log, primer, seed: int, keep: bool = True):
-        self.ckpt, self.plugin, self.request, self.log = ckpt, plugin, request, log
-        self.seed, self.keep = seed, keep  # keep: the summaries, for `finish` to return
-        self.written = 0  # outputs written so far
-        self.head = primer if request.primer_in_output else plugin.carry_over(primer)
-        self.summaries: list[dict] = []
-        self.last_byte = b""  # of the previous output on standard output
-        self.copies = None
-
-    def count_copies(self) -> None:
-        """Measure each output's copy rate from now on, if the request asks for it."""
-        if self.request.report:
-            from generator.copies import CopyCounter
-
-            self.copies = CopyCounter.for_checkpoint(self.ckpt, self.plugin, self.log)
-
-    def write(self, tokens: list[str], key: str | None = None) -> dict:
-        """Write one output (with the primer or what it carries over) and its piano roll;
-        its summary (with the `key` it was written in, for music with keys), kept."""
-        k, request, plugin = self.written, self.request, self.plugin
-        target = None
-        if request.out != "-":
-            target = output_path(Path(request.out), request.num, plugin.suffix, k)
-        summary = {"path": str(target) if target else "-", "checkpoint": str(self.ckpt.path)}
-        summary |= {"seed": self.seed, "index": k + 1, "tokens": len(tokens)}
-        summary |= {"key": key} if key else {}
-        summary |= output_length(plugin, tokens)
-        if draws_piano_roll(plugin, target):
-            write_piano_roll(plugin, self.head, tokens, target)
-        else:
-            gap = b"" if not k or target else (b"\n" if self.last_byte == b"\n" else b"\n\n")
-            heading = self.heading(k, key)
-            self.last_byte = write_output(plugin, self.head + tokens, target, gap, heading)
-        if target:
-            self.log(f"wrote {target} ({len(tokens)} {plugin.token_name}s)")
-        if request.plot and not draws_piano_roll(plugin, target):
-            roll = piano_roll_path(target)
-            write_piano_roll(plugin, self.head, tokens, roll)
-            summary["piano_roll"] = str(roll)
-            self.log(f"wrote {roll} (piano roll)")
-        summary["copy_rate"] = self.copies.add(tokens) if self.copies else None
-        self.written += 1
-        if self.keep:
-            self.summaries.append(summary)
-        return summary
-
-    def heading(self, k: int, key: str | None) -> tuple:
-        """(title, subtitle, key) of output `k` as sheet music: --title (numbered with -n),
-        where it came from, and the key it was drawn in."""
-        title, num = self.request.title, self.request.num
-        origin = f"gen: {Path(self.ckpt.path).name}, seed {self.seed}"
-        origin += f", output {k + 1}" if num > 1 else ""
-        return (f"{title} {k + 1}" if title and num > 1 else title), origin, key
-
-    def finish(self) -> list[dict]:
-        """The summaries; logs where the outputs came from and the copy rate."""
-        self.log(f"from {self.ckpt.path} with seed {self.seed}")
-        if self.copies:
-            self.log(self.copies.report_line())
-        return self.summaries
-
-
-def write_piano_roll(plugin, head: list[str], tokens: list[str], path: Path) -> None:
-    """Draw the notes of `head + tokens` as a piano roll PNG, the head's notes as the primer.
-    matplotlib is imported only here, when a roll is wanted."""
-    from generator import pianoroll
-
-    stream = head + tokens
-    primer_notes = len(plugin.notes(head)) if head else 0
-    notes, bars = plugin.notes(stream), plugin.bar_seconds(stream)
-    pianoroll.plot_notes(notes, path, bars, primer_notes, title=Path(path).name)
-
-
-def output_length(plugin, tokens: list[str]) -> dict:
-    """{"seconds": ...} of music or {"lines": ...} of verse, in the first unit the plugin
-    measures; {} for a plugin that measures none."""
-    for unit in plugin.length_units[:1]:
-        return {unit: round(tokenmaps.stream_length(plugin, tokens, unit), 3)}
-    return {}

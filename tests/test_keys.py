@@ -84,6 +84,38 @@ def test_with_a_key_asked_the_piece_in_its_mode_is_moved_to_its_tonic():
     assert keys.key_of(plugin.notes(chosen)) == "D minor"
     chosen = keys.fitted(plugin, [a_minor], "F# major")  # no major one: the first, moved
     assert keys.key_of(plugin.notes(chosen)).startswith("F# ")
+    assert keys.fitted(plugin, [a_minor], "F# major", fallback=False) is None
+
+
+def _melody(tonic: int, minor: bool) -> list[str]:
+    """Performance events of a scale and its tonic triad's notes, one after another."""
+    third = 3 if minor else 4
+    arpeggio = [Note(tonic + s, 6.0 + k, 7.0 + k) for k, s in enumerate((0, third, 7, 12, 7, 0))]
+    stream = []
+    for n in scale(tonic, minor) + arpeggio:
+        stream += ["vel:20", f"on:{n.pitch}", f"shift:{round(100 * (n.end - n.start))}"]
+        stream += [f"off:{n.pitch}"]
+    return stream
+
+
+@pytest.mark.parametrize("rounds, minor", [(3, True), (1, False)])
+def test_an_output_with_no_piece_in_the_keys_mode_draws_more(rounds, minor):
+    plugin = MidiCorpus()
+    c_major, a_minor = _melody(60, minor=False), _melody(57, minor=True)
+    assert [keys.key_of(plugin.notes(p)) for p in (c_major, a_minor)] == ["C major", "A minor"]
+    asked = []
+
+    def draw(n, round_):  # major pieces first, then minor ones
+        asked.append((n, round_))
+        return [c_major if round_ == 0 else a_minor] * n
+
+    chosen = keys.in_key(draw, plugin, "D minor", size=2, per=3, rounds=rounds)
+    assert asked == [(6, 0), (6, 1)][:rounds]  # once more for both outputs, then no more
+    found = [keys.key_of(plugin.notes(piece)) for piece in chosen]
+    assert found == (["D minor"] * 2 if minor else ["D major"] * 2)  # else the first, moved
+    asked.clear()
+    keys.in_key(lambda n, r: draw(n, r + 1), plugin, "D minor", size=2, per=3, rounds=rounds)
+    assert asked == [(6, 1)]  # the first draw has them: no more
 
 
 def test_a_keys_scale_and_the_penalty_of_notes_outside_it():
