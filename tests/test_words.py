@@ -94,6 +94,20 @@ def node_after(trie, text: str) -> int:
 
 
 @pytest.mark.slow
+def test_a_word_with_a_character_outside_the_vocabulary_is_no_corpus_word():
+    tokens = ["<unk>", "<start>", " ", "\n", *"aegnrs"]
+    text = "<start>a rare <unk> s<unk>gn\n<start>rags"  # "sign" without an "i" to spell it
+    ids = [tokens.index(t) for t in _split(text)]
+    assert lexicon.text_words(lexicon.vocabulary_text(tokens, ids)) == {"a", "rare", "rags"}
+
+
+def _split(text: str) -> list[str]:
+    """`text` as tokens: the special tokens whole, other characters one by one."""
+    import re
+
+    return [t for t in re.split(r"(<unk>|<start>)|", text) if t]
+
+
 def test_a_run_whose_corpus_is_gone_keeps_to_the_dictionary(tmp_path):
     import shutil
 

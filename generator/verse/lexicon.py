@@ -19,12 +19,13 @@ of a preferred word is preferred, and an apostrophe itself never costs (it may c
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import numpy as np
 
 from generator.verse import prosody
-from generator.vocab import SPECIALS
+from generator.vocab import SPECIALS, UNK
 
 ROOT = 0
 APOSTROPHE = "'"
@@ -51,10 +52,13 @@ def is_known(word: str, known) -> bool:
 
 
 def vocabulary_text(tokens: list[str], ids) -> str:
-    """The text of character ids, with a space for each special token (`<unk>`), so that
-    no word is made of one."""
-    chars = np.array([" " if t in SPECIALS else t for t in tokens])
-    return "".join(chars[ids])
+    """The text of character ids: a space for each piece's start, and without the words
+    that hold a character outside the vocabulary (`<unk>`: the "i" of "sign" where only the
+    held-out text has one), for neither such a word nor its pieces ("s", "gn") is one the
+    vocabulary can spell."""
+    marks = ["\0" if t == UNK else " " if t in SPECIALS else t for t in tokens]
+    chars = np.array(marks, object)  # a "U" array would drop the NUL
+    return re.sub(r"\S*\0\S*", " ", "".join(chars[ids]))
 
 
 def spells(tokens: list[str]) -> bool:
