@@ -125,9 +125,10 @@ def fitted(plugin, candidates: list[list[str]], key: str, fallback: bool = True)
     tonic, mode = key.split()
     found = [key_of(plugin.notes(c)) for c in candidates]
     pick = next((i for i, f in enumerate(found) if f and f.split()[1] == mode), None)
-    if pick is None and not fallback:
-        return None
-    pick = pick or 0
+    if pick is None:
+        if not fallback:
+            return None
+        pick = 0
     if found[pick] is None:
         return candidates[pick]
     shift = (TONICS.index(tonic) - TONICS.index(found[pick].split()[0])) % 12
