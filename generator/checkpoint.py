@@ -90,6 +90,7 @@ class Checkpoint:
     sources: DataSources
     vocab: Vocab
     key_counts: dict[str, int]  # music: pieces per key in the corpus; {} without keys
+    note_seconds: float | None = None  # music: the corpus's note limit (`stats.note_limit`)
 
     @property
     def corpus_name(self) -> str:
@@ -191,9 +192,10 @@ def save_config(
     sources: DataSources,
     vocab,
     key_counts: dict[str, int] | None = None,
+    note_seconds: float | None = None,
 ) -> None:
     """Write config.json and vocab.json for a new run; `key_counts`: how many pieces of the
-    corpus are in each key (music)."""
+    corpus are in each key, and `note_seconds`: its note limit (music)."""
     vocab.save(Path(run_dir) / VOCAB)
     config = {
         "format": FORMAT,
@@ -202,7 +204,9 @@ def save_config(
         "model": model_config.to_dict(),
         "train": train.to_dict() | asdict(sources),
     }
-    write_json(Path(run_dir) / CONFIG, config | ({"keys": key_counts} if key_counts else {}))
+    config |= {"keys": key_counts} if key_counts else {}
+    config |= {"note_seconds": note_seconds} if note_seconds else {}
+    write_json(Path(run_dir) / CONFIG, config)
 
 
 def save_corpus(run_dir: Path, source: str | None, train: list[str], val: list[str]) -> None:
@@ -256,6 +260,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
     key_counts = config.get("keys") or {}
     if not isinstance(key_counts, dict) or not all(isinstance(n, int) for n in key_counts.values()):
         raise GenError(f"checkpoint '{path}' has a corrupt {CONFIG}: 'keys' is not key counts")
+    limit = config.get("note_seconds")  # runs stored before it have none
+    if limit is not None and not (isinstance(limit, (int, float)) and limit > 0):
+        raise GenError(f"checkpoint '{path}' has a corrupt {CONFIG}: 'note_seconds' is {limit!r}")
     return Checkpoint(
         path,
         float(created) if isinstance(created, (int, float)) else None,
@@ -265,6 +272,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
         DataSources.from_dict(config["train"]),
         vocab,
         key_counts,
+        float(limit) if limit else None,
     )
 
 
@@ -273,12 +281,15 @@ def plugin_of(ckpt: Checkpoint):
     from generator.corpora import get_corpus
 
     try:
-        return get_corpus(ckpt.corpus_name)
+        plugin = get_corpus(ckpt.corpus_name)
     except GenError as exc:
         raise GenError(
             f"checkpoint '{ckpt.path}' was written by corpus plugin '{ckpt.corpus_name}', "
             f"which this gen cannot load ({exc})"
         ) from None
+    if ckpt.note_seconds and plugin.kind == "music":
+        plugin.note_seconds = ckpt.note_seconds  # its samples' notes end as the corpus's do
+    return plugin
 
 
 def check_corpus(ckpt: Checkpoint, plugin) -> None:

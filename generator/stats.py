@@ -25,6 +25,19 @@ def measure(plugin, streams: list[list[str]]) -> dict:
     return verse([plugin.text(s) for s in streams])
 
 
+NOTE_SHARE = 99.9  # percent of a corpus's notes that end within its note limit
+
+
+def note_limit(plugin, streams: list[list[str]]) -> float | None:
+    """The length (seconds) within which `NOTE_SHARE` % of the notes of `streams` end, for a
+    music plugin; None for verse or streams without notes. A sample's written notes end
+    there: a note whose end the model never writes does not sound on for seconds."""
+    if plugin.kind != "music":
+        return None
+    lengths = [n.end - n.start for s in streams for n in plugin.notes(s)]
+    return round(float(np.percentile(lengths, NOTE_SHARE)), 2) if lengths else None
+
+
 def pitch_class_histogram(pieces: list[list]) -> np.ndarray:
     """Share of sounding time in each of the 12 pitch classes (C = 0), shape (12,); drums,
     which have no pitch class, are left out."""

@@ -17,6 +17,7 @@ from generator.errors import GenError
 from generator.model import ModelConfig
 from generator.progress import Reporter
 from generator.splits import open_corpus, saved_split, split
+from generator.stats import note_limit
 from generator.vocab import Vocab
 
 MAX_UNKNOWN_SHARE = 0.01  # --init-from: most tokens a new corpus may have outside the vocabulary
@@ -160,7 +161,8 @@ def train(
     if start is not None:
         sources = replace(sources, init_from=str(start.path.resolve()))
     key_counts = keys.piece_counts(train_ids, vocab, len(plugin.lead_in))
-    checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab, key_counts)
+    limit = note_limit(plugin, _streams(plugin, vocab, train_ids))
+    checkpoint.save_config(run_dir, plugin, model_config, config, sources, vocab, key_counts, limit)
     checkpoint.save_corpus(run_dir, source, train_files, val_files)
     checkpoint.save_grammar(run_dir, tokenmaps.kind_transitions(plugin, vocab, train_ids))
     chief = distribute.writes(config.strategy)
@@ -185,6 +187,16 @@ def _fitted(config: TrainConfig, model_config, train_ids, log) -> TrainConfig:
         train_ids, config.seq_len, config.batch_size, epoch_steps=config.epoch_steps
     )
     return budget.fit_epochs(config, batches.steps_per_epoch, len(train_ids), log)
+
+
+def _streams(plugin, vocab, stream, most: int = 1_000_000) -> list[list[str]]:
+    """The pieces in the first `most` ids of a music split's stream, as tokens without key
+    tokens (none for verse)."""
+    if plugin.kind != "music":
+        return []
+    ids = stream.slice(0, min(len(stream), most))
+    pieces = data.pieces(ids, vocab.start_id, len(plugin.lead_in))
+    return [[t for t in vocab.decode(piece) if not keys.key_of_token(t)] for piece in pieces]
 
 
 def _first_metrics(plugin, store, train_ids, val_ids) -> dict:

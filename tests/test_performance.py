@@ -329,3 +329,48 @@ def test_a_run_of_the_midi_plugin_before_the_pedal_still_samples(tmp_path):
     config_path.write_text(json.dumps(config))
     result = run("sample", "--checkpoint", "checkpoints/old", "--out", "t.mid", "--length", 20)
     assert result.exit_code == 1 and "version 1 with other settings" in result.output
+
+
+def test_a_corpus_note_limit_is_where_nearly_all_its_notes_end():
+    from generator import stats
+    from generator.corpora.text import TextCorpus
+
+    plugin = MidiCorpus()
+    held = ["on:60", "shift:30", "off:60"]  # 0.3 s
+    assert stats.note_limit(plugin, [held * 50, held * 50]) == 0.3
+    assert stats.note_limit(plugin, [["shift:30"]]) is None  # no notes
+    assert stats.note_limit(TextCorpus(), [list("the cat")]) is None
+
+
+def test_a_plugin_with_a_note_limit_ends_longer_notes_there(tmp_path):
+    stuck = ["on:60", "shift:100", "shift:100", "off:60", "on:62", "shift:20", "off:62"]
+    plugin = MidiCorpus()
+    assert [round(n.end - n.start, 2) for n in plugin.notes(stuck)] == [2.0, 0.2]
+    plugin.note_seconds = 0.5
+    assert [round(n.end - n.start, 2) for n in plugin.notes(stuck)] == [0.5, 0.2]
+    plugin.write(stuck, tmp_path / "s.mid")
+    written = MidiCorpus().notes(MidiCorpus().encode_file(tmp_path / "s.mid"))
+    assert [round(n.end - n.start, 2) for n in written] == [0.5, 0.2]
+
+
+def test_a_run_records_its_corpus_note_limit_and_its_samples_keep_to_it(tmp_path):
+    import json
+
+    from conftest import run, scale_corpus, tiny
+
+    from generator.checkpoint import load_checkpoint, plugin_of
+
+    root = tmp_path / "checkpoints"
+    args = ("--path", scale_corpus(tmp_path / "midi"), "--checkpoint-dir", root, "--run", "r")
+    assert run("train", *args, *tiny()).exit_code == 0
+    config = json.loads((root / "r" / "config.json").read_text())
+    assert config["note_seconds"] == 0.5  # the chords' beat at 120 bpm; the scales' are 0.25
+    out = tmp_path / "s.mid"
+    sampled = run("sample", "--checkpoint", root / "r", "--out", out, "--seconds", 20, "-n", 4)
+    assert sampled.exit_code == 0, sampled.output
+    for k in range(1, 5):
+        notes = MidiCorpus().notes(MidiCorpus().encode_file(tmp_path / f"s-{k}.mid"))
+        assert notes and max(n.end - n.start for n in notes) <= 0.5 + 0.011
+    del config["note_seconds"]  # as runs stored before the limit
+    (root / "r" / "config.json").write_text(json.dumps(config))
+    assert plugin_of(load_checkpoint(root / "r")).note_seconds is None

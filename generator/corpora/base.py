@@ -187,6 +187,7 @@ class MusicCorpus(Corpus):
     token_name = "event"
     length_units = ("seconds",)
     default_temperature = 0.8
+    note_seconds: float | None = None  # notes that may hang on end after this (set by a run)
 
     def notes(self, tokens: list[str]) -> list[Note]:
         """The notes `tokens` play, by start time, as `write` would write them."""

@@ -149,7 +149,7 @@ class MidiCorpus(MusicCorpus):
 
     def write(self, tokens: list[str], path: Path) -> None:
         suffix = Path(path).suffix.lower()
-        mid = performance.events_to_midi(tokens, MAX_NOTE_SECONDS)
+        mid = performance.events_to_midi(tokens, self.note_seconds or MAX_NOTE_SECONDS)
         if suffix in MUSICXML_SUFFIXES:
             write_musicxml(mid, path)
         elif suffix == ".pdf":
@@ -158,7 +158,7 @@ class MidiCorpus(MusicCorpus):
             mid.save(path)
 
     def notes(self, tokens: list[str]) -> list[Note]:
-        return performance.events_to_notes(tokens, MAX_NOTE_SECONDS)
+        return performance.events_to_notes(tokens, self.note_seconds or MAX_NOTE_SECONDS)
 
     def carry_over(self, primer_tokens: list[str]) -> list[str]:
         velocities = [
