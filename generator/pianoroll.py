@@ -24,6 +24,7 @@ GENERATED_COLOURS = "Blues"  # matplotlib colour maps; the shade follows velocit
 PRIMER_COLOURS = "Oranges"
 INSTRUMENT_COLOURS = "tab10"  # a colour per instrument family where there are several
 MIN_BAR_PIXELS = 6  # bar lines closer than this would paint the roll grey: left out
+GAP_PIXELS = 2  # each note's bar ends this much short of its end (a third of it at most)
 DPI = 100
 
 
@@ -84,8 +85,10 @@ def figure(notes, bars=(), primer_notes=0, title="", size=None, dpi=DPI, margins
         for at in bars:
             ax.axvline(at, color="0.8", linewidth=0.6, zorder=0)
     drawn, legend = colours(notes, primer_notes)
-    boxes = [[(n.start, n.pitch - 0.4), (n.end, n.pitch - 0.4), (n.end, n.pitch + 0.4),
-              (n.start, n.pitch + 0.4)] for n in notes]  # fmt: skip
+    gap = GAP_PIXELS * length / width_px  # a note struck again shows as two bars, not one
+    ends = [max(n.end - gap, n.start + (n.end - n.start) * 2 / 3) for n in notes]
+    boxes = [[(n.start, n.pitch - 0.4), (end, n.pitch - 0.4), (end, n.pitch + 0.4),
+              (n.start, n.pitch + 0.4)] for n, end in zip(notes, ends)]  # fmt: skip
     ax.add_collection(PolyCollection(boxes, facecolors=drawn, edgecolors="none", zorder=2))
     if margins:
         _label(ax, low, high, title, legend)

@@ -50,10 +50,11 @@ def test_two_notes_colour_exactly_their_rectangles(tmp_path):
     seconds, pitch = ax.transData.inverted().transform(centres).T.reshape(2, *image.shape[:2])
     px_s, px_p = 2.0 / 200, 9 / 100  # one pixel in seconds and in semitones
 
-    def inside(note, grow):  # the note's bar (0.8 semitones high), grown by `grow` pixels
+    def inside(note, grow):  # the note's bar (0.8 semitones high, ending 2 pixels short of
+        # the note's end), grown by `grow` pixels
         return (
             (seconds >= note.start - grow * px_s)
-            & (seconds <= note.end + grow * px_s)
+            & (seconds <= note.end + (grow - 2) * px_s)
             & (np.abs(pitch - note.pitch) <= 0.4 + grow * px_p)
         )
 
@@ -66,6 +67,13 @@ def test_two_notes_colour_exactly_their_rectangles(tmp_path):
     # spot checks: E4 is silent in the first second, C4 in the second
     assert pixel(image, ax, 0.5, 60).sum() < WHITE and pixel(image, ax, 0.5, 64).sum() > WHITE
     assert pixel(image, ax, 1.5, 64).sum() < WHITE and pixel(image, ax, 1.5, 60).sum() > WHITE
+
+
+def test_a_note_struck_again_shows_as_two_bars(tmp_path):
+    notes = [pianoroll.Note(60, 0.0, 1.0, 100), pianoroll.Note(60, 1.0, 2.0, 100)]
+    image, ax = render(tmp_path, notes)
+    assert pixel(image, ax, 0.99, 60).sum() > WHITE  # background where the second begins
+    assert pixel(image, ax, 0.9, 60).sum() < WHITE and pixel(image, ax, 1.05, 60).sum() < WHITE
 
 
 def test_louder_notes_are_darker(tmp_path):
