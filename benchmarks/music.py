@@ -103,7 +103,7 @@ def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
     """The run's validation pieces (up to `MAX_REAL`, spread over them; a book of tunes gives
     each tune) as its plugin writes them to MIDI, read from the run's token store."""
     from generator import data
-    from generator.outputs import without_controls
+    from generator.keys import without_controls
     from generator.splits import saved_split
 
     _, val = saved_split(ckpt, plugin)
@@ -132,7 +132,7 @@ def grammar_errors(ckpt, plugin, count: int, key_bias: float) -> int | None:
     if tokenizer is None:
         return None
     from generator.config import SampleConfig
-    from generator.outputs import without_controls
+    from generator.keys import without_controls
     from generator.sample import Sampler
 
     sampler = Sampler(ckpt)

@@ -97,6 +97,11 @@ def piece_counts(stream, vocab, lead_in: int) -> dict[str, int]:
     return counts
 
 
+def without_controls(tokens: list[str]) -> list[str]:
+    """The tokens a plugin writes: a stream without its key tokens."""
+    return [t for t in tokens if not key_of_token(t)]
+
+
 def control_ids(vocab) -> list[int]:
     """The ids of the key tokens in `vocab`: given to a model, never scored or drawn."""
     return [i for i, t in enumerate(vocab.tokens) if key_of_token(t)]

@@ -213,12 +213,7 @@ def _drawn(sampler, primer, config, n: int, seed: int) -> tuple[list, list[list[
     controls = sampler.controls(keys, primer, config.key_bias)
     drawn = replace(config, seed=seed)
     rows, _, _ = sampler.draw(starts, drawn, want_logp=False, controls=controls)
-    return keys, [without_controls(sampler.vocab.decode(row)) for row in rows]
-
-
-def without_controls(tokens: list[str]) -> list[str]:
-    """The tokens a plugin writes: a stream without its key tokens."""
-    return [t for t in tokens if not keys_module.key_of_token(t)]
+    return keys, [keys_module.without_controls(sampler.vocab.decode(row)) for row in rows]
 
 
 def batch_seed(seed: int, k: int) -> int:

@@ -196,7 +196,7 @@ def _streams(plugin, vocab, stream, most: int = 1_000_000) -> list[list[str]]:
         return []
     ids = stream.slice(0, min(len(stream), most))
     pieces = data.pieces(ids, vocab.start_id, len(plugin.lead_in))
-    return [[t for t in vocab.decode(piece) if not keys.key_of_token(t)] for piece in pieces]
+    return [keys.without_controls(vocab.decode(piece)) for piece in pieces]
 
 
 def _first_metrics(plugin, store, train_ids, val_ids) -> dict:
