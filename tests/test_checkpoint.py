@@ -81,6 +81,10 @@ def test_the_trained_run_samples(trained):
             lambda d: (d / "vocab.json").write_text('{"format": "gen-vocab/1", "tokens": ["a"]}'),
             "vocab.json does not match the model's vocab size",
         ),
+        (
+            lambda d: edit_config(d, lambda c: c.update(note_seconds=-1)),
+            "has a corrupt config.json: 'note_seconds' is -1",
+        ),
     ],
     ids=[
         "incomplete",
@@ -92,6 +96,7 @@ def test_the_trained_run_samples(trained):
         "bad-weights",
         "no-weights",
         "vocab",
+        "note-limit",
     ],
 )
 def test_a_broken_checkpoint_is_one_clear_line(spoilt, damage, message):
