@@ -34,7 +34,7 @@ from generator.verse.metre import METRES
     "-t",
     type=float,
     help="Sampling temperature, > 0: lower is safer, higher is wilder. Default: the corpus "
-    "plugin's (music 0.8, verse 1.0).",
+    "plugin's (midi 0.7, other music 0.8, verse 1.0).",
 )
 @click.option(
     "--top-k",
