@@ -73,6 +73,8 @@ def test_runs_are_listed_newest_first_with_their_kind_and_history(root):
     assert [r["kind"] for r in runs] == ["verse", "music"]
     about = studio.get("/api/runs/music").json()
     assert about["corpus"]["name"] == "midi" and len(about["history"]) == about["epochs"] == 2
+    assert about["temperature"] == 0.7  # what a sample gets when none is asked
+    assert studio.get("/api/runs/verse").json()["temperature"] == 1.0
 
 
 @pytest.mark.parametrize(

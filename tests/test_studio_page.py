@@ -79,6 +79,7 @@ def test_music_is_generated_drawn_and_playable(served, browser):
     url, _ = served
     page, errors = open_page(browser, url)
     generate(page, "music", {"seconds": 3, "seed": 2})
+    assert page.get_attribute("[name=temperature]", "placeholder") == "0.7 (the corpus's)"
     card = page.locator(".result").first
     card.locator("img.roll").wait_for()
     assert card.locator("img.roll").evaluate(IMAGE_WIDTH) > 0

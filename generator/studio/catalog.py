@@ -24,20 +24,28 @@ def runs(root: Path) -> list[dict]:
 
 
 def more(folder: Path, about: dict) -> dict:
-    """What the page adds to `gen info`: name, kind, the loss per epoch, key choices."""
+    """What the page adds to `gen info`: name, kind, the loss per epoch, key choices, and
+    the temperature a sample gets when none is asked (the plugin's)."""
     ckpt = load_checkpoint(folder)
     keys = sorted(ckpt.key_counts) if ckpt.key_counts else []
-    return {"name": folder.name, "kind": kind(about["corpus"]["name"]), "keys": keys,
+    corpus = about["corpus"]["name"]
+    return {"name": folder.name, "kind": kind(corpus), "keys": keys,
+            "temperature": declared(corpus, "default_temperature"),
             "history": ckpt.metrics().history}  # fmt: skip
 
 
 def kind(corpus: str, plugins: dict | None = None) -> str:
     """The kind an installed plugin declares ("music", "verse"); "" if none or not installed.
     `plugins`: what `discover` found, where the caller has it already."""
+    return declared(corpus, "kind", plugins) or ""
+
+
+def declared(corpus: str, name: str, plugins: dict | None = None):
+    """What the installed plugin `corpus` declares as `name`; None if none or not installed."""
     from generator.corpora import discover
 
     found = (plugins if plugins is not None else discover()).get(corpus)
-    return getattr(found.cls, "kind", "") if found and found.cls else ""
+    return getattr(found.cls, name, None) if found and found.cls else None
 
 
 def corpora() -> list[dict]:

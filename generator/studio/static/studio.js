@@ -146,9 +146,16 @@ function field(name) {
   } else {
     const numeric = ["rhyme", "syllables", "feet", "programs", "key", "title"].indexOf(name) < 0;
     input = element("input", { name, type: numeric ? "number" : "text", step: "any",
-      value: spec.default ?? "", placeholder: name === "seed" ? "random" : "" });
+      value: spec.default ?? "", placeholder: placeholder(name) });
   }
   return element("label", { title: spec.help }, label, input);
+}
+
+// What an empty field means: a random seed, the corpus plugin's temperature.
+function placeholder(name) {
+  if (name === "seed") return "random";
+  if (name === "temperature" && current.temperature != null) return `${current.temperature} (the corpus's)`;
+  return "";
 }
 
 async function formValues(form) {
