@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from generator.config import KEY_BIAS  # noqa: E402
+from generator.twosample import music_accuracy  # noqa: E402
 
 KEYS = ("C major", "D minor", "G major", "A minor")
 SECONDS = 30.0
@@ -65,38 +66,6 @@ def grid_share(path: Path) -> float | None:
     mid = mido.MidiFile(path)
     tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
     return on_grid_share(notes_of(path), (tempos[0] if tempos else 500_000) / 1e6)
-
-
-def features(notes) -> np.ndarray:
-    """What the classifier sees of a piece: pitch classes by time (12), melodic intervals
-    between successive onsets (13, the last 12 or more), share of notes in key, polyphony,
-    mean note length, notes per second, pitch range."""
-    from generator import stats
-
-    notes = [n for n in notes if not n.drum]
-    pitch_classes = stats.pitch_class_histogram([notes])
-    ordered = [n.pitch for n in sorted(notes, key=lambda n: (n.start, -n.pitch))]
-    steps = np.minimum(np.abs(np.diff(ordered)), 12) if len(ordered) > 1 else np.zeros(0)
-    intervals = np.bincount(steps.astype(int), minlength=13)[:13] / max(1, len(steps))
-    music = stats.music([notes])
-    rest = [music[k] or 0.0 for k in ("in_key_share", "polyphony", "mean_note_seconds")]
-    rest += [music["notes_per_second"] or 0.0, music["pitch_range"] or 0.0]
-    return np.concatenate([pitch_classes, intervals, rest])
-
-
-def classifier_accuracy(real: list, samples: list) -> float | None:
-    """Cross-validated accuracy of a logistic regression telling `real` from `samples`
-    (lists of note lists), on as many of each."""
-    try:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-    except ImportError:
-        return None
-    from generator.twosample import accuracy
-
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    return accuracy([features(p) for p in real], [features(p) for p in samples], model)
 
 
 def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
@@ -161,7 +130,7 @@ def measure(run: Path, count: int, key_bias: float) -> dict:
             np.mean([stats.in_key_share(notes_of(f))[0] for f in files])
         )
         result[f"grid_{name}"] = float(np.mean([grid_share(f) for f in files]))
-    result["classifier"] = classifier_accuracy(
+    result["classifier"] = music_accuracy(
         [notes_of(f) for f in real], [notes_of(f) for f in samples]
     )
     result["grammar_errors"] = grammar_errors(ckpt, plugin, count, key_bias)

@@ -1,5 +1,6 @@
 """Evaluation: a checkpoint's held-out loss beside n-gram baselines, and statistics of
-generated samples beside the training corpus's.
+generated samples beside the training corpus's, with a classifier two-sample test against its
+held-out pieces.
 
 Loss is the mean cross-entropy in nats per token over non-overlapping windows of the training
 sequence length, each started from a zero state (as in training's validation). It is also
@@ -20,6 +21,8 @@ from generator.checkpoint import Checkpoint, check_corpus
 from generator.config import MAX_NGRAM_ORDER, check_range
 from generator.errors import GenError
 from generator.progress import Reporter
+
+MAX_HELD_OUT = 100  # held-out pieces the music classifier sees, at most
 
 
 def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, int]:
@@ -158,6 +161,10 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     if plugin.kind == "verse":
         poems = [plugin.text(vocab.decode(p)) for p in sample_pieces]
         result["classifier"] = verse_classifier(plugin, vocab, val.array(), poems)
+    if plugin.kind == "music":
+        pieces = [plugin.notes(vocab.decode(p)) for p in sample_pieces]
+        held_out = data.pieces(val.array(), vocab.start_id, lead)
+        result["classifier"] = music_classifier(plugin, vocab, held_out, pieces)
     result["copy_ngram"] = plugin.copy_ngram
     result["copy_rate"] = None  # not measured on a training split too large to hold its runs
     if len(train) <= MAX_CORPUS_TOKENS:
@@ -176,6 +183,22 @@ def verse_classifier(plugin, vocab, held_out, poems: list[str]) -> float | None:
     lines = int(np.median([len([x for x in p.splitlines() if x.strip()]) for p in poems]))
     text = plugin.text(vocab.decode(held_out))
     return twosample.verse_accuracy(twosample.excerpts(text, max(1, lines), len(poems)), poems)
+
+
+def music_classifier(plugin, vocab, held_out: list, pieces: list) -> float | None:
+    """The classifier two-sample test of sampled `pieces` (note lists) against up to
+    `MAX_HELD_OUT` held-out pieces (id arrays) cut to the samples' median length; None
+    without scikit-learn or with too few of either."""
+    from generator import twosample
+
+    pieces = [notes for notes in pieces if notes]
+    if not pieces:
+        return None
+    seconds = float(np.median([max(n.end for n in notes) for notes in pieces]))
+    if len(held_out) > MAX_HELD_OUT:  # spread over the split, as it is ordered by file
+        held_out = [held_out[i] for i in np.linspace(0, len(held_out) - 1, MAX_HELD_OUT, dtype=int)]
+    real = [[n for n in plugin.notes(vocab.decode(p)) if n.start < seconds] for p in held_out]
+    return twosample.music_accuracy([notes for notes in real if notes], pieces)
 
 
 def report(result: dict, token_name: str) -> list[str]:
@@ -220,10 +243,10 @@ def report(result: dict, token_name: str) -> list[str]:
         accuracy = result["classifier"]
         lines.append(
             "classifier two-sample test: not measured (scikit-learn is not installed, or fewer "
-            "than 5 samples or held-out excerpts of their length)"
+            "than 5 samples or held-out pieces)"
             if accuracy is None
             else f"classifier two-sample test: {100 * accuracy:.0f} % cross-validated accuracy "
-            "telling held-out verse from the samples (50 %: indistinguishable)"
+            "telling held-out pieces from the samples (50 %: indistinguishable)"
         )
     rate = result["copy_rate"]
     lines.append(

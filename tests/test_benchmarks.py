@@ -1,6 +1,6 @@
 """The benchmarks: the speed benchmark's pure helpers against answers worked out by hand, its
 memory probe against a known allocation, one quick end-to-end run whose figures must agree with
-each other, the sonnet corpus conversion, and the music benchmark's grid and classifier."""
+each other, the sonnet corpus conversion, and the music benchmark's grid."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import script, write_midi
 
@@ -259,23 +258,6 @@ def test_grid_share_counts_onsets_near_sixteenths_at_the_files_tempo(tmp_path):
     # 60 bpm: sixteenths are 250 ms, so an onset at 125 ms (half a beat at 120) is off the grid
     half = [(0, 0.5, 60, 80), (0.125, 0.5, 64, 80)]  # onsets at 0 and 125 ms
     assert music.grid_share(write_midi(tmp_path / "c.mid", half, tempo=1_000_000)) == 0.5
-
-
-def test_classifier_tells_scales_from_chromatic_runs_but_not_two_halves_of_one_kind():
-    pytest.importorskip("sklearn")
-    from generator.corpora.base import Note
-
-    rng = np.random.default_rng(0)
-
-    def piece(pitches):
-        return [Note(int(p), 0.25 * k, 0.25 * k + 0.2) for k, p in enumerate(pitches)]
-
-    major = [0, 2, 4, 5, 7, 9, 11]
-    scales = [piece(60 + rng.choice(major, 40)) for _ in range(20)]
-    chromatic = [piece(60 + rng.integers(0, 12, 40)) for _ in range(20)]
-    more_scales = [piece(60 + rng.choice(major, 40)) for _ in range(20)]
-    assert music.classifier_accuracy(scales, chromatic) >= 0.9
-    assert music.classifier_accuracy(scales, more_scales) <= 0.75
 
 
 def test_time_to_quality_finds_the_first_epoch_at_the_target():

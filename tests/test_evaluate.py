@@ -144,6 +144,7 @@ def test_gen_evaluate_end_to_end(tmp_path):
     assert figures["corpus"]["in_key_share"] == 1.0  # the corpus is major scales and triads
     assert figures["corpus"]["on_grid_share"] == 1.0  # and plays on the beat
     assert 0 <= figures["sample"]["on_grid_share"] <= 1
+    assert "classifier" in figures and figures["classifier"] is None  # 2: too few to measure
     result = run("evaluate", "--checkpoint", "checkpoints/m", "--samples", ".", "--path", ".")
     assert result.exit_code == 1 and "not both" in result.output
 
@@ -176,3 +177,38 @@ def test_verse_classifier_tells_shuffled_words_from_verse_but_not_verse_from_ver
     assert verse_accuracy(poems[::2], shuffled) >= 0.9  # word order gives them away
     assert verse_accuracy(poems[::2], poems[1::2]) <= 0.75  # the same poet either side
     assert verse_accuracy(poems[:3], shuffled[:3]) is None  # too few to cross-validate
+
+
+def test_music_classifier_tells_scales_from_chromatic_runs_but_not_scales_from_scales():
+    pytest.importorskip("sklearn")
+    from generator.corpora.base import Note
+    from generator.twosample import music_accuracy
+
+    rng = np.random.default_rng(0)
+
+    def piece(pitches):
+        return [Note(int(p), 0.25 * k, 0.25 * k + 0.2) for k, p in enumerate(pitches)]
+
+    major = [0, 2, 4, 5, 7, 9, 11]
+    scales = [piece(60 + rng.choice(major, 40)) for _ in range(20)]
+    chromatic = [piece(60 + rng.integers(0, 12, 40)) for _ in range(20)]
+    more_scales = [piece(60 + rng.choice(major, 40)) for _ in range(20)]
+    assert music_accuracy(scales, chromatic) >= 0.9
+    assert music_accuracy(scales, more_scales) <= 0.75
+
+
+def test_music_classifier_sees_held_out_pieces_cut_to_the_samples_length(monkeypatch):
+    from generator import evaluate, twosample
+    from generator.corpora.midi import MidiCorpus
+    from generator.corpora.performance import event_vocabulary
+    from generator.vocab import SPECIALS, Vocab
+
+    plugin, vocab = MidiCorpus(), Vocab([*SPECIALS, *event_vocabulary()])
+    second_notes = ["on:60", "shift:50", "off:60", "shift:50"] * 10  # a note a second, 10 s
+    held_out = [np.array(vocab.encode(second_notes))] * (evaluate.MAX_HELD_OUT + 20)
+    samples = [plugin.notes(second_notes[: 4 * k]) for k in (3, 4, 4, 5, 9)]  # median: 4 s
+    seen = {}
+    monkeypatch.setattr(twosample, "music_accuracy", lambda real, s: seen.update(real=real))
+    evaluate.music_classifier(plugin, vocab, held_out, samples)
+    assert len(seen["real"]) == evaluate.MAX_HELD_OUT
+    assert all([n.start for n in piece] == [0, 1, 2, 3] for piece in seen["real"])
