@@ -1,5 +1,5 @@
 """Drawing ids one at a time from a step model with carried LSTM state: the compiled loop that
-sampling runs, the plain eager loop it is held to, and a scorer of given ids.
+sampling runs (its plain eager reference is `generator.drawref`), and a scorer of given ids.
 
 The compiled loop (primer, then generation) is one `tf.function` with a `tf.while_loop`, and
 draws many streams at once as a batch. Each combination of options in use (top-k, top-p, a
@@ -33,6 +33,10 @@ class Knobs(NamedTuple):
     every: int = 0  # a stream's control comes again after this many other ids (0: never)
     since: np.ndarray = np.zeros(1, np.int32)  # (batch,) ids since the primer's last control
     words: int = 0  # verse keeps to the known words of trie `DrawLoop.tries[words]` (0: none)
+    # music: a note sounding this many seconds is ended by the sampler itself, so the model
+    # hears it end (inf: never); `seconds` (vocab,) is how much time each id adds
+    hold: float = np.inf
+    seconds: np.ndarray = np.zeros(1, np.float32)
 
 
 class Drawn(NamedTuple):
@@ -57,14 +61,16 @@ class Variant:
     logp: bool
     controls: bool
     words: int
+    hold: bool
 
     @classmethod
     def of(cls, knobs: Knobs, logp: bool) -> Variant:
         """The work a draw with `knobs` needs (and log-probabilities, with `logp`)."""
-        limit = bool(np.isfinite(knobs.limit))
+        limit, hold = bool(np.isfinite(knobs.limit)), bool(np.isfinite(knobs.hold))
         return cls(
-            knobs.top_k > 0, knobs.top_p < 1.0, limit, logp, knobs.every > 0, int(knobs.words)
-        )
+            knobs.top_k > 0, knobs.top_p < 1.0, limit, logp, knobs.every > 0, int(knobs.words),
+            hold,
+        )  # fmt: skip
 
 
 def filtered(logits, flags, knobs, variant: Variant, grammar, ban):
@@ -103,17 +109,39 @@ def chosen_logp(logits, ids, flags, grammar, ban):
     return tf.gather(tf.nn.log_softmax(allowed), ids, batch_dims=1)
 
 
+def released(ids, flags, age, hold, releases):
+    """Each stream's id, or where a note has sounded `hold` seconds or more (`age`: seconds
+    each grammar flag has been on), the release (`releases`: the id that ends each flag's
+    note, -1 for none) of the longest held."""
+    import tensorflow as tf
+
+    over = flags * tf.cast(age >= hold, tf.float32) * tf.cast(releases >= 0, tf.float32)
+    oldest = tf.argmax(age * over + over, axis=1, output_type=tf.int32)
+    return tf.where(tf.reduce_any(over > 0, axis=1), tf.gather(releases, oldest), ids)
+
+
+def aged(age, flags, after, seconds):
+    """Seconds each flag has been on after an id adding `seconds` (batch,): 0 for a flag it
+    turned on, and for one that is off."""
+    import tensorflow as tf
+
+    return tf.where(after > flags, 0.0, (age + seconds[:, None]) * after)
+
+
 class DrawLoop:
     """The compiled sampling loop of a step model: `loop(primer, states, knobs, logp)` draws
     after a batch of primers (batch, len >= 1) fed from `states`; see `Drawn`."""
 
-    def __init__(self, step_model, vocab_size: int, banned: list[int], grammar_tables=None):
+    def __init__(self, step_model, vocab_size: int, banned: list[int], grammar_tables=None,
+                 releases=None):  # fmt: skip
         import tensorflow as tf
 
         ban = np.zeros(vocab_size, np.float32)
         ban[banned] = -np.inf
         self.ban = tf.constant(ban)
         self.grammar = filters.Grammar(grammar_tables) if grammar_tables else None
+        # (flags,) the id that ends each grammar flag's note (`tokenmaps.releases`), or None
+        self.releases = None if releases is None else tf.constant(releases, tf.int32)
         self.tries: dict[int, filters.Words] = {}  # set before a draw with `Knobs.words`
         self.step_model, self.vocab_size = step_model, vocab_size
         self._compiled: dict[Variant, object] = {}
@@ -121,7 +149,11 @@ class DrawLoop:
     def __call__(self, primer, states, knobs: Knobs, logp: bool = True) -> Drawn:
         import tensorflow as tf
 
+        if self.releases is None:  # no grammar flag is a note: nothing to end
+            knobs = knobs._replace(hold=np.inf)
         variant = Variant.of(knobs, logp)
+        if not variant.hold:
+            knobs = knobs._replace(seconds=np.zeros(1, np.float32))
         if variant not in self._compiled:
             self._compiled[variant] = self._build(variant)
         if not variant.limit:  # the table is not read: a small one saves the copy
@@ -129,7 +161,7 @@ class DrawLoop:
         knobs = knobs._replace(bias=np.atleast_2d(knobs.bias))  # rows: one, or one a stream
         types = Knobs(
             tf.int32, tf.float32, tf.float32, tf.float32, tf.int32, tf.float32, tf.int32,
-            tf.float32, tf.int32, tf.int32, tf.int32, tf.int32,
+            tf.float32, tf.int32, tf.int32, tf.int32, tf.int32, tf.float32, tf.float32,
         )  # fmt: skip
         knobs = Knobs(*(tf.constant(v, t) for v, t in zip(knobs, types)))
         return Drawn(*self._compiled[variant](tf.constant(primer, tf.int32), list(states), knobs))
@@ -158,12 +190,12 @@ class DrawLoop:
         knob_specs = Knobs(
             scalar[0], tf.TensorSpec((None, None), tf.float32), *(scalar[1],) * 2, scalar[0],
             scalar[1], scalar[0], tf.TensorSpec((None, None), tf.float32), ids_spec, scalar[0],
-            ids_spec, scalar[0],
+            ids_spec, scalar[0], scalar[1], tf.TensorSpec((None,), tf.float32),
         )  # fmt: skip
         state = tf.TensorSpec((None, self.step_model.config.units), tf.float32)
         states_spec = [state] * (2 * self.step_model.config.layers)
         primer_spec = tf.TensorSpec((None, None), tf.int32)
-        grammar, specials = self.grammar, self.ban
+        grammar, specials, releases = self.grammar, self.ban, self.releases
         words = self.tries[variant.words] if variant.words else None
 
         @tf.function(input_signature=[primer_spec, states_spec, knob_specs])
@@ -177,10 +209,13 @@ class DrawLoop:
             lengths = tf.fill((batch,), knobs.max_tokens)
             total, logp = tf.zeros((batch,)), tf.zeros((batch,))
             since = tf.broadcast_to(knobs.since, [batch])
+            age = tf.zeros_like(flags)  # seconds each flag has been on, from the draw's start
             t = tf.constant(0)
             while t < knobs.max_tokens and not (variant.limit and tf.reduce_all(done)):
                 now = ban + words.forbidden(nodes) if words else ban
                 ids = pick(filtered(logits, flags, knobs, variant, grammar, now), knobs.seed, t)
+                if variant.hold:  # a note held too long is ended, as the file would end it
+                    ids = released(ids, flags, age, knobs.hold, releases)
                 if variant.controls:  # a stream's control token, given again when it is due
                     due = since >= knobs.every
                     ids = tf.where(due, tf.broadcast_to(knobs.controls, [batch]), ids)
@@ -198,73 +233,15 @@ class DrawLoop:
                     states = [tf.where(keep, old, new) for old, new in zip(states, new_states)]
                 else:
                     states = new_states
-                prev = ids
+                prev, old_flags = ids, flags
                 flags = grammar.after(flags, ids) if grammar else flags
+                if variant.hold:
+                    age = aged(age, old_flags, flags, tf.gather(knobs.seconds, ids))
                 nodes = words.after(nodes, ids) if words else nodes
                 t += 1
             return out.stack()[:t], tf.minimum(lengths, t), logp, states
 
         return loop
-
-
-def reference_draw(step, primer, states, knobs: Knobs, grammar=None, ban=None, words=None):
-    """What `DrawLoop` computes, as a plain eager loop over one step at a time (`step`:
-    (ids, states) -> (logits, states)): the reference the compiled loop is tested against.
-    `words`: the trie tables (`verse.lexicon.trie_tables`) for `Knobs.words`."""
-    import tensorflow as tf
-
-    variant, batch = Variant.of(knobs, True), primer.shape[0]
-    ban = tf.zeros(knobs.length_table.shape[1]) if ban is None else ban
-    ban = ban + knobs.bias
-    flags = tf.zeros((batch, grammar.flags if grammar else 1))
-    nodes, words = np.zeros(batch, np.int32), words if variant.words else None
-    for t in range(primer.shape[1]):
-        logits, states = step(primer[:, t], states)
-        flags = grammar.after(flags, primer[:, t]) if grammar else flags
-        nodes = _next_nodes(words, nodes, primer[:, t]) if words else nodes
-    prev, drawn, logp = primer[:, -1], [], np.zeros(batch, np.float32)
-    since = np.broadcast_to(knobs.since, (batch,)).copy()
-    lengths, total = np.full(batch, knobs.max_tokens), np.zeros(batch, np.float32)
-    done = np.zeros(batch, bool)  # streams that reached their limit
-    for t in range(knobs.max_tokens):
-        now = ban
-        if words:  # characters that lead out of every known word are not drawn
-            now = ban + _word_costs(words, nodes)
-        ids = pick(filtered(logits, flags, knobs, variant, grammar, now), knobs.seed, t).numpy()
-        if variant.controls:
-            due = since >= knobs.every
-            ids = np.where(due, np.broadcast_to(knobs.controls, ids.shape), ids)
-            since = np.where(due, 0, since + 1)
-        drawn.append(ids)
-        logp += np.where(done, 0.0, chosen_logp(logits, ids, flags, grammar, now).numpy())
-        logits, new_states = step(ids, states)
-        if variant.limit:
-            table = knobs.length_table
-            total += table[0, ids] + table[1, prev] * table[2, ids]
-            lengths[~done & (total >= knobs.limit)] = t + 1
-            done |= total >= knobs.limit
-        states = [np.where(done[:, None], old, new) for old, new in zip(states, new_states)]
-        prev, flags = ids, grammar.after(flags, ids) if grammar else flags
-        nodes = _next_nodes(words, nodes, ids) if words else nodes
-        if done.all():
-            break
-    return Drawn(np.array(drawn), np.minimum(lengths, len(drawn)), logp, states)
-
-
-def _word_costs(words: dict, nodes: np.ndarray) -> np.ndarray:
-    """What `filters.Words.forbidden` gives, in NumPy, step by step."""
-    after = words["child"][nodes][:, words["column"]]  # the node each token leads to
-    here = words["enter"][nodes][:, None]
-    step = np.maximum(words["enter"][np.maximum(after, 0)] - here, 0.0)
-    ending = (after == 0) | (after == words["possessive"])  # a word ends: the root is next
-    cost = step + words["end"][nodes][:, None] * ending
-    return np.where(after >= 0, -cost, -np.inf).astype(np.float32)
-
-
-def _next_nodes(words: dict, nodes: np.ndarray, ids) -> np.ndarray:
-    """The trie nodes after `ids`, in NumPy: the free node where a word leaves the trie."""
-    nxt = words["child"][nodes, words["column"][np.asarray(ids)]]
-    return np.where(nxt >= 0, nxt, words["free"]).astype(np.int32)
 
 
 def compile_scorer(step_model):

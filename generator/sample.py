@@ -35,7 +35,8 @@ class Sampler:
         controls = [i for i, t in enumerate(self.vocab.tokens) if keys.key_of_token(t)]
         banned = [self.vocab.index[s] for s in SPECIALS] + controls  # always given, never drawn
         grammar = tokenmaps.grammar_tables(self.plugin, self.vocab, ckpt.learned_grammar())
-        self.loop = DrawLoop(self.step_model, len(self.vocab), banned, grammar)
+        releases = tokenmaps.releases(self.plugin, self.vocab, grammar)
+        self.loop = DrawLoop(self.step_model, len(self.vocab), banned, grammar, releases)
         self._score = None  # compiled on first use
         self._lengths: dict[str, np.ndarray] = {}  # unit -> its (3, vocab) length table
         self._key_bias: dict[tuple, np.ndarray] = {}  # (key, nats) -> its (vocab,) penalties
@@ -97,8 +98,20 @@ class Sampler:
             self.loop.tries[words] = Words(self.word_tables(config.words))
         return Knobs(
             config.max_tokens, lengths, limit, temperature, config.top_k, config.top_p,
-            config.seed, self.excluded(config.programs), words=words,
+            config.seed, self.excluded(config.programs), words=words, **self.hold(),
         )  # fmt: skip
+
+    def hold(self) -> dict:
+        """The `Knobs` fields that end a note sounding longer than the run's note limit as
+        the sampler draws it, so the model hears it end where the file will end it; none for
+        runs stored without a limit."""
+        limit = getattr(self.plugin, "note_seconds", None)
+        if not limit or "seconds" not in self.plugin.length_units:
+            return {}
+        if "seconds" not in self._lengths:
+            table = tokenmaps.length_table(self.plugin, self.vocab, "seconds")
+            self._lengths["seconds"] = np.ascontiguousarray(table, np.float32)
+        return {"hold": float(limit), "seconds": self._lengths["seconds"][0]}
 
     @cached_property
     def spells(self) -> bool:

@@ -204,3 +204,23 @@ def grammar_tables(plugin, vocab: Vocab, follows=None) -> dict[str, np.ndarray] 
         ):
             tables[key][i, [flags[n] for n in names]] = 1.0
     return tables
+
+
+def releases(plugin, vocab: Vocab, tables: dict[str, np.ndarray] | None) -> np.ndarray | None:
+    """(flags,) int32: for each flag of `grammar_tables` that is one pitch sounding (only
+    note-ons of that pitch turn it on, and each needs it off), the id that ends the note (it
+    needs the flag on, turns it off and starts none); -1 for other flags. None when no flag
+    is a pitch sounding."""
+    if tables is None:
+        return None
+    pitch = np.array([plugin.token_pitch(t) if t not in SPECIALS else None for t in vocab.tokens])
+    starts = pitch != None  # noqa: E711 (an array of pitches and Nones)
+    turned_on = tables["sets"] * tables["needs_clear"] > 0  # (vocab, flags)
+    found = np.full(turned_on.shape[1], -1, np.int32)
+    for flag in range(turned_on.shape[1]):
+        setters = turned_on[:, flag]
+        if not setters.any() or not starts[setters].all() or len(set(pitch[setters])) > 1:
+            continue
+        ends = (tables["needs_set"][:, flag] * tables["clears"][:, flag] > 0) & ~starts
+        found[flag] = ends.argmax() if ends.any() else -1
+    return found if (found >= 0).any() else None

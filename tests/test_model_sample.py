@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from generator import filters
-from generator.draw import DrawLoop, Knobs, compile_scorer, reference_draw
+from generator.draw import DrawLoop, Knobs, compile_scorer
+from generator.drawref import reference_draw
 from generator.errors import GenError
 from generator.model import ModelConfig, StepModel, build_model
 from generator.sample import SampleConfig
@@ -33,12 +34,15 @@ def tiny():
 
 def knobs(
     max_tokens=40, table=None, limit=np.inf, temperature=1.0, top_k=0, top_p=1.0, seed=7,
-    bias=None, words=0,
+    bias=None, words=0, **held,
 ):  # fmt: skip
-    """A draw's inputs; no length limit unless a length `table` and a `limit` are given."""
+    """A draw's inputs; no length limit unless a length `table` and a `limit` are given.
+    `held`: `hold` and `seconds`, to end notes held too long."""
     table = np.zeros((3, 1), np.float32) if table is None else table
     bias = np.zeros(1, np.float32) if bias is None else bias
-    return Knobs(max_tokens, table, limit, temperature, top_k, top_p, seed, bias, words=words)
+    return Knobs(
+        max_tokens, table, limit, temperature, top_k, top_p, seed, bias, words=words, **held
+    )
 
 
 def each_token_adds_one():
@@ -230,10 +234,23 @@ OPTIONS = {  # each option the compiled loop has a variant for, and all of them 
         )
     },  # fmt: skip
     "known words": {"words": 1},
+    "notes held at most 2 s": {"hold": 2.0},
 }
 # the tiny model's 12 ids as characters, and the words `--words real` keeps to with them
 CHARS = ["<s>", "<u>", " ", "a", "b", "c", "d", "e", "'", "\n", "x", "y"]
 KNOWN = {"ab", "abc", "cab", "bed", "a"}
+
+
+def rules_with_a_note():
+    """Grammar tables over the tiny model's 12 ids: token 7 turns flag 0 on (a note starts),
+    token 6 turns it off (the note ends), token 5 needs it on."""
+    tables = {
+        k: np.zeros((12, 1), np.float32) for k in ("needs_set", "needs_clear", "sets", "clears")
+    }
+    tables["needs_set"][5, 0] = tables["sets"][7, 0] = tables["clears"][6, 0] = 1.0
+    tables["needs_set"][6, 0] = tables["needs_clear"][7, 0] = 1.0
+    tables["groups"] = np.ones((12, 1), np.float32)
+    return tables
 
 
 @pytest.mark.parametrize("grammar", [None, "rules"])
@@ -244,21 +261,19 @@ def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, gr
     lengths = np.random.default_rng(0).integers(0, 3, (3, 12)).astype(np.float32)  # with pairs
     options = dict(OPTIONS[option])
     limit = options.pop("limit", np.inf)
-    setting = knobs(30, lengths, limit, seed=11, **options)
-    tables = None
-    if grammar:  # token 5 needs flag 0, which token 7 sets and token 6 clears
-        tables = {
-            k: np.zeros((12, 1), np.float32) for k in ("needs_set", "needs_clear", "sets", "clears")
-        }
-        tables["needs_set"][5, 0] = tables["sets"][7, 0] = tables["clears"][6, 0] = 1.0
-        tables["groups"] = np.ones((12, 1), np.float32)
-    loop = DrawLoop(step, 12, banned=[0, 1], grammar_tables=tables)
+    setting = knobs(30, lengths, limit, seed=11, seconds=lengths[0], **options)
+    tables, releases = None, None
+    if grammar:  # token 5 needs flag 0, which token 7 sets and token 6 clears (a note's end)
+        tables, releases = rules_with_a_note(), np.array([6], np.int32)
+    loop = DrawLoop(step, 12, banned=[0, 1], grammar_tables=tables, releases=releases)
     words = lexicon.trie_tables(CHARS, KNOWN, preferred={"ab", "cab", "a"})  # abc, bed: rare
     loop.tries[1] = filters.Words(words)
     primer = np.array([[1, 4, 7], [1, 2, 3], [1, 9, 9], [1, 8, 6]], np.int32)  # be, a, 'd
     states = step.zero_states(4)
     compiled = loop(primer, states, setting, logp=True)
-    plain = reference_draw(step.prepare(), primer, states, setting, loop.grammar, loop.ban, words)
+    plain = reference_draw(
+        step.prepare(), primer, states, setting, loop.grammar, loop.ban, words, releases
+    )
     ids, n = compiled.ids.numpy().T, compiled.lengths.numpy()
     assert n.tolist() == plain.lengths.tolist()
     for row, expected, length in zip(ids, plain.ids.T, n):
@@ -277,3 +292,32 @@ def test_the_compiled_loop_draws_what_the_plain_reference_draws(tiny, option, gr
         assert all(ws and all(w in KNOWN for w in ws if w) for ws in later), texts
     elif option == "plain":
         assert any(w not in KNOWN for ws in later for w in ws if w), texts  # as drawn
+
+
+def test_a_note_held_past_the_limit_is_ended_by_the_sampler(tiny):
+    """Every id adds 1 s; where note 7 has sounded 3 s, the next id is its end (6), so the
+    model hears the note end. Without the limit, some note sounds longer."""
+
+    def longest_and_late_ends(rows, hold):
+        longest, late = 0, []
+        for row in rows:
+            age = None  # seconds the note has sounded, None while silent
+            for token in row:
+                if age is not None and age >= hold:
+                    late.append(token != 6)
+                if token == 6:
+                    age = None
+                elif token == 7 and age is None:
+                    age = 0  # a note's time counts from the ids after its start
+                elif age is not None:
+                    age, longest = age + 1, max(longest, age + 1)
+        return longest, late
+
+    loop = DrawLoop(tiny[1], 12, [0, 1], rules_with_a_note(), releases=np.array([6], np.int32))
+    states, primer = tiny[1].zero_states(8), np.ones((8, 1), np.int32)
+    seconds = np.ones(12, np.float32)
+    free = loop(primer, states, knobs(60, seed=3), logp=False).ids.numpy().T
+    held = loop(primer, states, knobs(60, seed=3, hold=3.0, seconds=seconds), logp=False)
+    assert longest_and_late_ends(free, 3)[0] > 3
+    longest, checks = longest_and_late_ends(held.ids.numpy().T, 3)
+    assert longest == 3 and checks and not any(checks)

@@ -75,7 +75,7 @@ def test_a_word_outside_the_preferred_ones_costs_nats_once_where_it_leaves_them(
      ("they' ", 0), ("they'd ", 1), ("gloyd's ", 1)],
 )  # fmt: skip
 def test_apostrophes_cost_only_where_a_rare_word_is_written(text, cost):
-    from generator.draw import _next_nodes, _word_costs
+    from generator.drawref import _next_nodes, _word_costs
 
     words = {"don", "don't", "cat", "cat's", "dot", "nations", "they", "they'd", "gloyd"}
     tables = lexicon.trie_tables(CHARS, words, preferred={"don't", "cat", "dot", "nations", "they"})
