@@ -14,8 +14,8 @@ from contextlib import contextmanager
 
 
 def adam(schedule, config):
-    """Keras' Adam at `schedule`, clipped to `config.clip_norm`, keeping the weights' moving
-    average with momentum `config.ema` (none when it is 0)."""
+    """Keras' Adam at `schedule` with `config.adam_beta2`, clipped to `config.clip_norm`,
+    keeping the weights' moving average with momentum `config.ema` (none when it is 0)."""
     import keras
 
     class Adam(keras.optimizers.Adam):
@@ -26,6 +26,7 @@ def adam(schedule, config):
 
     return Adam(
         schedule,
+        beta_2=config.adam_beta2,
         global_clipnorm=config.clip_norm,
         use_ema=config.ema > 0,
         ema_momentum=config.ema or 0.99,

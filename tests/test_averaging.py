@@ -14,7 +14,7 @@ def test_the_average_has_the_known_weights_and_the_trained_ones_come_back():
     from generator import averaging
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    config = SimpleNamespace(clip_norm=1e6, ema=0.5)
+    config = SimpleNamespace(clip_norm=1e6, ema=0.5, adam_beta2=0.999)
     model.compile(optimizer=averaging.adam(0.1, config), loss="mse")
     x, y = np.array([[1.0, 2.0]], "float32"), np.array([[3.0]], "float32")
     after = []  # the trained weights after each of three steps
@@ -37,7 +37,7 @@ def test_without_an_average_the_weights_are_left_alone():
     from generator import averaging
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    config = SimpleNamespace(clip_norm=1.0, ema=0.0)
+    config = SimpleNamespace(clip_norm=1.0, ema=0.0, adam_beta2=0.999)
     model.compile(optimizer=averaging.adam(0.1, config), loss="mse")
     model.train_on_batch(np.ones((1, 2), "float32"), np.ones((1, 1), "float32"))
     before = [v.numpy() for v in model.trainable_variables]

@@ -160,6 +160,16 @@ def test_a_run_stored_before_weight_averaging_resumes_without_it():
     assert TrainConfig.from_dict(stored).ema == 0.0  # they validated the trained weights
 
 
+def test_a_run_stored_before_the_adam_setting_resumes_with_the_one_it_trained_with():
+    from generator.averaging import adam
+    from generator.config import TrainConfig
+
+    stored = TrainConfig().to_dict()
+    assert adam(1e-3, TrainConfig.from_dict(stored)).beta_2 == 0.95
+    del stored["adam_beta2"]  # as runs made before the setting stored it
+    assert adam(1e-3, TrainConfig.from_dict(stored)).beta_2 == 0.999  # Keras' default
+
+
 def test_validation_windows_are_the_training_windows_but_no_shorter_than_128():
     from generator.config import TrainConfig
 

@@ -39,6 +39,8 @@ TRAIN = [  # option, absurd value, what the one line says
     ("--learning-rate", "nan", "learning-rate must be in (0, 1], got nan"),
     ("--ema", 1, "ema must be in [0, 0.9999], got 1.0"),
     ("--ema", "nan", "ema must be in [0, 0.9999], got nan"),
+    ("--adam-beta2", 1, "adam-beta2 must be in [0, 0.99999], got 1.0"),
+    ("--adam-beta2", -0.5, "adam-beta2 must be in [0, 0.99999], got -0.5"),
     ("--val-fraction", 1, "val-fraction must be in [0, 0.99], got 1.0"),
     ("--val-fraction", -0.1, "val-fraction must be in [0, 0.99], got -0.1"),
     ("--max-minutes", -1, "max-minutes must be in [0, 10,000,000], got -1.0"),

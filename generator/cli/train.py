@@ -75,6 +75,12 @@ from generator.errors import GenError
     "1/(1-EMA) steps) instead of the last step's weights; 0: the last step's.",
 )
 @click.option(
+    "--adam-beta2",
+    default=TrainConfig.adam_beta2,
+    show_default=True,
+    help="How fast Adam forgets the gradients' size (its beta_2; Keras' default is 0.999).",
+)
+@click.option(
     "--val-fraction", default=0.1, show_default=True, help="Share of files held out for validation."
 )
 @click.option(
