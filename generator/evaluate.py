@@ -162,7 +162,7 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
         poems = [plugin.text(vocab.decode(p)) for p in sample_pieces]
         result["classifier"] = verse_classifier(plugin, vocab, val.array(), poems)
     if plugin.kind == "music":
-        pieces = [plugin.notes(vocab.decode(p)) for p in sample_pieces]
+        pieces = [plugin.notes(keys.without_controls(vocab.decode(p))) for p in sample_pieces]
         held_out = data.pieces(val.array(), vocab.start_id, lead)
         result["classifier"] = music_classifier(plugin, vocab, held_out, pieces)
     result["copy_ngram"] = plugin.copy_ngram
@@ -197,7 +197,8 @@ def music_classifier(plugin, vocab, held_out: list, pieces: list) -> float | Non
     seconds = float(np.median([max(n.end for n in notes) for notes in pieces]))
     if len(held_out) > MAX_HELD_OUT:  # spread over the split, as it is ordered by file
         held_out = [held_out[i] for i in np.linspace(0, len(held_out) - 1, MAX_HELD_OUT, dtype=int)]
-    real = [[n for n in plugin.notes(vocab.decode(p)) if n.start < seconds] for p in held_out]
+    real = [plugin.notes(keys.without_controls(vocab.decode(p))) for p in held_out]
+    real = [[n for n in notes if n.start < seconds] for notes in real]
     return twosample.music_accuracy([notes for notes in real if notes], pieces)
 
 
