@@ -22,7 +22,7 @@ MAX_NGRAM_ORDER = 10  # longest n-gram baseline of `gen evaluate`: its counts gr
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed")
 WORDS = ("any", "real", "corpus")  # gen sample --words; index 0 draws any word
-KEY_BIAS = 2.0  # nats: how much less likely a note outside its output's key is drawn
+KEY_BIAS = 1.0  # nats less likely for a note outside its output's key (2 overshoots: BENCHMARKS.md)
 # what a sample's length may be given in, and the largest length in each
 UNIT_LIMITS = {"seconds": 24 * 3600.0, "lines": 100_000, "stanzas": 10_000}
 
