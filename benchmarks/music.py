@@ -71,18 +71,16 @@ def grid_share(path: Path) -> float | None:
 def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
     """The run's validation pieces (up to `MAX_REAL`, spread over them; a book of tunes gives
     each tune) as its plugin writes them to MIDI, read from the run's token store."""
-    from generator import data
-    from generator.keys import without_controls
+    from generator.keys import written_pieces
     from generator.splits import saved_split
+    from generator.twosample import spread
 
     _, val = saved_split(ckpt, plugin)
-    pieces = data.pieces(val.array(), ckpt.vocab.start_id, len(plugin.lead_in))
-    if len(pieces) > MAX_REAL:
-        pieces = [pieces[i] for i in np.linspace(0, len(pieces) - 1, MAX_REAL).astype(int)]
+    pieces = spread(written_pieces(val.array(), ckpt.vocab, len(plugin.lead_in)), MAX_REAL)
     out = []
-    for k, piece in enumerate(pieces):
+    for k, tokens in enumerate(pieces):
         target = work / f"real-{k}.mid"
-        plugin.write(without_controls(ckpt.vocab.decode(piece)), target)
+        plugin.write(tokens, target)
         out.append(target)
     return out
 

@@ -146,25 +146,24 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     vocab, lead = ckpt.vocab, len(plugin.lead_in)
     sample_ids = files_ids(ckpt, plugin, samples, log).array()
     sample_pieces = data.pieces(sample_ids, vocab.start_id, lead)
+    written = keys.written_pieces(sample_ids, vocab, lead)
     train, val = saved_split(ckpt, plugin, log)
     train = train.array()
     result = {"samples": len(sample_pieces)}
     if plugin.kind in ("music", "verse"):
-        corpus_pieces = data.pieces(train, vocab.start_id, lead)
-        measure = stats.measure(plugin, [vocab.decode(p) for p in sample_pieces])
+        measure = stats.measure(plugin, written)
         result["sample"] = measure
-        result["corpus"] = stats.measure(plugin, [vocab.decode(p) for p in corpus_pieces])
+        result["corpus"] = stats.measure(plugin, keys.written_pieces(train, vocab, lead))
         if "pitch_classes" in measure:
             result["pitch_class_distance"] = stats.histogram_distance(
                 measure["pitch_classes"], result["corpus"]["pitch_classes"]
             )
     if plugin.kind == "verse":
-        poems = [plugin.text(vocab.decode(p)) for p in sample_pieces]
+        poems = [plugin.text(tokens) for tokens in written]
         result["classifier"] = verse_classifier(plugin, vocab, val.array(), poems)
     if plugin.kind == "music":
-        pieces = [plugin.notes(keys.without_controls(vocab.decode(p))) for p in sample_pieces]
-        held_out = data.pieces(val.array(), vocab.start_id, lead)
-        result["classifier"] = music_classifier(plugin, vocab, held_out, pieces)
+        held_out = keys.written_pieces(val.array(), vocab, lead)
+        result["classifier"] = music_classifier(plugin, held_out, written)
     result["copy_ngram"] = plugin.copy_ngram
     result["copy_rate"] = None  # not measured on a training split too large to hold its runs
     if len(train) <= MAX_CORPUS_TOKENS:
@@ -185,19 +184,17 @@ def verse_classifier(plugin, vocab, held_out, poems: list[str]) -> float | None:
     return twosample.verse_accuracy(twosample.excerpts(text, max(1, lines), len(poems)), poems)
 
 
-def music_classifier(plugin, vocab, held_out: list, pieces: list) -> float | None:
-    """The classifier two-sample test of sampled `pieces` (note lists) against up to
-    `MAX_HELD_OUT` held-out pieces (id arrays) cut to the samples' median length; None
-    without scikit-learn or with too few of either."""
+def music_classifier(plugin, held_out: list, samples: list) -> float | None:
+    """The classifier two-sample test of `samples` against up to `MAX_HELD_OUT` `held_out`
+    pieces (token lists both) cut to the samples' median length; None without scikit-learn
+    or with too few of either."""
     from generator import twosample
 
-    pieces = [notes for notes in pieces if notes]
+    pieces = [notes for notes in map(plugin.notes, samples) if notes]
     if not pieces:
         return None
     seconds = float(np.median([max(n.end for n in notes) for notes in pieces]))
-    if len(held_out) > MAX_HELD_OUT:  # spread over the split, as it is ordered by file
-        held_out = [held_out[i] for i in np.linspace(0, len(held_out) - 1, MAX_HELD_OUT, dtype=int)]
-    real = [plugin.notes(keys.without_controls(vocab.decode(p))) for p in held_out]
+    real = [plugin.notes(tokens) for tokens in twosample.spread(held_out, MAX_HELD_OUT)]
     real = [[n for n in notes if n.start < seconds] for notes in real]
     return twosample.music_accuracy([notes for notes in real if notes], pieces)
 

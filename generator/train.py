@@ -194,9 +194,7 @@ def _streams(plugin, vocab, stream, most: int = 1_000_000) -> list[list[str]]:
     tokens (none for verse)."""
     if plugin.kind != "music":
         return []
-    ids = stream.slice(0, min(len(stream), most))
-    pieces = data.pieces(ids, vocab.start_id, len(plugin.lead_in))
-    return [keys.without_controls(vocab.decode(piece)) for piece in pieces]
+    return keys.written_pieces(stream.slice(0, min(len(stream), most)), vocab, len(plugin.lead_in))
 
 
 def _first_metrics(plugin, store, train_ids, val_ids) -> dict:

@@ -54,9 +54,15 @@ def excerpts(text: str, lines: int, count: int) -> list[str]:
     text: real verse cut to the length of the samples it is compared with."""
     kept = [line for line in text.splitlines() if line.strip()]
     chunks = ["\n".join(kept[i : i + lines]) for i in range(0, len(kept) - lines + 1, lines)]
-    if len(chunks) <= count:
-        return chunks
-    return [chunks[i] for i in np.linspace(0, len(chunks) - 1, count).astype(int)]
+    return spread(chunks, count)
+
+
+def spread(items: list, most: int) -> list:
+    """At most `most` of `items`, evenly spread over them from the first to the last (a split
+    is ordered by file, so a book of tunes gives tunes from each part)."""
+    if len(items) <= most:
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, most).astype(int)]
 
 
 def music_features(notes) -> np.ndarray:

@@ -200,15 +200,13 @@ def test_music_classifier_tells_scales_from_chromatic_runs_but_not_scales_from_s
 def test_music_classifier_sees_held_out_pieces_cut_to_the_samples_length(monkeypatch):
     from generator import evaluate, twosample
     from generator.corpora.midi import MidiCorpus
-    from generator.corpora.performance import event_vocabulary
-    from generator.vocab import SPECIALS, Vocab
 
-    plugin, vocab = MidiCorpus(), Vocab([*SPECIALS, *event_vocabulary()])
+    plugin = MidiCorpus()
     second_notes = ["on:60", "shift:50", "off:60", "shift:50"] * 10  # a note a second, 10 s
-    held_out = [np.array(vocab.encode(second_notes))] * (evaluate.MAX_HELD_OUT + 20)
-    samples = [plugin.notes(second_notes[: 4 * k]) for k in (3, 4, 4, 5, 9)]  # median: 4 s
+    held_out = [second_notes] * (evaluate.MAX_HELD_OUT + 20)
+    samples = [second_notes[: 4 * k] for k in (3, 4, 4, 5, 9)]  # ending at 2.5-8.5 s, median 3.5
     seen = {}
     monkeypatch.setattr(twosample, "music_accuracy", lambda real, s: seen.update(real=real))
-    evaluate.music_classifier(plugin, vocab, held_out, samples)
+    evaluate.music_classifier(plugin, held_out, samples)
     assert len(seen["real"]) == evaluate.MAX_HELD_OUT
     assert all([n.start for n in piece] == [0, 1, 2, 3] for piece in seen["real"])
