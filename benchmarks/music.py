@@ -71,7 +71,7 @@ def grid_share(path: Path) -> float | None:
 def real_pieces(ckpt, plugin, work: Path) -> list[Path]:
     """The run's validation pieces (up to `MAX_REAL`, spread over them; a book of tunes gives
     each tune) as its plugin writes them to MIDI, read from the run's token store."""
-    from generator.keys import written_pieces
+    from generator.data import written_pieces
     from generator.splits import saved_split
     from generator.twosample import spread
 

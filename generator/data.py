@@ -42,6 +42,14 @@ def pieces(ids: np.ndarray, start_id: int, lead_in: int = 0) -> list[np.ndarray]
     return head + [ids[a + 1 + lead_in : b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def written_pieces(ids: np.ndarray, vocab, lead_in: int = 0) -> list[list[str]]:
+    """The pieces of an id stream (`pieces`) as the tokens their plugin writes: decoded,
+    without their key tokens."""
+    from generator.keys import without_controls
+
+    return [without_controls(vocab.decode(p)) for p in pieces(ids, vocab.start_id, lead_in)]
+
+
 def split_files(n_files: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Indices of training and validation files: a seeded shuffle, at least one file each
     when there are two or more files (with one file, validation is empty)."""

@@ -146,14 +146,14 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     vocab, lead = ckpt.vocab, len(plugin.lead_in)
     sample_ids = files_ids(ckpt, plugin, samples, log).array()
     sample_pieces = data.pieces(sample_ids, vocab.start_id, lead)
-    written = keys.written_pieces(sample_ids, vocab, lead)
+    written = data.written_pieces(sample_ids, vocab, lead)
     train, val = saved_split(ckpt, plugin, log)
     train = train.array()
     result = {"samples": len(sample_pieces)}
     if plugin.kind in ("music", "verse"):
         measure = stats.measure(plugin, written)
         result["sample"] = measure
-        result["corpus"] = stats.measure(plugin, keys.written_pieces(train, vocab, lead))
+        result["corpus"] = stats.measure(plugin, data.written_pieces(train, vocab, lead))
         if "pitch_classes" in measure:
             result["pitch_class_distance"] = stats.histogram_distance(
                 measure["pitch_classes"], result["corpus"]["pitch_classes"]
@@ -162,7 +162,7 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
         poems = [plugin.text(tokens) for tokens in written]
         result["classifier"] = verse_classifier(plugin, vocab, val.array(), poems)
     if plugin.kind == "music":
-        held_out = keys.written_pieces(val.array(), vocab, lead)
+        held_out = data.written_pieces(val.array(), vocab, lead)
         result["classifier"] = music_classifier(plugin, held_out, written)
     result["copy_ngram"] = plugin.copy_ngram
     result["copy_rate"] = None  # not measured on a training split too large to hold its runs

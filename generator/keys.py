@@ -102,13 +102,6 @@ def without_controls(tokens: list[str]) -> list[str]:
     return [t for t in tokens if not key_of_token(t)]
 
 
-def written_pieces(ids, vocab, lead_in: int) -> list[list[str]]:
-    """The pieces of an id array (`data.pieces`) as the tokens their plugin writes."""
-    from generator import data
-
-    return [without_controls(vocab.decode(p)) for p in data.pieces(ids, vocab.start_id, lead_in)]
-
-
 def control_ids(vocab) -> list[int]:
     """The ids of the key tokens in `vocab`: given to a model, never scored or drawn."""
     return [i for i, t in enumerate(vocab.tokens) if key_of_token(t)]

@@ -194,7 +194,7 @@ def _streams(plugin, vocab, stream, most: int = 1_000_000) -> list[list[str]]:
     tokens (none for verse)."""
     if plugin.kind != "music":
         return []
-    return keys.written_pieces(stream.slice(0, min(len(stream), most)), vocab, len(plugin.lead_in))
+    return data.written_pieces(stream.slice(0, min(len(stream), most)), vocab, len(plugin.lead_in))
 
 
 def _first_metrics(plugin, store, train_ids, val_ids) -> dict:
