@@ -14,7 +14,7 @@ beside the real pieces (their first 30 s, as the run's plugin writes them to MID
 - on the grid: the share of note onsets within 11 ms of a sixteenth-note grid at the file's
   first tempo;
 - classifier: cross-validated accuracy of a classifier telling real pieces from samples on
-  musical features (50 %: it cannot tell them apart);
+  musical features (50 %: it cannot tell them apart), with its 95 % interval;
 - grammar errors: MidiTok's own check of sampled token streams (plugins that tokenise with it).
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from generator.config import KEY_BIAS  # noqa: E402
-from generator.twosample import music_accuracy  # noqa: E402
+from generator.twosample import compared, interval, music_accuracy  # noqa: E402
 
 KEYS = ("C major", "D minor", "G major", "A minor")
 SECONDS = 30.0
@@ -128,9 +128,9 @@ def measure(run: Path, count: int, key_bias: float) -> dict:
             np.mean([stats.in_key_share(notes_of(f))[0] for f in files])
         )
         result[f"grid_{name}"] = float(np.mean([grid_share(f) for f in files]))
-    result["classifier"] = music_accuracy(
-        [notes_of(f) for f in real], [notes_of(f) for f in samples]
-    )
+    real_notes, sample_notes = [notes_of(f) for f in real], [notes_of(f) for f in samples]
+    result["classifier"] = music_accuracy(real_notes, sample_notes)
+    result["classifier_pieces"] = compared(real_notes, sample_notes)
     result["grammar_errors"] = grammar_errors(ckpt, plugin, count, key_bias)
     if ckpt.key_counts:
         result["key_asked"] = {}
@@ -156,7 +156,10 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         asked = ", ".join(f"{k}: {n}" for k, n in r.get("key_asked", {}).items()) or "-"
-        classifier = "-" if r["classifier"] is None else f"{100 * r['classifier']:.0f} %"
+        classifier = "-"
+        if r["classifier"] is not None:
+            low, high = interval(r["classifier"], r["classifier_pieces"])
+            classifier = f"{100 * r['classifier']:.0f} % ({100 * low:.0f}-{100 * high:.0f})"
         errors = "-" if r["grammar_errors"] is None else r["grammar_errors"]
         print(
             f"| {r['run']} ({r['corpus']}) | {r['key_bias'] if r['key_bias'] is not None else '-'} "

@@ -160,10 +160,14 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
             )
     if plugin.kind == "verse":
         poems = [plugin.text(tokens) for tokens in written]
-        result["classifier"] = verse_classifier(plugin, vocab, val.array(), poems)
+        result["classifier"], result["classifier_pieces"] = verse_classifier(
+            plugin, vocab, val.array(), poems
+        )
     if plugin.kind == "music":
         held_out = data.written_pieces(val.array(), vocab, lead)
-        result["classifier"] = music_classifier(plugin, held_out, written)
+        result["classifier"], result["classifier_pieces"] = music_classifier(
+            plugin, held_out, written
+        )
     result["copy_ngram"] = plugin.copy_ngram
     result["copy_rate"] = None  # not measured on a training split too large to hold its runs
     if len(train) <= MAX_CORPUS_TOKENS:
@@ -172,31 +176,33 @@ def sample_stats(ckpt: Checkpoint, samples: Path, log=None) -> dict:
     return result
 
 
-def verse_classifier(plugin, vocab, held_out, poems: list[str]) -> float | None:
+def verse_classifier(plugin, vocab, held_out, poems: list[str]) -> tuple[float | None, int]:
     """The classifier two-sample test of `poems` against excerpts of the held-out verse of
-    the same number of lines; None without scikit-learn or with too few of either."""
+    the same number of lines (None without scikit-learn or with too few of either), and the
+    poems of each kind it compared."""
     from generator import twosample
 
     if not poems:
-        return None
+        return None, 0
     lines = int(np.median([len([x for x in p.splitlines() if x.strip()]) for p in poems]))
     text = plugin.text(vocab.decode(held_out))
-    return twosample.verse_accuracy(twosample.excerpts(text, max(1, lines), len(poems)), poems)
+    real = twosample.excerpts(text, max(1, lines), len(poems))
+    return twosample.verse_accuracy(real, poems), twosample.compared(real, poems)
 
 
-def music_classifier(plugin, held_out: list, samples: list) -> float | None:
+def music_classifier(plugin, held_out: list, samples: list) -> tuple[float | None, int]:
     """The classifier two-sample test of `samples` against up to `MAX_HELD_OUT` `held_out`
-    pieces (token lists both) cut to the samples' median length; None without scikit-learn
-    or with too few of either."""
+    pieces (token lists both) cut to the samples' median length (None without scikit-learn
+    or with too few of either), and the pieces of each kind it compared."""
     from generator import twosample
 
     pieces = [notes for notes in map(plugin.notes, samples) if notes]
     if not pieces:
-        return None
+        return None, 0
     seconds = float(np.median([max(n.end for n in notes) for notes in pieces]))
     real = [plugin.notes(tokens) for tokens in twosample.spread(held_out, MAX_HELD_OUT)]
-    real = [[n for n in notes if n.start < seconds] for notes in real]
-    return twosample.music_accuracy([notes for notes in real if notes], pieces)
+    real = [cut for cut in ([n for n in notes if n.start < seconds] for notes in real) if cut]
+    return twosample.music_accuracy(real, pieces), twosample.compared(real, pieces)
 
 
 def report(result: dict, token_name: str) -> list[str]:
@@ -244,7 +250,8 @@ def report(result: dict, token_name: str) -> list[str]:
             "than 5 samples or held-out pieces)"
             if accuracy is None
             else f"classifier two-sample test: {100 * accuracy:.0f} % cross-validated accuracy "
-            "telling held-out pieces from the samples (50 %: indistinguishable)"
+            "telling held-out pieces from the samples (50 %: indistinguishable; "
+            f"{_interval(accuracy, result['classifier_pieces'])})"
         )
     rate = result["copy_rate"]
     lines.append(
@@ -254,3 +261,11 @@ def report(result: dict, token_name: str) -> list[str]:
         else "copy rate: samples too short to measure"
     )
     return lines
+
+
+def _interval(accuracy: float, count: int) -> str:
+    """The classifier's 95 % interval, in words."""
+    from generator.twosample import interval
+
+    low, high = interval(accuracy, count)
+    return f"95 % interval {100 * low:.0f}-{100 * high:.0f} % over {count} of each"

@@ -19,7 +19,7 @@ def accuracy(real: list, samples: list, model) -> float | None:
     and `samples` as they are) on as many of each; None with fewer than `FOLDS` of either."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    n = min(len(real), len(samples))
+    n = compared(real, samples)
     if n < FOLDS:
         return None
     items = list(real[:n]) + list(samples[:n])
@@ -28,6 +28,22 @@ def accuracy(real: list, samples: list, model) -> float | None:
     labels = np.array([0] * n + [1] * n)
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
     return float(cross_val_score(model, items, labels, cv=folds).mean())
+
+
+def compared(real: list, samples: list) -> int:
+    """How many pieces of each kind the test compares: as many real pieces as samples."""
+    return min(len(real), len(samples))
+
+
+def interval(accuracy: float, count: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of an accuracy over `count` pieces of each kind (twice
+    as many predictions): how far the figure may move with other samples. At 20 samples it
+    spans about 30 points, so two runs' figures a few points apart are one figure."""
+    trials = 2 * count
+    scale = 1 + z * z / trials
+    centre = (accuracy + z * z / (2 * trials)) / scale
+    half = z / scale * np.sqrt(accuracy * (1 - accuracy) / trials + z * z / (4 * trials * trials))
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
 def verse_accuracy(real: list[str], samples: list[str]) -> float | None:

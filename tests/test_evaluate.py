@@ -207,6 +207,25 @@ def test_music_classifier_sees_held_out_pieces_cut_to_the_samples_length(monkeyp
     samples = [second_notes[: 4 * k] for k in (3, 4, 4, 5, 9)]  # ending at 2.5-8.5 s, median 3.5
     seen = {}
     monkeypatch.setattr(twosample, "music_accuracy", lambda real, s: seen.update(real=real))
-    evaluate.music_classifier(plugin, held_out, samples)
-    assert len(seen["real"]) == evaluate.MAX_HELD_OUT
+    _, compared = evaluate.music_classifier(plugin, held_out, samples)
+    assert len(seen["real"]) == evaluate.MAX_HELD_OUT and compared == len(samples)
     assert all([n.start for n in piece] == [0, 1, 2, 3] for piece in seen["real"])
+
+
+def test_classifier_interval_is_the_wilson_interval():
+    from generator.twosample import interval
+
+    # 7 right of 10 (5 pieces of each kind): the Wilson 95 % interval is 0.397-0.892
+    assert interval(0.7, 5) == pytest.approx((0.3968, 0.8922), abs=1e-4)
+    low, high = interval(0.7, 20)  # 40 predictions: narrower, about the same centre
+    assert 0.3968 < low < 0.7 < high < 0.8922
+    assert interval(1.0, 20)[1] == 1.0 and interval(0.0, 20)[0] == 0.0
+
+
+def test_report_gives_the_classifier_with_its_interval():
+    from generator import evaluate
+
+    result = {"samples": 20, "classifier": 0.7, "classifier_pieces": 20, "copy_rate": None}
+    line = next(x for x in evaluate.report(result, "event") if x.startswith("classifier"))
+    assert "70 % cross-validated accuracy" in line
+    assert "95 % interval 55-82 % over 20 of each" in line
