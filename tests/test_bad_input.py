@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from generator import data
 from generator.corpora import performance as perf
+from generator.corpora.frames import FramesCorpus
 from generator.corpora.metrical import RemiCorpus, TsdCorpus
 from generator.corpora.midi import MidiCorpus
 from generator.corpora.text import TextCorpus
@@ -129,7 +130,8 @@ BAD_FILES = [
 ]
 
 
-MIDI_PLUGINS = [MidiCorpus(), RemiCorpus(), TsdCorpus()]  # every plugin that reads MIDI files
+# every plugin that reads MIDI files
+MIDI_PLUGINS = [MidiCorpus(), RemiCorpus(), TsdCorpus(), FramesCorpus()]
 
 
 @pytest.mark.parametrize("plugin", MIDI_PLUGINS, ids=lambda p: p.name)

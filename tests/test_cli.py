@@ -109,7 +109,7 @@ def test_primer_continues_a_file(trained, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "--corpus", "nope"], "Error: unknown corpus 'nope'; available: midi"),
+        (["train", "--corpus", "nope"], "Error: unknown corpus 'nope'; available: frames, midi"),
         (["train", "--path", "missing"], "Error: corpus path 'missing' does not exist"),
         (["sample", "--out", "x.mid"], "Error: no trained model in 'checkpoints'"),
         (["sample", "--out", "x.mid", "--checkpoint", "."], "is incomplete: config.json"),

@@ -93,5 +93,5 @@ def test_broken_clashing_and_old_plugins_are_reported_and_skipped(monkeypatch):
 
 def test_unknown_corpus_names_the_alternatives(monkeypatch):
     fake_entry_points(monkeypatch)
-    with pytest.raises(GenError, match="unknown corpus 'nope'; available: midi"):
+    with pytest.raises(GenError, match="unknown corpus 'nope'; available: frames, midi, remi"):
         registry.get_corpus("nope")

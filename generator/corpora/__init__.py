@@ -26,6 +26,7 @@ BUILTINS = {
     "midi": "generator.corpora.midi:MidiCorpus",
     "remi": "generator.corpora.metrical:RemiCorpus",
     "tsd": "generator.corpora.metrical:TsdCorpus",
+    "frames": "generator.corpora.frames:FramesCorpus",
     "score": "generator.corpora.score:ScoreCorpus",
     "text": "generator.corpora.text:TextCorpus",
 }
