@@ -73,3 +73,10 @@ def test_it_is_a_built_in_plugin_that_trains_and_samples_on_the_grid(tmp_path):
     assert result.exit_code == 0, result.output
     written = midi_notes(mido.MidiFile(tmp_path / "s.mid"))
     assert written and all(abs(n.start / 0.125 - round(n.start / 0.125)) < 1e-6 for n in written)
+
+
+def test_a_huge_delta_at_a_tiny_tempo_is_refused_before_its_frames_are_made(tmp_path):
+    # half a second at a microsecond a beat, but 559,000 beats: 2.2 million sixteenth notes
+    path = write_midi(tmp_path / "long.mid", [(0, 559_000, 60, 90)], ticks_per_beat=480, tempo=1)
+    with pytest.raises(GenError, match="sixteenth notes"):
+        PLUGIN.encode_file(path)

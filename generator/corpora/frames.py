@@ -56,11 +56,11 @@ def spans(mid: mido.MidiFile) -> list[tuple[int, int, int]]:
     tick, started, found = 0, {}, []
     for msg in mido.merge_tracks(mid.tracks):
         tick += msg.time
+        if tick > MAX_FRAMES * per_frame:  # checked before a frame list that long is made
+            raise GenError(f"longer than {MAX_FRAMES:,} sixteenth notes: a corrupt delta time?")
         if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
             continue
         frame = round(tick / per_frame)
-        if frame > MAX_FRAMES:
-            raise GenError(f"longer than {MAX_FRAMES:,} sixteenth notes: a corrupt delta time?")
         if msg.note in started:  # a note-off, or a re-strike that ends the sounding note
             found.append((msg.note, started.pop(msg.note), frame))
         if msg.type == "note_on" and msg.velocity > 0:
