@@ -80,3 +80,13 @@ def test_a_huge_delta_at_a_tiny_tempo_is_refused_before_its_frames_are_made(tmp_
     path = write_midi(tmp_path / "long.mid", [(0, 559_000, 60, 90)], ticks_per_beat=480, tempo=1)
     with pytest.raises(GenError, match="sixteenth notes"):
         PLUGIN.encode_file(path)
+
+
+def test_sheet_music_keeps_every_note_on_its_sixteenth(tmp_path):
+    from music21 import converter
+
+    tokens = ["n:72", "n:60", "|", "h:72", "n:64", "|", "n:67", "|", "h:67", "|", "|", "n:65", "|"]
+    PLUGIN.write(tokens, tmp_path / "s.musicxml")
+    notes = converter.parse(tmp_path / "s.musicxml").flatten().notes
+    starts = sorted((float(n.offset), p.midi) for n in notes for p in n.pitches)
+    assert starts == [(0.0, 60), (0.0, 72), (0.25, 64), (0.5, 67), (1.25, 65)]

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import mido
 
-from generator.corpora import bach, reading
+from generator.corpora import bach, music21_io, reading
 from generator.corpora.base import MusicCorpus, Note
 from generator.corpora.midi import read_midi
 from generator.corpora.midifile import DRUM_CHANNEL
-from generator.corpora.music21_io import MUSICXML_SUFFIXES, write_musicxml, write_pdf
+from generator.corpora.music21_io import MUSICXML_SUFFIXES
 from generator.errors import GenError
 
 FRAMES_PER_BEAT = 4  # sixteenth notes
@@ -165,14 +165,7 @@ class FramesCorpus(MusicCorpus):
             raise GenError(f"cannot decode MIDI ({exc})") from None
 
     def write(self, tokens: list[str], path: Path) -> None:
-        mid = to_midi(self.notes(tokens))
-        suffix = Path(path).suffix.lower()
-        if suffix in MUSICXML_SUFFIXES:
-            write_musicxml(mid, path)
-        elif suffix == ".pdf":
-            write_pdf(mid, path)
-        else:
-            mid.save(path)
+        music21_io.save(to_midi(self.notes(tokens)), path, (FRAMES_PER_BEAT,))  # on the grid
 
     def notes(self, tokens: list[str]) -> list[Note]:
         return notes_of(tokens)

@@ -9,9 +9,9 @@ from pathlib import Path
 import mido
 from mido.midifiles import midifiles as smf
 
-from generator.corpora import bach, performance, reading
+from generator.corpora import bach, music21_io, performance, reading
 from generator.corpora.base import MusicCorpus, Note, TokenGrammar
-from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe, write_musicxml, write_pdf
+from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe
 from generator.errors import GenError
 
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation: up to 3 semitones either way
@@ -148,14 +148,8 @@ class MidiCorpus(MusicCorpus):
         return events_of(read_midi(path))
 
     def write(self, tokens: list[str], path: Path) -> None:
-        suffix = Path(path).suffix.lower()
         mid = performance.events_to_midi(tokens, self.note_seconds or MAX_NOTE_SECONDS)
-        if suffix in MUSICXML_SUFFIXES:
-            write_musicxml(mid, path)
-        elif suffix == ".pdf":
-            write_pdf(mid, path)
-        else:
-            mid.save(path)
+        music21_io.save(mid, path)
 
     def notes(self, tokens: list[str]) -> list[Note]:
         return performance.events_to_notes(tokens, self.note_seconds or MAX_NOTE_SECONDS)

@@ -177,6 +177,18 @@ def write_pdf(mid: mido.MidiFile, path: Path, divisors=(4, 3)) -> None:
         shutil.copyfile(pdf, path)
 
 
+def save(mid: mido.MidiFile, path: Path, divisors=(4, 3)) -> None:
+    """Write a MIDI performance as what `path`'s suffix asks: sheet music (MusicXML or PDF,
+    quantised to `divisors`) or the MIDI file itself."""
+    suffix = Path(path).suffix.lower()
+    if suffix in MUSICXML_SUFFIXES:
+        write_musicxml(mid, path, divisors)
+    elif suffix == ".pdf":
+        write_pdf(mid, path, divisors)
+    else:
+        mid.save(path)
+
+
 def _engrave(command: list[str], env=None) -> None:
     """Run one engraving step; a `GenError` with the program's last words if it fails."""
     try:
