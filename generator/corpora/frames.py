@@ -22,7 +22,7 @@ from generator.corpora import bach, music21_io, reading
 from generator.corpora.base import MusicCorpus, Note
 from generator.corpora.midi import read_midi
 from generator.corpora.midifile import DRUM_CHANNEL
-from generator.corpora.music21_io import MUSICXML_SUFFIXES
+from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe
 from generator.errors import GenError
 
 FRAMES_PER_BEAT = 4  # sixteenth notes
@@ -162,7 +162,7 @@ class FramesCorpus(MusicCorpus):
         except GenError:
             raise
         except Exception as exc:  # malformed messages found while merging tracks
-            raise GenError(f"cannot decode MIDI ({exc})") from None
+            raise GenError(f"cannot decode MIDI ({describe(exc)})") from None
 
     def write(self, tokens: list[str], path: Path) -> None:
         music21_io.save(to_midi(self.notes(tokens)), path, (FRAMES_PER_BEAT,))  # on the grid
