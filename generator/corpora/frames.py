@@ -23,14 +23,14 @@ from generator.corpora.base import MusicCorpus, Note
 from generator.corpora.midi import read_midi
 from generator.corpora.midifile import DRUM_CHANNEL
 from generator.corpora.music21_io import MUSICXML_SUFFIXES, describe
+from generator.corpora.performance import TEMPO, TICKS_PER_BEAT
 from generator.errors import GenError
 
 FRAMES_PER_BEAT = 4  # sixteenth notes
-SECONDS_PER_FRAME = 0.125  # as written: 120 bpm
+SECONDS_PER_FRAME = TEMPO / 1_000_000 / FRAMES_PER_BEAT  # as written: 120 bpm, 0.125 s
 END = "|"  # ends a frame
 MAX_FRAMES = 4 * 3600 * 8  # four hours at 120 bpm: longer is a corrupt file
 TRANSPOSE_RANGE = range(-3, 4)  # training-time augmentation, as for `midi`
-TICKS_PER_BEAT = 480
 VELOCITY = 80
 
 
@@ -109,20 +109,19 @@ def notes_of(tokens: list[str]) -> list[Note]:
             frame += 1
         elif (note := parse(token)) is not None and listed.get(note[1]) != "n":
             listed[note[1]] = note[0]
-    if listed:
+    if listed:  # a last frame without its `|`
         close_frame()
         frame += 1
-    listed.clear()
-    close_frame()
+    close_frame()  # nothing listed: every note still sounding ends
     return sorted(notes, key=lambda n: (n.start, n.pitch))
 
 
 def to_midi(notes: list[Note]) -> mido.MidiFile:
     """A type-0 file of `notes` at 120 bpm, one piano."""
-    ticks = TICKS_PER_BEAT * 2  # a second at 120 bpm
+    ticks = TICKS_PER_BEAT * 1_000_000 / TEMPO  # a second at the written tempo
     timed = [(round(n.start * ticks), 1, n.pitch) for n in notes]
     timed += [(round(n.end * ticks), 0, n.pitch) for n in notes]  # offs before ons at a tick
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)])
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=TEMPO, time=0)])
     track.append(mido.Message("program_change", program=0, time=0))
     last = 0
     for tick, on, pitch in sorted(timed):
