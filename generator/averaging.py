@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 def adam(schedule, config):
     """Keras' Adam at `schedule` with `config.adam_beta2`, clipped to `config.clip_norm`,
-    keeping the weights' moving average with momentum `config.ema` (none when it is 0)."""
+    decoupled weight decay `config.weight_decay` (none when it is 0), keeping the weights'
+    moving average with momentum `config.ema` (none when it is 0)."""
     import keras
 
     class Adam(keras.optimizers.Adam):
@@ -30,6 +31,7 @@ def adam(schedule, config):
         global_clipnorm=config.clip_norm,
         use_ema=config.ema > 0,
         ema_momentum=config.ema or 0.99,
+        weight_decay=config.weight_decay or None,
     )
 
 

@@ -54,7 +54,7 @@ def check_choice(name: str, value, choices) -> None:
 
 
 # settings that runs made before they were stored had, where the default has changed since
-LEGACY = {"lr_floor": 0.05, "val_len": None, "ema": 0.0, "adam_beta2": 0.999}
+LEGACY = {"lr_floor": 0.05, "val_len": None, "ema": 0.0, "adam_beta2": 0.999, "weight_decay": 0.0}
 VAL_LEN = 128  # validation windows are at least this long, whatever the training windows
 
 
@@ -70,6 +70,7 @@ class TrainConfig:
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     ema: float = 0.99  # momentum of the weights' moving average, validated and saved (0: off)
     adam_beta2: float = 0.95  # Adam's squared-gradient decay; Keras' 0.999 learns slower here
+    weight_decay: float = 0.3  # each step shrinks every weight by 0.3 x the learning rate
     val_fraction: float = 0.1  # share of files held out for validation
     val_len: int | None = None  # tokens per validation window; None: see `resolved`
     augment: bool = True  # use the plugin's augmentations (transposition for music)
@@ -93,6 +94,7 @@ class TrainConfig:
         check_range("clip-norm", self.clip_norm, 0, 1e6, above=True)
         check_range("ema", self.ema, 0.0, 0.9999)
         check_range("adam-beta2", self.adam_beta2, 0.0, 0.99999)
+        check_range("weight-decay", self.weight_decay, 0.0, 1.0)
         check_range("val-fraction", self.val_fraction, 0.0, 0.99)
         check_range("seed", self.seed, 0, SEED_MAX)
         if self.max_minutes is not None:

@@ -14,7 +14,7 @@ def test_the_average_has_the_known_weights_and_the_trained_ones_come_back():
     from generator import averaging
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    config = SimpleNamespace(clip_norm=1e6, ema=0.5, adam_beta2=0.999)
+    config = SimpleNamespace(clip_norm=1e6, ema=0.5, adam_beta2=0.999, weight_decay=0.0)
     model.compile(optimizer=averaging.adam(0.1, config), loss="mse")
     x, y = np.array([[1.0, 2.0]], "float32"), np.array([[3.0]], "float32")
     after = []  # the trained weights after each of three steps
@@ -37,12 +37,26 @@ def test_without_an_average_the_weights_are_left_alone():
     from generator import averaging
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    config = SimpleNamespace(clip_norm=1.0, ema=0.0, adam_beta2=0.999)
+    config = SimpleNamespace(clip_norm=1.0, ema=0.0, adam_beta2=0.999, weight_decay=0.0)
     model.compile(optimizer=averaging.adam(0.1, config), loss="mse")
     model.train_on_batch(np.ones((1, 2), "float32"), np.ones((1, 1), "float32"))
     before = [v.numpy() for v in model.trainable_variables]
     with averaging.averaged(model):
         assert all(np.array_equal(v.numpy(), w) for v, w in zip(model.trainable_variables, before))
+
+
+def test_weight_decay_shrinks_a_weight_whose_gradient_is_zero_by_the_rate_times_the_decay():
+    import keras
+
+    from generator import averaging
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.layers[0].set_weights([np.array([[2.0], [-4.0]], "float32"), np.zeros(1, "float32")])
+    config = SimpleNamespace(clip_norm=1e6, ema=0.0, adam_beta2=0.999, weight_decay=0.5)
+    model.compile(optimizer=averaging.adam(0.1, config), loss="mse")
+    # a zero input leaves the kernel's gradient at zero: only the decay moves it
+    model.train_on_batch(np.zeros((1, 2), "float32"), np.ones((1, 1), "float32"))
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), [[1.9], [-3.8]], rtol=1e-6)
 
 
 def _stored(run_dir):

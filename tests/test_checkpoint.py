@@ -170,6 +170,16 @@ def test_a_run_stored_before_the_adam_setting_resumes_with_the_one_it_trained_wi
     assert adam(1e-3, TrainConfig.from_dict(stored)).beta_2 == 0.999  # Keras' default
 
 
+def test_a_run_stored_before_weight_decay_resumes_without_it():
+    from generator.averaging import adam
+    from generator.config import TrainConfig
+
+    stored = TrainConfig().to_dict()
+    assert adam(1e-3, TrainConfig.from_dict(stored)).weight_decay == 0.3
+    del stored["weight_decay"]  # as runs made before the setting stored it
+    assert adam(1e-3, TrainConfig.from_dict(stored)).weight_decay is None
+
+
 def test_validation_windows_are_the_training_windows_but_no_shorter_than_128():
     from generator.config import TrainConfig
 

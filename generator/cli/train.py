@@ -81,6 +81,13 @@ from generator.errors import GenError
     help="How fast Adam forgets the gradients' size (its beta_2; Keras' default is 0.999).",
 )
 @click.option(
+    "--weight-decay",
+    default=TrainConfig.weight_decay,
+    show_default=True,
+    help="Shrink every weight by this share of the learning rate at each step (decoupled "
+    "weight decay, as AdamW); 0: none.",
+)
+@click.option(
     "--val-fraction", default=0.1, show_default=True, help="Share of files held out for validation."
 )
 @click.option(
