@@ -21,10 +21,10 @@ from generator.errors import GenError
 FLOAT = 4  # bytes of a float32
 SAY_ABOVE = 2**30  # estimates above this are printed before the job starts
 # the epochs chosen when none are given: at least MIN_EPOCHS, and on a small corpus enough of
-# them to read MIN_TOKENS (the default chorales' 22 epochs), which is what learning needs
+# them to read MIN_TOKENS (the default chorales' 17 epochs), which is what learning needs
 # (BENCHMARKS.md), up to MAX_EPOCHS
-MIN_EPOCHS = 22
-MIN_TOKENS = 5_700_000
+MIN_EPOCHS = 17
+MIN_TOKENS = 4_400_000
 MAX_EPOCHS = 250
 FLOATS_PER_UNIT = 12  # kept per layer, window position and unit: 4 gates, tanh(c), c, h, ...
 

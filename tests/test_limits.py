@@ -41,6 +41,8 @@ TRAIN = [  # option, absurd value, what the one line says
     ("--ema", "nan", "ema must be in [0, 0.9999], got nan"),
     ("--adam-beta2", 1, "adam-beta2 must be in [0, 0.99999], got 1.0"),
     ("--adam-beta2", -0.5, "adam-beta2 must be in [0, 0.99999], got -0.5"),
+    ("--weight-decay", 2, "weight-decay must be in [0, 1], got 2.0"),
+    ("--weight-decay", "nan", "weight-decay must be in [0, 1], got nan"),
     ("--val-fraction", 1, "val-fraction must be in [0, 0.99], got 1.0"),
     ("--val-fraction", -0.1, "val-fraction must be in [0, 0.99], got -0.1"),
     ("--max-minutes", -1, "max-minutes must be in [0, 10,000,000], got -1.0"),
@@ -116,15 +118,15 @@ def test_a_batch_larger_than_the_corpus_is_clipped_and_trains(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "tokens, epochs", [(1_000_000, 22), (263_501, 22), (68_467, 84), (164, 250)]
+    "tokens, epochs", [(1_000_000, 17), (263_501, 17), (68_467, 65), (164, 250)]
 )
 def test_epochs_not_given_are_chosen_for_the_corpus_size(tokens, epochs):
     said = []
     chosen = budget.fit_epochs(TrainConfig(), 35, tokens, said.append)
     assert chosen.epochs == epochs
     assert said == [
-        f"{epochs} epochs of 35 steps, chosen for {tokens:,} training tokens (at least 22 "
-        "epochs and 5,700,000 tokens in all); --epochs sets them"
+        f"{epochs} epochs of 35 steps, chosen for {tokens:,} training tokens (at least 17 "
+        "epochs and 4,400,000 tokens in all); --epochs sets them"
     ]
     assert budget.fit_epochs(TrainConfig(epochs=3), 35, tokens, said.append).epochs == 3
 
