@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # the settings of the first command before and after this benchmark chose them
 SETTINGS = [
-    "before: --batch-size 32 --epochs 36 --lr-floor 0.05 --seq-len 128 --ema 0 --adam-beta2 0.999",
+    "before: --batch-size 32 --epochs 36 --lr-floor 0.05 --seq-len 128 --ema 0 --adam-beta2 0.999"
+    " --weight-decay 0",
     "default:",
 ]
 
