@@ -70,7 +70,7 @@ class TrainConfig:
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     ema: float = 0.99  # momentum of the weights' moving average, validated and saved (0: off)
     adam_beta2: float = 0.95  # Adam's squared-gradient decay; Keras' 0.999 learns slower here
-    weight_decay: float = 0.3  # each step shrinks every weight by 0.3 x the learning rate
+    weight_decay: float = 0.3  # each step, a weight loses this x the learning rate of its value
     val_fraction: float = 0.1  # share of files held out for validation
     val_len: int | None = None  # tokens per validation window; None: see `resolved`
     augment: bool = True  # use the plugin's augmentations (transposition for music)
