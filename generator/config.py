@@ -54,7 +54,14 @@ def check_choice(name: str, value, choices) -> None:
 
 
 # settings that runs made before they were stored had, where the default has changed since
-LEGACY = {"lr_floor": 0.05, "val_len": None, "ema": 0.0, "adam_beta2": 0.999, "weight_decay": 0.0}
+LEGACY = {
+    "lr_floor": 0.05,
+    "val_len": None,
+    "ema": 0.0,
+    "adam_beta2": 0.999,
+    "weight_decay": 0.0,
+    "warmup_steps": 100,
+}
 VAL_LEN = 128  # validation windows are at least this long, whatever the training windows
 
 
@@ -67,6 +74,8 @@ class TrainConfig:
     epochs: int | None = None  # passes over the training split; None: `budget.fit_epochs`
     learning_rate: float = 1e-2  # peak Adam learning rate (after warm-up, then cosine decay)
     lr_floor: float = 0.4  # the learning rate at the end, as a share of the peak
+    warmup_steps: int = 20  # linear warm-up of the rate; Adam's squared-gradient mean is
+    # then settled (about 1 / (1 - adam_beta2) steps), and a longer one only idles
     clip_norm: float = 1.0  # gradients are clipped to this global norm
     ema: float = 0.99  # momentum of the weights' moving average, validated and saved (0: off)
     adam_beta2: float = 0.95  # Adam's squared-gradient decay; Keras' 0.999 learns slower here
@@ -91,6 +100,7 @@ class TrainConfig:
             check_range("epochs", self.epochs, 1, 1_000_000)
         check_range("learning-rate", self.learning_rate, 0, 1.0, above=True)
         check_range("lr-floor", self.lr_floor, 0.0, 1.0)
+        check_range("warmup-steps", self.warmup_steps, 0, 10**9)
         check_range("clip-norm", self.clip_norm, 0, 1e6, above=True)
         check_range("ema", self.ema, 0.0, 0.9999)
         check_range("adam-beta2", self.adam_beta2, 0.0, 0.99999)

@@ -22,13 +22,13 @@ from generator.tf_setup import first_notes_caught
 
 
 def compile_model(model, config, total_steps: int, peak_rate=None, ignored=()) -> None:
-    """Adam with a linear warm-up (100 steps, or a tenth of a short run) to the peak learning
-    rate (`config.learning_rate` unless given), cosine decay to `config.lr_floor` of it by
-    `total_steps`, global gradient-norm clipping and the weights' moving average; targets in
-    `ignored` (control tokens) are not learned."""
+    """Adam with a linear warm-up (`config.warmup_steps`, or a tenth of a short run) to the
+    peak learning rate (`config.learning_rate` unless given), cosine decay to
+    `config.lr_floor` of it by `total_steps`, global gradient-norm clipping and the weights'
+    moving average; targets in `ignored` (control tokens) are not learned."""
     import keras
 
-    warmup = min(100, total_steps // 10)
+    warmup = min(config.warmup_steps, total_steps // 10)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
         max(1, total_steps - warmup),

@@ -85,7 +85,13 @@ def build_model(config: ModelConfig):
             return super().call(inputs, training=training, mask=mask)
 
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    x = keras.layers.Embedding(config.vocab_size, config.embed_dim, name="embed")(ids)
+    # unit-scale embeddings, as PyTorch's: Keras' +-0.05 leaves the first steps at the unigram
+    x = keras.layers.Embedding(
+        config.vocab_size,
+        config.embed_dim,
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
+        name="embed",
+    )(ids)
     for i in range(config.layers):
         x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:

@@ -180,6 +180,31 @@ def test_a_run_stored_before_weight_decay_resumes_without_it():
     assert adam(1e-3, TrainConfig.from_dict(stored)).weight_decay is None
 
 
+def _rate_at(config, step: int) -> float:
+    """The learning rate `fitting.compile_model` gives at `step` of a 1,000-step run."""
+    import keras
+
+    from generator.fitting import compile_model
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    compile_model(model, config, total_steps=1000)
+    model.optimizer.iterations.assign(step)
+    return float(model.optimizer.learning_rate)
+
+
+def test_the_rate_warms_up_over_20_steps_and_runs_stored_before_over_100():
+    from generator.config import TrainConfig
+
+    stored = TrainConfig(learning_rate=0.01).to_dict()
+    new = TrainConfig.from_dict(stored)
+    assert _rate_at(new, 10) == pytest.approx(0.005)
+    assert _rate_at(new, 20) == pytest.approx(0.01)
+    del stored["warmup_steps"]  # as runs made before the setting stored it
+    old = TrainConfig.from_dict(stored)
+    assert _rate_at(old, 20) == pytest.approx(0.002)
+    assert _rate_at(old, 100) == pytest.approx(0.01)
+
+
 def test_validation_windows_are_the_training_windows_but_no_shorter_than_128():
     from generator.config import TrainConfig
 

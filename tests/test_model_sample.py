@@ -68,6 +68,12 @@ def test_step_model_matches_the_full_model(tiny):
         np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-5)
 
 
+def test_a_new_model_starts_from_unit_scale_embeddings():
+    embeddings = build_model(ModelConfig(vocab_size=500, embed_dim=64)).get_layer("embed")
+    values = embeddings.embeddings.numpy()
+    assert abs(values.mean()) < 0.02 and 0.97 < values.std() < 1.03  # 32,000 draws of N(0, 1)
+
+
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_prepared_step_matches_the_keras_cells(layers):
     """The sampler's packed step (table lookup for the first layer) gives the cells' results."""
