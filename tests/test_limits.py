@@ -37,6 +37,7 @@ TRAIN = [  # option, absurd value, what the one line says
     ("--learning-rate", 0, "learning-rate must be in (0, 1], got 0.0"),
     ("--learning-rate", "inf", "learning-rate must be in (0, 1], got inf"),
     ("--learning-rate", "nan", "learning-rate must be in (0, 1], got nan"),
+    ("--warmup-steps", -1, "warmup-steps must be in [0, 1,000,000,000], got -1"),
     ("--ema", 1, "ema must be in [0, 0.9999], got 1.0"),
     ("--ema", "nan", "ema must be in [0, 0.9999], got nan"),
     ("--adam-beta2", 1, "adam-beta2 must be in [0, 0.99999], got 1.0"),

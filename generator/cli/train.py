@@ -68,6 +68,13 @@ from generator.errors import GenError
     help="The learning rate at the last step, as a share of the peak.",
 )
 @click.option(
+    "--warmup-steps",
+    default=TrainConfig.warmup_steps,
+    show_default=True,
+    help="Steps over which the learning rate rises from 0 to its peak (at most a tenth of the "
+    "run).",
+)
+@click.option(
     "--ema",
     default=TrainConfig.ema,
     show_default=True,
