@@ -85,7 +85,7 @@ def build_model(config: ModelConfig):
             return super().call(inputs, training=training, mask=mask)
 
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    # unit-scale embeddings, as PyTorch's: Keras' +-0.05 leaves the first steps at the unigram
+    # unit-scale embeddings, as PyTorch's: Keras' +-0.05 keeps the first steps at the unigram level
     x = keras.layers.Embedding(
         config.vocab_size,
         config.embed_dim,
