@@ -58,18 +58,15 @@ def context_scores(run_dir: Path, valid: Path) -> dict:
 
     from generator import checkpoint as ckpt_io
     from generator.context import compile_token_scorer
-    from generator.evaluate import files_ids
-    from generator.loss import loss_scorer, score_batch
+    from generator.evaluate import files_ids, model_nats
     from generator.model import StepModel
-    from generator.tf_setup import import_tensorflow
 
-    import_tensorflow()
     ckpt = ckpt_io.load_checkpoint(run_dir)
     stream = files_ids(ckpt, ckpt_io.plugin_of(ckpt), valid, lambda *a, **k: None)
-    model = ckpt.load_model("best")
-    found = {f"windows_{n}": loss_scorer(model, n, score_batch(n))(stream)[0] for n in (128, 256)}
+    found = {f"windows_{n}": model_nats(ckpt, stream, "best", n)[0] for n in (128, 256)}
     ids = np.asarray(stream.array(), np.int32)[None, :]
-    log_probs = compile_token_scorer(StepModel(model, ckpt.model_config))(ids).numpy()
+    step = StepModel(ckpt.load_model("best"), ckpt.model_config)
+    log_probs = compile_token_scorer(step)(ids).numpy()
     return found | {"carried": float(-log_probs.mean())}
 
 

@@ -25,9 +25,12 @@ from generator.progress import Reporter
 MAX_HELD_OUT = 100  # held-out pieces the music classifier sees, at most
 
 
-def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, int]:
+def model_nats(
+    ckpt: Checkpoint, stream, which: str = "best", length: int | None = None
+) -> tuple[float, int]:
     """Mean nats per token of the checkpoint's model on an id stream (an array or a
-    `data.SegmentedStream`), and the tokens scored."""
+    `data.SegmentedStream`), scored in windows of `length` (default: those training validated
+    on), and the tokens scored."""
     from generator.loss import loss_scorer, score_batch
     from generator.tf_setup import import_tensorflow
 
@@ -37,7 +40,7 @@ def model_nats(ckpt: Checkpoint, stream, which: str = "best") -> tuple[float, in
     if not isinstance(stream, data.SegmentedStream):
         stream = data.SegmentedStream.of(stream)
     ignored = keys.control_ids(ckpt.vocab)  # keys are given, never predicted
-    length = ckpt.train.scored_len  # the windows training validated on
+    length = length or ckpt.train.scored_len
     scorer = loss_scorer(ckpt.load_model(which), length, score_batch(length), ignored)
     return scorer(stream)
 
