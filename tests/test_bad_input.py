@@ -143,19 +143,24 @@ def test_each_bad_midi_file_has_its_own_reason(tmp_path, name, content, reason, 
     assert str(info.value) == reason
 
 
-def test_huge_deltas_at_a_tiny_tempo_give_bounded_time_shifts(tmp_path):
-    # At 1 us a beat and 1 tick a beat, 0x0FFFFFFF ticks are 268.4 s: one such rest is music
-    # (written as 1 s shifts), but the time shifts of a file stop at the 4-hour limit.
+def test_huge_deltas_at_a_tiny_tempo_are_refused_by_their_beats(tmp_path):
+    # At 1 us a beat and 1 tick a beat, 0x0FFFFFFF ticks are 268.4 s but 268 million beats:
+    # time shifts count beats, so the file is refused before any shift is written.
     rest = header(0, 1, 1) + track(
         tempo(1) + b"\x00" + NOTE_ON + delta(0x0FFFFFFF) + NOTE_OFF + END
     )
     (tmp_path / "rest.mid").write_bytes(rest)
-    events = MidiCorpus().encode_file(tmp_path / "rest.mid")
-    assert events == ["vel:15", "on:60"] + ["shift:100"] * 268 + ["shift:44", "off:60"]
-    notes = b"".join(b"\x00" + NOTE_ON + delta(0x0FFFFFFF) + NOTE_OFF for _ in range(60))
-    (tmp_path / "long.mid").write_bytes(header(0, 1, 1) + track(tempo(1) + notes + END))
-    with pytest.raises(GenError, match=r"^an event comes 4\.0 hours in, past the 4-hour limit"):
-        MidiCorpus().encode_file(tmp_path / "long.mid")
+    with pytest.raises(GenError) as info:
+        MidiCorpus().encode_file(tmp_path / "rest.mid")
+    assert str(info.value) == (
+        "an event comes 268,435,455 beats in, past the 28,800-beat limit (4 hours at 120 bpm): "
+        "a corrupt delta time or tempo?"
+    )
+    # 1,000 beats at 240 bpm (a rest of 250 s) is music, written as two-beat shifts
+    notes = tempo(250_000) + b"\x00" + NOTE_ON + delta(1000) + NOTE_OFF + END
+    (tmp_path / "long.mid").write_bytes(header(0, 1, 1) + track(notes))
+    events = MidiCorpus().encode_file(tmp_path / "long.mid")
+    assert events == ["tempo:240", "vel:15", "on:60"] + ["shift:100"] * 500 + ["off:60"]
 
 
 def test_an_overlong_delta_time_is_refused_at_once(tmp_path):
@@ -178,7 +183,8 @@ def test_an_overlong_delta_time_is_refused_at_once(tmp_path):
                 MidiCorpus().encode_file(tmp_path / "run.mid")
             assert str(info.value) == reason
         else:
-            assert MidiCorpus().encode_file(tmp_path / "run.mid") == ["vel:15", "on:60", "off:60"]
+            tokens = ["tempo:120", "vel:15", "on:60", "off:60"]
+            assert MidiCorpus().encode_file(tmp_path / "run.mid") == tokens
 
 
 def test_a_corpus_with_bad_files_reports_each_and_uses_the_good_one(tmp_path):
@@ -194,7 +200,7 @@ def test_a_corpus_with_bad_files_reports_each_and_uses_the_good_one(tmp_path):
     assert skipped == sorted(
         f"skipped {folder / f'{name}.mid'}: {reason}" for name, _, reason in BAD_FILES
     )  # one line per bad file, with its own reason
-    assert f"1 files used, {len(BAD_FILES)} skipped, 8 tokens" in lines[-1]  # 7 events, a key
+    assert f"1 files used, {len(BAD_FILES)} skipped, 9 tokens" in lines[-1]  # 7 events, tempo, key
 
 
 # -- fuzzing: whatever the bytes, a reason or a stream that decodes ---------------------------

@@ -24,9 +24,18 @@ def roundtrip(events):
     return reading.midi_to_events(mido.MidiFile(file=buffer))
 
 
-def test_vocabulary_is_performance_rnn_sized():
+def test_vocabulary_is_performance_rnn_sized_with_37_tempos():
     vocab = perf.event_vocabulary()
-    assert len(vocab) == 128 + 128 + 100 + 32 == len(set(vocab))
+    assert len(vocab) == 128 + 128 + 100 + 32 + 37 == len(set(vocab))
+    assert "tempo:120" in vocab and "tempo:30" in vocab and "tempo:240" in vocab
+
+
+def test_each_tempo_is_read_as_the_nearest_tempo_event():
+    assert perf.nearest_tempo(500_000) == 120
+    assert perf.nearest_tempo(625_000) == 95  # 96 bpm, as many chorales in music21 are
+    assert perf.nearest_tempo(60_000_000 // 300) == 240  # past the ends: the last one
+    assert perf.nearest_tempo(60_000_000 // 10) == 30
+    assert all(perf.nearest_tempo(perf.midi_tempo(t)) == t for t in perf.TEMPOS)
 
 
 def test_velocity_bins_round_trip_and_cover_all_velocities():
@@ -38,6 +47,7 @@ def test_two_notes_encode_exactly(tmp_path):
     # quarter = 0.5 s at 120 bpm: C4 for one beat, then E4 for half a beat, louder.
     path = write_midi(tmp_path / "two.mid", [(0, 1, 60, 64), (1, 0.5, 64, 100)])
     assert MidiCorpus().encode_file(path) == [
+        "tempo:120",
         "vel:15",
         "on:60",
         "shift:50",
@@ -49,28 +59,51 @@ def test_two_notes_encode_exactly(tmp_path):
     ]
 
 
-def test_tempo_change_is_honoured():
+def test_time_is_counted_in_beats_and_each_tempo_is_an_event():
     track = mido.MidiTrack(
         [
             mido.MetaMessage("set_tempo", tempo=500_000, time=0),
             mido.Message("note_on", note=60, velocity=64, time=0),
-            mido.Message("note_off", note=60, time=480),  # 0.5 s at 120 bpm
+            mido.Message("note_off", note=60, time=480),  # a beat: 0.5 s at 120 bpm
             mido.MetaMessage("set_tempo", tempo=1_000_000, time=0),
-            mido.Message("note_on", note=62, velocity=64, time=480),  # 1 s at 60 bpm
+            mido.Message("note_on", note=62, velocity=64, time=480),  # a beat: 1 s at 60 bpm
             mido.Message("note_off", note=62, time=480),
         ]
     )
     mid = mido.MidiFile(type=0, ticks_per_beat=480, tracks=[track])
-    assert reading.midi_to_events(mid) == [
+    events = reading.midi_to_events(mid)
+    assert events == [
+        "tempo:120",
         "vel:15",
         "on:60",
         "shift:50",
         "off:60",
-        "shift:100",
+        "shift:50",
+        "tempo:60",  # where the next note is heard
         "on:62",
-        "shift:100",
+        "shift:50",
         "off:62",
     ]
+    assert roundtrip(events) == events
+    notes = MidiCorpus().notes(events)  # in seconds at each tempo
+    assert [(n.pitch, n.start, n.end) for n in notes] == [(60, 0.0, 0.5), (62, 1.0, 2.0)]
+
+
+def test_a_piece_at_96_bpm_moves_on_the_same_steps_as_one_at_120(tmp_path):
+    def piece(bpm):
+        msgs = [mido.MetaMessage("set_tempo", tempo=round(60e6 / bpm), time=0)]
+        for pitch in (60, 62, 64):  # three eighth notes
+            msgs += [mido.Message("note_on", note=pitch, velocity=64, time=0)]
+            msgs += [mido.Message("note_off", note=pitch, time=240)]
+        return reading.midi_to_events(mido.MidiFile(tracks=[mido.MidiTrack(msgs)]))
+
+    slow, fast = piece(96), piece(120)
+    assert slow[0] == "tempo:95" and fast[0] == "tempo:120" and slow[1:] == fast[1:]
+    assert "shift:25" in slow  # an eighth is 25 steps at any tempo
+    path = tmp_path / "slow.mid"
+    MidiCorpus().write(slow, path)
+    tempos = [m.tempo for m in mido.MidiFile(path).tracks[0] if m.type == "set_tempo"]
+    assert tempos == [perf.midi_tempo(95)]  # the file plays at its own tempo, and only that
 
 
 def test_tracks_and_channels_merge_and_drums_are_dropped():
@@ -86,6 +119,7 @@ def test_tracks_and_channels_merge_and_drums_are_dropped():
         type=1, ticks_per_beat=480, tracks=[track(0, 60), track(3, 67), track(9, 36)]
     )
     assert reading.midi_to_events(mid) == [
+        "tempo:120",
         "vel:15",
         "on:60",
         "on:67",
@@ -124,6 +158,7 @@ def test_running_status_bytes_parse_like_explicit_status(tmp_path):
     data += b"MTrk" + len(body).to_bytes(4, "big") + body
     (tmp_path / "rs.mid").write_bytes(data)
     assert MidiCorpus().encode_file(tmp_path / "rs.mid") == [
+        "tempo:120",
         "vel:15",
         "on:60",
         "shift:50",
@@ -143,7 +178,7 @@ def test_doubled_and_repeated_notes_are_canonical():
         mido.Message("note_off", channel=1, note=61, time=0),  # stray: ignored
     ]
     events = reading.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
-    assert events == ["vel:15", "on:60", "off:60", "on:60", "shift:100", "off:60"]
+    assert events == ["tempo:120", "vel:15", "on:60", "off:60", "on:60", "shift:100", "off:60"]
     assert roundtrip(events) == events
 
 
@@ -157,6 +192,7 @@ def test_repeated_note_on_one_channel_is_ended_by_one_note_off():
     ]
     events = reading.midi_to_events(mido.MidiFile(type=0, tracks=[mido.MidiTrack(msgs)]))
     assert events == [
+        "tempo:120",
         "vel:15",
         "on:60",
         "shift:25",
@@ -311,7 +347,7 @@ def test_the_sustain_pedal_holds_released_notes_until_it_rises():
     assert notes == [(60, 0.0, 1.0), (60, 1.0, 2.0)]
 
 
-def test_a_run_of_the_midi_plugin_before_the_pedal_still_samples(tmp_path):
+def test_runs_of_the_midi_plugin_before_the_pedal_and_the_tempo_still_sample(tmp_path):
     import json
 
     from conftest import run, scale_corpus, tiny
@@ -320,11 +356,16 @@ def test_a_run_of_the_midi_plugin_before_the_pedal_still_samples(tmp_path):
     assert run("train", "--path", corpus, "--run", "old", *tiny(epochs=1)).exit_code == 0
     config_path = tmp_path / "work" / "checkpoints" / "old" / "config.json"
     config = json.loads(config_path.read_text())
-    config["corpus"]["version"] = "1"  # as version 1 wrote it: the pedal ignored
-    del config["corpus"]["settings"]["sustain_pedal"]
-    config_path.write_text(json.dumps(config))
-    result = run("sample", "--checkpoint", "checkpoints/old", "--out", "s.mid", "--length", 20)
-    assert result.exit_code == 0, result.output
+    for setting in ("steps_per_beat", "tempos"):  # as version 2 wrote it: time in seconds
+        del config["corpus"]["settings"][setting]
+    for version in ("2", "1"):
+        config["corpus"]["version"] = version
+        if version == "1":  # the pedal ignored
+            del config["corpus"]["settings"]["sustain_pedal"]
+        config_path.write_text(json.dumps(config))
+        out = f"s{version}.mid"
+        result = run("sample", "--checkpoint", "checkpoints/old", "--out", out, "--length", 20)
+        assert result.exit_code == 0, result.output
     config["corpus"]["settings"]["velocity_bins"] = 16  # other tokens: refused
     config_path.write_text(json.dumps(config))
     result = run("sample", "--checkpoint", "checkpoints/old", "--out", "t.mid", "--length", 20)
@@ -368,9 +409,27 @@ def test_a_run_records_its_corpus_note_limit_and_its_samples_keep_to_it(tmp_path
     out = tmp_path / "s.mid"
     sampled = run("sample", "--checkpoint", root / "r", "--out", out, "--seconds", 20, "-n", 4)
     assert sampled.exit_code == 0, sampled.output
-    for k in range(1, 5):
-        notes = MidiCorpus().notes(MidiCorpus().encode_file(tmp_path / f"s-{k}.mid"))
+    for k in range(1, 5):  # the limit is counted in beats, at 120 bpm
+        tokens = MidiCorpus().encode_file(tmp_path / f"s-{k}.mid")
+        notes = MidiCorpus().notes([t for t in tokens if not t.startswith("tempo:")])
         assert notes and max(n.end - n.start for n in notes) <= 0.5 + 0.011
     del config["note_seconds"]  # as runs stored before the limit
     (root / "r" / "config.json").write_text(json.dumps(config))
     assert plugin_of(load_checkpoint(root / "r")).note_seconds is None
+
+
+def test_a_continuation_without_its_primer_keeps_the_primers_tempo_and_velocity():
+    primer = ["tempo:95", "vel:3", "on:60", "shift:10", "tempo:60", "vel:5", "off:60"]
+    assert MidiCorpus().carry_over(primer) == ["tempo:60", "vel:5"]
+    assert MidiCorpus().carry_over(["on:60", "shift:10"]) == []
+
+
+def test_the_grid_is_measured_at_the_streams_own_tempo():
+    from generator import stats
+
+    eighths = ["tempo:95", "vel:15"] + ["on:60", "shift:25", "off:60"] * 8  # 0.316 s each
+    plugin = MidiCorpus()
+    assert plugin.beat_seconds(eighths) == 60 / 95
+    assert plugin.beat_seconds(eighths[1:]) == 0.5  # no tempo: 120 bpm
+    assert stats.measure(plugin, [eighths])["on_grid_share"] == 1.0
+    assert stats.on_grid_share(plugin.notes(eighths), 0.5) < 0.5  # off a 120-bpm grid

@@ -39,7 +39,8 @@ def test_cache_reuses_entries_and_reports_bad_files(tmp_path):
     assert second.cached == 4 and second.streams == first.streams
     write_midi(folder / "piece0.mid", [(0, 1, 72, 90)])  # new content: encoded again
     third = encode_corpus(plugin, files)
-    assert third.cached == 3 and third.streams[0] == ["vel:22", "on:72", "shift:50", "off:72"]
+    assert third.cached == 3
+    assert third.streams[0] == ["tempo:120", "vel:22", "on:72", "shift:50", "off:72"]
     (folder / "piece2.mid").write_bytes((folder / "piece1.mid").read_bytes())  # known content
     assert encode_corpus(plugin, files).cached == 4
 

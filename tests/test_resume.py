@@ -285,7 +285,7 @@ def test_init_from_refuses_a_foreign_vocabulary(finished, tmp_path):
         "train", "--corpus", "text", "--path", tmp_path / "poems.txt", "--init-from", finished
     )
     assert result.exit_code == 1
-    assert f"the vocabulary of '{finished}' (midi, 414 tokens) lacks" in result.output
+    assert f"the vocabulary of '{finished}' (midi, 451 tokens) lacks" in result.output
     assert "cannot be fine-tuned on it" in result.output
 
 

@@ -56,7 +56,12 @@ from generator.verse.metre import METRES
     help="Tokens (events, characters) per output; with --seconds/--lines/--stanzas, "
     "an upper bound. With a verse form, each line is cut at 200 characters.",
 )
-@click.option("--seconds", type=float, help="Music: stop each output after this much music.")
+@click.option(
+    "--seconds",
+    type=float,
+    help="Music: stop each output after this much music, counted at 120 bpm (two beats a "
+    "second): a piece at a slower tempo plays longer.",
+)
 @click.option("--lines", type=int, help="Verse: lines per output (per stanza with --form).")
 @click.option("--stanzas", type=int, help="Verse: stanzas per output.")
 @click.option(

@@ -147,7 +147,7 @@ class Corpus:
 
     def carry_over(self, primer_tokens: list[str]) -> list[str]:
         """Tokens of the primer that a continuation written without it still needs (MIDI:
-        the current velocity)."""
+        the tempo and velocity in effect)."""
         return []
 
     # -- per-token answers, which the pipeline turns into tables ----------------------------

@@ -114,7 +114,8 @@ def events_of(mid) -> list[str]:
 
 
 class MidiCorpus(MusicCorpus):
-    """MIDI files as performance events (note on/off, 10 ms time shifts, 32 velocity bins)."""
+    """MIDI files as performance events (note on/off, time shifts of 1/50 beat, 32 velocity
+    bins, the tempo)."""
 
     name = "midi"
     description = "MIDI files (.mid, .midi) as performance events; default: Bach chorales"
@@ -122,24 +123,32 @@ class MidiCorpus(MusicCorpus):
     input_suffixes = (".mid", ".midi")
     output_suffixes = (".mid", ".midi", *MUSICXML_SUFFIXES, ".pdf")  # and .png: a piano roll
     default_temperature = 0.7  # 1.0 drifts into clusters, 0.8 off the beat (BENCHMARKS.md)
-    version = "2"  # 2: the sustain pedal applied
+    version = "3"  # 2: the sustain pedal applied; 3: time in beats, with tempo events
     token_name = "event"
 
     def settings(self) -> dict:
-        return self._settings_of_version_1() | {"sustain_pedal": "applied"}
+        return self._settings_of_version(2) | {
+            "steps_per_beat": performance.STEPS_PER_BEAT,
+            "tempos": list(performance.TEMPOS),
+        }
 
-    def _settings_of_version_1(self) -> dict:
-        return {
+    def _settings_of_version(self, version: int) -> dict:
+        settings = {
             "steps_per_second": performance.STEPS_PER_SECOND,
             "max_shift_steps": performance.MAX_SHIFT_STEPS,
             "velocity_bins": performance.VELOCITY_BINS,
             "drums": "dropped",
         }
+        return settings | {"sustain_pedal": "applied"} if version >= 2 else settings
 
     def reads(self, identity: dict) -> bool:
-        """Runs of version 1 (the pedal ignored) use the same events: they still sample."""
-        version_1 = {"name": self.name, "version": "1", "settings": self._settings_of_version_1()}
-        return identity == version_1
+        """Runs of versions 1 and 2 (time in seconds, no tempo) wrote the events this
+        version writes at 120 bpm: they still sample, and their files come out the same."""
+        return any(
+            identity
+            == {"name": self.name, "version": str(v), "settings": self._settings_of_version(v)}
+            for v in (1, 2)
+        )
 
     def default_files(self, cache_dir: Path, log) -> list[Path]:
         return bach.chorale_midi_files(cache_dir, bach.default_limit())
@@ -154,11 +163,16 @@ class MidiCorpus(MusicCorpus):
     def notes(self, tokens: list[str]) -> list[Note]:
         return performance.events_to_notes(tokens, self.note_seconds or MAX_NOTE_SECONDS)
 
+    def beat_seconds(self, tokens: list[str]) -> float:
+        """A quarter note at the stream's first tempo (120 bpm where it names none)."""
+        tempos = (e.value for e in map(performance.parse, tokens) if e and e.kind == "tempo")
+        return 60 / next(tempos, performance.DEFAULT_BPM)
+
     def carry_over(self, primer_tokens: list[str]) -> list[str]:
-        velocities = [
-            t for t in primer_tokens if getattr(performance.parse(t), "kind", "") == "vel"
-        ]
-        return velocities[-1:]
+        """The primer's last tempo and velocity, which the continuation plays at."""
+        kinds = [getattr(performance.parse(t), "kind", "") for t in primer_tokens]
+        last = {kind: token for kind, token in zip(kinds, primer_tokens)}
+        return [last[kind] for kind in ("tempo", "vel") if kind in last]
 
     def base_vocabulary(self) -> list[str]:
         return performance.event_vocabulary()

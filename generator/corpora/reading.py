@@ -1,5 +1,5 @@
 """Reading a MIDI performance: the checks every plugin that reads MIDI makes, and MIDI ->
-performance events, with the sustain pedal applied."""
+performance events, with the sustain pedal applied and time counted in beats."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ from collections import Counter
 import mido
 
 from generator.corpora.performance import (
+    DEFAULT_BPM,
     DRUM_CHANNEL,
     MAX_SECONDS,
     MAX_SHIFT_STEPS,
     NUM_PITCHES,
-    STEPS_PER_SECOND,
+    STEPS_PER_BEAT,
     Event,
+    nearest_tempo,
     parse,
     velocity_bin,
 )
 from generator.errors import GenError
 
 SUSTAIN_PEDAL = 64  # the MIDI controller of the sustain (damper) pedal
+MAX_BEATS = MAX_SECONDS * DEFAULT_BPM // 60  # time shifts count beats: bounded as seconds are
 
 
 class _EventWriter:
@@ -30,6 +33,7 @@ class _EventWriter:
         self.step = 0  # time of the last emitted event, in steps
         self.velocity_bin: int | None = None
         self.sounding = [False] * NUM_PITCHES
+        self.tempo, self.written_tempo = DEFAULT_BPM, None  # bpm: in effect, last written
 
     def advance(self, step: int) -> None:
         gap = step - self.step
@@ -41,6 +45,9 @@ class _EventWriter:
 
     def note_on(self, step: int, pitch: int, velocity: int) -> None:
         self.advance(step)
+        if self.tempo != self.written_tempo:  # written where it is first heard: canonical
+            self.events.append(str(Event("tempo", self.tempo)))
+            self.written_tempo = self.tempo
         if self.sounding[pitch]:  # re-strike: end the sounding note first
             self.events.append(str(Event("off", pitch)))
         b = velocity_bin(velocity)
@@ -91,6 +98,14 @@ def past_the_limit(seconds: float) -> GenError:
     )
 
 
+def past_the_beat_limit(beats: float) -> GenError:
+    """The error of an event that comes after `MAX_BEATS`."""
+    return GenError(
+        f"an event comes {beats:,.0f} beats in, past the {MAX_BEATS:,}-beat limit (4 hours at "
+        "120 bpm): a corrupt delta time or tempo?"
+    )
+
+
 def check_duration(mid: mido.MidiFile) -> None:
     """A `GenError` for a file with an event past `MAX_SECONDS` (a corrupt delta time)."""
     seconds = 0.0
@@ -138,19 +153,34 @@ class _Keys:
                 self.release(step, key)
 
 
-def midi_to_events(mid: mido.MidiFile) -> list[str]:
-    """Performance events of a parsed MIDI file (all tracks and channels but drums merged,
-    the sustain pedal applied)."""
-    check_timing(mid)
-    writer = _EventWriter()
-    keys, seconds = _Keys(writer), 0.0
-    for msg in mid:  # merged tracks, msg.time in seconds with tempo changes applied
-        seconds += msg.time
+def timed(mid: mido.MidiFile):
+    """Each message of the merged tracks with its time in steps (counted in beats) and in
+    seconds (with the tempo changes applied); an error past `MAX_SECONDS`."""
+    tempo, seconds, ticks, last = 500_000, 0.0, 0, 0  # MIDI's default tempo: 120 bpm
+    for msg in mido.merge_tracks(mid.tracks):
+        ticks += msg.time
+        seconds += (ticks - last) * tempo / 1e6 / mid.ticks_per_beat
+        last = ticks
         if seconds > MAX_SECONDS:  # refused here, before any time shift for it is written
             raise past_the_limit(seconds)
+        if ticks > MAX_BEATS * mid.ticks_per_beat:  # a tiny tempo: few seconds, many beats
+            raise past_the_beat_limit(ticks / mid.ticks_per_beat)
+        yield msg, round(ticks * STEPS_PER_BEAT / mid.ticks_per_beat)
+        if msg.type == "set_tempo":
+            tempo = msg.tempo
+
+
+def midi_to_events(mid: mido.MidiFile) -> list[str]:
+    """Performance events of a parsed MIDI file (all tracks and channels but drums merged,
+    the sustain pedal applied, time in beats and the tempo as tempo events)."""
+    check_timing(mid)
+    writer = _EventWriter()
+    keys = _Keys(writer)
+    for msg, step in timed(mid):
+        if msg.type == "set_tempo":
+            writer.tempo = nearest_tempo(msg.tempo)
         if getattr(msg, "channel", DRUM_CHANNEL) == DRUM_CHANNEL:
             continue
-        step = round(seconds * STEPS_PER_SECOND)
         if msg.type == "control_change" and msg.control == SUSTAIN_PEDAL:
             keys.sustain(step, msg.channel, msg.value >= 64)
         elif msg.type == "note_on" and msg.velocity > 0:
