@@ -154,13 +154,12 @@ class _Keys:
 
 
 def timed(mid: mido.MidiFile):
-    """Each message of the merged tracks with its time in steps (counted in beats) and in
-    seconds (with the tempo changes applied); an error past `MAX_SECONDS`."""
-    tempo, seconds, ticks, last = 500_000, 0.0, 0, 0  # MIDI's default tempo: 120 bpm
+    """Each message of the merged tracks with its time in steps (counted in beats); an error
+    for one past `MAX_SECONDS` (with the tempo changes applied) or `MAX_BEATS`."""
+    tempo, seconds, ticks = 500_000, 0.0, 0  # MIDI's default tempo: 120 bpm
     for msg in mido.merge_tracks(mid.tracks):
         ticks += msg.time
-        seconds += (ticks - last) * tempo / 1e6 / mid.ticks_per_beat
-        last = ticks
+        seconds += msg.time * tempo / 1e6 / mid.ticks_per_beat
         if seconds > MAX_SECONDS:  # refused here, before any time shift for it is written
             raise past_the_limit(seconds)
         if ticks > MAX_BEATS * mid.ticks_per_beat:  # a tiny tempo: few seconds, many beats
