@@ -23,6 +23,7 @@ STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed")
 WORDS = ("any", "real", "corpus")  # gen sample --words; index 0 draws any word
 KEY_BIAS = 1.0  # nats less likely for a note outside its output's key (2 overshoots: BENCHMARKS.md)
+MAX_KEY_BIAS = 100.0
 # what a sample's length may be given in, and the largest length in each
 UNIT_LIMITS = {"seconds": 24 * 3600.0, "lines": 100_000, "stanzas": 10_000}
 
@@ -204,7 +205,7 @@ class SampleConfig:
         check_range("seed", self.seed, 0, SEED_MAX)
         for program in self.programs or ():
             check_range("program", program, -1, 127)
-        check_range("key-bias", self.key_bias, 0, 100.0)
+        check_range("key-bias", self.key_bias, 0, MAX_KEY_BIAS)
         if self.words not in WORDS:
             raise GenError(f"words must be one of {', '.join(WORDS)}, got {self.words!r}")
         if self.key is not None:

@@ -15,7 +15,7 @@ import numpy as np
 from generator import budget, tokenmaps
 from generator import checkpoint as ckpt_io
 from generator import keys as keys_module
-from generator.config import MAX_OUTPUTS, SampleConfig, check_choice, check_range
+from generator.config import MAX_KEY_BIAS, MAX_OUTPUTS, SampleConfig, check_choice, check_range
 from generator.errors import GenError
 from generator.progress import Reporter
 from generator.targets import check_targets
@@ -25,6 +25,7 @@ from generator.writer import Writer
 BATCH = 64  # streams drawn at once: -n 1000 is 16 draws, each written as it finishes
 KEY_CANDIDATES = 8  # with --key, pieces drawn per output, to find one in the key's mode
 KEY_ROUNDS = 4  # and as many again, up to this many times, where none was in that mode
+KEY_BIAS_STEP = 1.0  # nats: each further round holds the key this much more firmly
 
 
 @dataclass(frozen=True)
@@ -199,10 +200,20 @@ def _in_key(sampler, config: SampleConfig, size: int, seed: int) -> list[tuple[l
     """`size` outputs in `config.key` (`keys.in_key`), each with its key."""
 
     def draw(n: int, round_: int) -> list[list[str]]:
-        return _drawn(sampler, [], config, n, batch_seed(seed, round_))[1]
+        return _drawn(sampler, [], round_config(config, round_), n, batch_seed(seed, round_))[1]
 
     chosen = keys_module.in_key(draw, sampler.plugin, config.key, size, KEY_CANDIDATES, KEY_ROUNDS)
     return [(tokens, config.key) for tokens in chosen]
+
+
+def round_config(config: SampleConfig, round_: int) -> SampleConfig:
+    """The settings of the `round_`-th draw (from 0) for outputs none of whose earlier
+    candidates came out in the asked key's mode: the key bias `KEY_BIAS_STEP` higher each
+    round, where there is one (a key the corpus seldom has, such as a minor key among folk
+    tunes, needs it)."""
+    if config.key_bias <= 0:
+        return config
+    return replace(config, key_bias=min(config.key_bias + round_ * KEY_BIAS_STEP, MAX_KEY_BIAS))
 
 
 def _drawn(sampler, primer, config, n: int, seed: int) -> tuple[list, list[list[str]]]:

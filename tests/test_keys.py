@@ -118,6 +118,16 @@ def test_an_output_with_no_piece_in_the_keys_mode_draws_more(rounds, minor):
     assert asked == [(6, 1)]  # the first draw has them: no more
 
 
+def test_each_further_round_for_a_key_holds_it_a_nat_more_firmly():
+    from generator.config import SampleConfig
+    from generator.outputs import round_config
+
+    asked = SampleConfig(key="D minor", key_bias=1.0)
+    assert [round_config(asked, r).key_bias for r in range(4)] == [1.0, 2.0, 3.0, 4.0]
+    assert round_config(SampleConfig(key_bias=0.0), 3).key_bias == 0.0  # none asked: none
+    assert round_config(SampleConfig(key_bias=99.5), 3).key_bias == 100.0  # the most allowed
+
+
 def test_a_keys_scale_and_the_penalty_of_notes_outside_it():
     from generator.corpora.metrical import RemiCorpus
     from generator.tokenmaps import key_bias
