@@ -9,6 +9,7 @@ when the corpus and the machine are known (`generator.budget`).
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import math
 from dataclasses import asdict, dataclass, fields, replace
@@ -151,14 +152,16 @@ class TrainConfig:
 
 
 def parse_programs(text: str | None) -> tuple[int, ...] | None:
-    """`--programs 0,33,drums` or `piano,bass,drums`: General MIDI programs (0-127), `drums`,
-    or instrument families (each its 8 programs), as sorted programs (-1 for drums)."""
+    """`--programs 0,33,drums`, `piano,bass,drums` or `violin,cello`: General MIDI programs
+    (0-127), `drums`, instrument families (each its 8 programs) or General MIDI's instrument
+    names, as sorted programs (-1 for drums)."""
     from generator.corpora.base import DRUMS, GM_FAMILIES
 
     if text is None:
         return None
+    names = _gm_names()
     programs: set[int] = set()
-    for item in (part.strip().lower() for part in text.split(",")):
+    for item in (" ".join(part.split()).lower() for part in text.split(",")):
         if item.lstrip("-").isdigit() and -1 <= int(item) <= 127:
             programs.add(int(item))
         elif item == "drums":
@@ -166,14 +169,28 @@ def parse_programs(text: str | None) -> tuple[int, ...] | None:
         elif item in GM_FAMILIES:
             first = 8 * GM_FAMILIES.index(item)
             programs.update(range(first, first + 8))
+        elif item in names:
+            programs.add(names[item])
         else:
+            close = difflib.get_close_matches(item, ["drums", *GM_FAMILIES, *names], n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise GenError(
-                f"unknown instrument '{item}' in --programs; give programs 0-127, drums, or "
-                f"families: {', '.join(GM_FAMILIES)}"
+                f"unknown instrument '{item}' in --programs{hint}; give programs 0-127, drums, "
+                "General MIDI names (violin, acoustic grand piano, ...), or families: "
+                f"{', '.join(GM_FAMILIES)}"
             )
     if not programs:
         raise GenError("--programs names no instrument")
     return tuple(sorted(programs))
+
+
+def _gm_names() -> dict[str, int]:
+    """General MIDI's 128 instrument names, lower case, each to its program (MidiTok's
+    table of them; of a sound effect's list, `gunshot, machine gun, ...`, the first)."""
+    from miditok.constants import MIDI_INSTRUMENTS
+
+    names = (inst["name"].split(",")[0].lower() for inst in MIDI_INSTRUMENTS)
+    return {name: program for program, name in enumerate(names)}
 
 
 # what `gen train --resume` may change: the result stays the same

@@ -163,13 +163,17 @@ def test_a_trained_model_samples_what_miditok_calls_error_free(name, tmp_path):
         assert notes and {(n.program, n.drum) for n in notes} <= played, programs
 
 
-def test_programs_are_numbers_drums_or_families():
+def test_programs_are_numbers_drums_families_or_general_midi_names():
     from generator.config import parse_programs
 
     assert parse_programs("0,33,drums") == (-1, 0, 33)
     assert parse_programs("bass, Piano") == (0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39)
-    with pytest.raises(GenError, match="unknown instrument 'kazoo' in --programs; give programs "):
-        parse_programs("piano,kazoo")
+    assert parse_programs("Violin, acoustic  grand piano,banjo,gunshot") == (0, 40, 105, 127)
+    hint = r"unknown instrument 'violn' in --programs \(did you mean 'violin'\?\); give programs "
+    with pytest.raises(GenError, match=hint):
+        parse_programs("piano,violn")
+    with pytest.raises(GenError, match="unknown instrument 'xq' in --programs; give programs "):
+        parse_programs("piano,xq")
     with pytest.raises(GenError, match="unknown instrument '128'"):
         parse_programs("128")
 

@@ -79,7 +79,8 @@ from generator.verse.metre import METRES
 @click.option(
     "--programs",
     help="Music (remi, tsd): the only instruments to play, as General MIDI programs 0-127, "
-    "drums, or families (piano, bass, strings...): 0,33,drums or piano,bass,drums.",
+    "drums, families (piano, bass, strings...) or General MIDI names (violin, banjo...): "
+    "0,33,drums or piano,bass,drums or violin,cello.",
 )
 @click.option(
     "--words",
