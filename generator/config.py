@@ -172,7 +172,8 @@ def parse_programs(text: str | None) -> tuple[int, ...] | None:
         elif item in names:
             programs.add(names[item])
         else:
-            close = difflib.get_close_matches(item, ["drums", *GM_FAMILIES, *names], n=1)
+            known = ["drums", *GM_FAMILIES, *names]
+            close = difflib.get_close_matches(item, known, n=1, cutoff=0.75)  # typos, not guesses
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise GenError(
                 f"unknown instrument '{item}' in --programs{hint}; give programs 0-127, drums, "
