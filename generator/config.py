@@ -10,6 +10,7 @@ when the corpus and the machine are known (`generator.budget`).
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
 import math
 from dataclasses import asdict, dataclass, fields, replace
@@ -159,7 +160,6 @@ def parse_programs(text: str | None) -> tuple[int, ...] | None:
 
     if text is None:
         return None
-    names = _gm_names()
     programs: set[int] = set()
     for item in (" ".join(part.split()).lower() for part in text.split(",")):
         if item.lstrip("-").isdigit() and -1 <= int(item) <= 127:
@@ -169,10 +169,10 @@ def parse_programs(text: str | None) -> tuple[int, ...] | None:
         elif item in GM_FAMILIES:
             first = 8 * GM_FAMILIES.index(item)
             programs.update(range(first, first + 8))
-        elif item in names:
-            programs.add(names[item])
+        elif item in _gm_names():
+            programs.add(_gm_names()[item])
         else:
-            known = ["drums", *GM_FAMILIES, *names]
+            known = ["drums", *GM_FAMILIES, *_gm_names()]
             close = difflib.get_close_matches(item, known, n=1, cutoff=0.75)  # typos, not guesses
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise GenError(
@@ -185,6 +185,7 @@ def parse_programs(text: str | None) -> tuple[int, ...] | None:
     return tuple(sorted(programs))
 
 
+@functools.cache  # read only for a name: MidiTok takes a second or two to import
 def _gm_names() -> dict[str, int]:
     """General MIDI's 128 instrument names, lower case, each to its program (MidiTok's
     table of them; of a sound effect's list, `gunshot, machine gun, ...`, the first)."""
